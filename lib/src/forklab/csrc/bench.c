@@ -1,0 +1,251 @@
+/* bench.c - the parent's side of one experiment, inside the sandboxed bench process.
+ *
+ * Order of events:
+ *   1. prepare:   make the state the child will act on (a variable, fds, a semaphore, ...)
+ *   2. before:    record the parent's own state
+ *   3. create:    fork / vfork / clone / clone3 the child, which runs child.c
+ *   4. wait:      for the child's report (futex), with a deadline
+ *   5. after:     record the parent's state again - what changed, the child shared
+ *   6. reap:      waitpid(__WALL), or for a thread: wait until it has vanished
+ *
+ * The bench is a fresh single-threaded copy of the Python process with every signal blocked,
+ * so nothing here can disturb the Python kernel. It still avoids malloc and stdio: after a
+ * fork from a multi-threaded process another thread may have held their locks.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "bench.h"
+#include "probes.h"
+#include "spawn.h"
+
+static volatile int64_t fl_x = 1;   /* the parent's variable: the child writes 7 into it */
+
+static void note_usr1(int sig) { (void)sig; }
+
+static void setup_failed(struct fl_result *r, const char *where)
+{
+    r->outcome = FL_SETUP;
+    r->error = errno;
+    fl_strcpy(r->where, where, sizeof r->where);
+}
+
+/* 1 + 2: the state the child will act on, and how it looks from the parent before. */
+static int prepare(struct fl_bench *b, struct fl_result *r)
+{
+    struct sigaction sa;
+    struct stat st;
+
+    fl_x = 1;
+    r->mem_before = fl_x;
+
+    b->off_fd = (int)syscall(SYS_memfd_create, "forklab-offset", 0);
+    if (b->off_fd < 0) {
+        setup_failed(r, "memfd_create");
+        return -1;
+    }
+    b->fd_probe = dup(b->off_fd);
+    if (b->fd_probe < 0) {
+        setup_failed(r, "dup");
+        return -1;
+    }
+    r->fd_probe = b->fd_probe;
+    r->fd_open_before = fcntl(b->fd_probe, F_GETFD) != -1;
+    r->off_before = lseek(b->off_fd, 0, SEEK_CUR);
+
+    /* fs: start from "/" with umask 022; the child goes to /tmp (or /proc) with umask 077. */
+    if (chdir("/") != 0) {
+        setup_failed(r, "chdir /");
+        return -1;
+    }
+    umask(022);
+    r->umask_before = 022;
+    if (!getcwd(r->cwd_before, sizeof r->cwd_before))
+        r->cwd_before[0] = 0;
+    fl_strcpy(r->cwd_child_set,
+              stat("/tmp", &st) == 0 && S_ISDIR(st.st_mode) ? "/tmp" : "/proc", FL_PATH_MAX);
+    fl_strcpy(r->mount_point, r->cwd_child_set, FL_PATH_MAX);
+
+    /* signals: SIGUSR2 at default (the child will ignore it), SIGUSR1 with a handler (does the
+     * child inherit it?), and every signal blocked (inherited from fl_run). */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGUSR2, &sa, NULL);
+    sa.sa_handler = note_usr1;
+    sigaction(SIGUSR1, &sa, NULL);
+    r->sig_before = signal_disposition(SIGUSR2);
+    {
+        sigset_t cur;
+        sigprocmask(SIG_SETMASK, NULL, &cur);
+        r->mask_blocked_before = sigismember(&cur, SIGUSR2);
+    }
+
+    /* A private System V semaphore at 0; fl_run() removes it even if the bench is killed. */
+    r->sem_id = semget(IPC_PRIVATE, 1, 0600);
+    r->sem_before = r->sem_id >= 0 ? semctl(r->sem_id, 0, GETVAL) : -1;
+
+    /* I/O priority: setting one gives the parent an I/O context that CLONE_IO can share. */
+    r->ioprio_before = (2 << 13) | 4;             /* best-effort class, level 4 */
+    r->ioprio_child_set = (2 << 13) | 7;          /* best-effort class, level 7 */
+    if (syscall(SYS_ioprio_set, 1, 0, r->ioprio_before) != 0)
+        r->ioprio_before = (int32_t)syscall(SYS_ioprio_get, 1, 0);
+
+    read_identity(&r->parent);
+    read_namespaces(r->ns_parent);
+    read_hostname(r->host_before);
+    r->mnt_dev_before = device_of(r->mount_point);
+    r->net_ifaces_parent = count_net_interfaces();
+
+    b->x = &fl_x;
+    b->res = r;
+    return 0;
+}
+
+/* 5: the parent's state after the child acted. */
+static void observe_after(struct fl_bench *b, struct fl_result *r)
+{
+    sigset_t cur;
+    mode_t old;
+
+    r->mem_after = fl_x;
+    r->fd_open_after = fcntl(b->fd_probe, F_GETFD) != -1;
+    r->off_after = lseek(b->off_fd, 0, SEEK_CUR);
+    if (!getcwd(r->cwd_after, sizeof r->cwd_after))
+        fl_strcpy(r->cwd_after, "(unknown)", FL_PATH_MAX);
+    old = umask(022);
+    r->umask_after = old;
+    r->sig_after = signal_disposition(SIGUSR2);
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    r->mask_blocked_after = sigismember(&cur, SIGUSR2);
+    r->sem_after_child_done = r->sem_id >= 0 ? semctl(r->sem_id, 0, GETVAL) : -1;
+    r->ioprio_after = (int32_t)syscall(SYS_ioprio_get, 1, 0);
+    read_hostname(r->host_after);
+    r->mnt_dev_after = device_of(r->mount_point);
+}
+
+/* 4: wait until the child has reported, or the deadline. */
+static int wait_for_report(struct fl_bench *b, struct fl_result *r)
+{
+    for (;;) {
+        if (__atomic_load_n(&r->child_done, __ATOMIC_SEQ_CST))
+            return 0;
+        int64_t left = b->deadline_ns - raw_now_ns();
+        if (left <= 0)
+            return -1;
+        /* Wake up now and then: a child that died before reporting never wakes us. */
+        raw_futex_wait(&r->child_done, 0, left < 20000000 ? left : 20000000);
+        if (r->waited == 0 && !(b->flags & CLONE_THREAD) && !(b->flags & CLONE_PARENT)) {
+            siginfo_t si = { 0 };
+            if (waitid(P_PID, (id_t)r->child_id_from_parent, &si,
+                       WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid != 0)
+                return 0; /* the child is gone; observe what it managed to do */
+        }
+    }
+}
+
+/* 6: reap a child process (any exit signal, hence __WALL), with the deadline. */
+static int reap_process(struct fl_bench *b, struct fl_result *r, pid_t pid)
+{
+    int status;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    for (;;) {
+        pid_t got = waitpid(pid, &status, __WALL | WNOHANG);
+        if (got == pid) {
+            r->waited = 1;
+            r->wait_status = status;
+            break;
+        }
+        if (got < 0 && errno != EINTR)
+            break;
+        int64_t left = b->deadline_ns - raw_now_ns();
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, __WALL);
+            if (pidfd >= 0)
+                close(pidfd);
+            return -1;
+        }
+        if (pidfd >= 0) {
+            struct pollfd p = { pidfd, POLLIN, 0 };
+            poll(&p, 1, (int)(left / 1000000) + 1);
+        } else {
+            raw_sleep_ns(200000); /* no pidfd_open (Linux < 5.3): poll every 0.2 ms */
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    return 0;
+}
+
+/* 6, for a CLONE_THREAD child: it cannot be waited for. It is gone when tgkill(tid, 0) says
+ * ESRCH (and, with CLONE_CHILD_CLEARTID, when the kernel has zeroed the tid word). */
+static int join_thread(struct fl_bench *b, struct fl_result *r, pid_t tid)
+{
+    while (syscall(SYS_tgkill, getpid(), tid, 0) == 0) {
+        if (raw_now_ns() > b->deadline_ns)
+            return -1;
+        if (b->flags & CLONE_CHILD_CLEARTID) {
+            uint32_t word = __atomic_load_n(&r->child_tid_word, __ATOMIC_SEQ_CST);
+            if (word)
+                raw_futex_wait(&r->child_tid_word, word, 1000000);
+        } else {
+            raw_sleep_ns(50000);
+        }
+    }
+    r->waited = 2;
+    return 0;
+}
+
+/* The experiment itself, run by the process that will be the child's parent. */
+void fl_experiment(const struct fl_request *req, struct fl_result *r, int64_t deadline_ns)
+{
+    struct fl_bench b = { 0 };
+    struct fl_spawned child;
+
+    b.req = req;
+    b.deadline_ns = deadline_ns;
+    b.flags = req->primitive == FL_CLONE || req->primitive == FL_CLONE3 ? req->flags : 0;
+    if (prepare(&b, r) != 0)
+        return;
+
+    child = fl_spawn(&b);                            /* 3: create (spawn.c) */
+    __atomic_store_n(&r->parent_ran, 1, __ATOMIC_SEQ_CST);
+    raw_futex_wake(&r->parent_ran);
+
+    if (child.id < 0) {
+        r->outcome = FL_REFUSED;
+        r->error = child.error;
+        return;
+    }
+    r->child_id_from_parent = child.id;
+    r->parent_blocked_ns = child.call_ns;
+
+    int timed_out = wait_for_report(&b, r) != 0;
+    observe_after(&b, r);
+
+    if (b.flags & CLONE_THREAD)
+        timed_out |= join_thread(&b, r, child.id) != 0;
+    else if (!(b.flags & CLONE_PARENT))              /* a CLONE_PARENT child is our parent's */
+        timed_out |= reap_process(&b, r, child.id) != 0;
+    if (child.pidfd >= 0)
+        close(child.pidfd);
+    fl_release_stack(&child, r);
+
+    if (timed_out)
+        r->outcome = FL_TIMEOUT;
+    else if (!r->child_reported)
+        r->outcome = FL_NO_REPORT;
+    else
+        r->outcome = FL_OK;
+}

@@ -1,0 +1,127 @@
+/* forklab.h - the one interface between Python and the C side.
+ *
+ * cffi reads this file into ffi.cdef() and lab.c #includes it, so both sides always agree on
+ * the layout. Keep it plain: fixed-size types, simple integer #defines, no #include.
+ *
+ * (cdef does not understand the include guard and #include below; build.py drops those lines.)
+ *
+ * One experiment: Python fills a struct fl_request, calls fl_run(), and reads a struct
+ * fl_result. fl_run() never creates the experiment's child from the calling (Python) process:
+ * it forks a single-threaded "bench" process, and the bench runs the experiment.
+ */
+
+#ifndef FORKLAB_H
+#define FORKLAB_H
+#include <stdint.h>
+
+/* How the child is created (fl_request.primitive). */
+#define FL_FORK   0
+#define FL_VFORK  1
+#define FL_CLONE  2
+#define FL_CLONE3 3
+
+/* Something the child does on purpose after its probes (fl_request.child_action). */
+#define FL_ACT_NONE  0
+#define FL_ACT_HANG  1     /* never ends: the timeout must kill it */
+#define FL_ACT_CRASH 2     /* writes through a NULL pointer: SIGSEGV */
+
+/* What became of the experiment (fl_result.outcome). */
+#define FL_OK          0   /* the child ran its probes and reported */
+#define FL_REFUSED     1   /* the kernel refused to create the child: see error */
+#define FL_TIMEOUT     2   /* the child did not finish in time and was killed */
+#define FL_CRASHED     3   /* the bench was killed by a signal (a crashing CLONE_THREAD child does that) */
+#define FL_SETUP       4   /* the bench could not prepare the experiment: see error and where */
+#define FL_NO_REPORT   5   /* the child ended without finishing its probes (see wait_status) */
+
+/* Namespaces, in the order of fl_result.ns_parent / ns_child. */
+#define FL_NS_COUNT 7      /* uts, pid, mnt, net, ipc, user, cgroup */
+
+/* kcmp(2) questions, in the order of fl_result.kcmp: VM, FILES, FS, SIGHAND, SYSVSEM, IO, FILE. */
+#define FL_KCMP_COUNT 7
+
+#define FL_PATH_MAX 128
+#define FL_HOST_MAX 72
+
+struct fl_request {
+    int32_t  primitive;     /* FL_FORK ... FL_CLONE3 */
+    int32_t  exit_signal;   /* SIGCHLD or 0; Python refuses any other (it would kill the parent) */
+    uint64_t flags;         /* CLONE_* bits, for clone and clone3 */
+    int32_t  timeout_ms;    /* the whole experiment, bench included */
+    int32_t  grace_ms;      /* how long the child waits to see its parent run before it ends */
+    int32_t  child_action;  /* FL_ACT_* */
+    int32_t  reserved;
+};
+
+/* One process as it saw itself. host_* are read from /proc/thread-self/status, which shows the
+ * ids as the host's /proc sees them (they differ from getpid() in a new PID namespace). */
+struct fl_side {
+    int64_t pid, tid, ppid, tgid, uid;
+    int64_t host_pid, host_tid, host_ppid, host_tgid;
+};
+
+struct fl_result {
+    int32_t outcome;            /* FL_OK ... */
+    int32_t error;              /* errno, for FL_REFUSED and FL_SETUP */
+    char    where[48];          /* the step that failed, for FL_SETUP */
+    int32_t waited;             /* 1: wait_status is the child's; 2: a thread, joined when it vanished */
+    int32_t wait_status;        /* raw status from waitpid() */
+    int32_t bench_status;       /* raw status of the bench itself, filled by fl_run() */
+    int32_t child_reported;     /* the child finished its probes */
+
+    struct fl_side parent;      /* the process that called fork/vfork/clone */
+    struct fl_side child;
+    int64_t child_id_from_parent;   /* what the call returned to the parent */
+
+    /* memory: a variable of the parent's */
+    int64_t mem_before, mem_child_wrote, mem_after;
+    /* fd table: an fd the child closes */
+    int32_t fd_probe, fd_open_before, fd_open_after, fd_child_close_err;
+    /* file offset: an fd whose offset the child moves */
+    int64_t off_before, off_child_set, off_after;
+    /* fs: cwd and umask */
+    char    cwd_before[FL_PATH_MAX], cwd_child_set[FL_PATH_MAX], cwd_after[FL_PATH_MAX];
+    int32_t umask_before, umask_child_set, umask_after;
+    /* signal handlers: SIGUSR2's disposition (0 default, 1 ignore, 2 a handler) */
+    int32_t sig_before, sig_child_set, sig_after;
+    int32_t child_saw_usr1_handler;      /* the parent's SIGUSR1 handler was installed in the child */
+    /* signal mask: is SIGUSR2 blocked in the parent (the child unblocks it) */
+    int32_t mask_blocked_before, mask_blocked_after;
+    /* System V semaphore undo list: the child does semop(+1, SEM_UNDO) */
+    int32_t sem_id, sem_before, sem_child_err, sem_after_child_done, sem_after_exit;
+    /* I/O context: I/O priority set by the child */
+    int32_t ioprio_before, ioprio_child_set, ioprio_child_err, ioprio_after;
+    /* namespaces: inode numbers of /proc/thread-self/ns/<name> */
+    uint64_t ns_parent[FL_NS_COUNT], ns_child[FL_NS_COUNT];
+    /* UTS: hostname; the child sets one only inside a new UTS namespace */
+    char    host_before[FL_HOST_MAX], host_child_saw[FL_HOST_MAX], host_after[FL_HOST_MAX];
+    int32_t host_child_err;
+    /* mount: the child mounts a tmpfs only inside a new mount namespace */
+    char    mount_point[FL_PATH_MAX];
+    int64_t mnt_dev_before, mnt_dev_child_saw, mnt_dev_after;
+    int32_t mount_child_err;
+    /* network: interfaces listed in /proc/thread-self/net/dev */
+    int32_t net_ifaces_parent, net_ifaces_child;
+    /* user namespace: the child maps its own uid/gid to 0 */
+    int32_t uid_map_err;
+    int64_t child_uid_before_map;
+    /* vfork behaviour: did the parent run before the child ended? */
+    int32_t child_saw_parent_run;
+    int64_t parent_blocked_ns;      /* how long the fork/vfork/clone call took in the parent */
+    int64_t child_waited_ns;        /* how long the child waited to see the parent run */
+    /* kcmp(2): 0 same object, 1 different, -1 not answered (errno in kcmp_err) */
+    int32_t kcmp[FL_KCMP_COUNT];
+    int32_t kcmp_err[FL_KCMP_COUNT];
+    /* words the parent and the child wait on (futexes) */
+    uint32_t child_done, parent_ran, child_tid_word, parent_tid_word;
+    int32_t pidfd_from_clone;
+    int32_t bench_pid;
+};
+
+/* Run one experiment in a fresh bench process. Never raises, never leaves a process behind:
+ * every outcome, including a timeout or a crash, is written into *res. */
+void fl_run(const struct fl_request *req, struct fl_result *res);
+
+/* A bare fork() + waitpid() of a tiny child, for the benchmark's baseline. Returns ns, or -errno. */
+int64_t fl_bare_fork_wait_ns(void);
+
+#endif
