@@ -1,0 +1,62 @@
+# forklab - the two commands a student or instructor needs:
+#   make lab    set everything up (first time) and open the course in JupyterLab
+#   make test   set everything up (first time) and run every test
+# Everything lives in .venv; delete it to start over.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip --disable-pip-version-check -q
+PORT   ?= 8888
+NOTEBOOKS = $(sort $(wildcard notebooks/[0-9]*.ipynb))
+
+.PHONY: lab test test-lib test-notebooks test-course test-browser notebooks exercises bench screenshots check-tools clean
+
+lab: $(VENV)/.installed-lab
+	$(VENV)/bin/jupyter lab --port=$(PORT) notebooks/00_start_here.ipynb
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -p no:cacheprovider lib/tests tests
+	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+# The pieces of `make test`, for a quicker loop while working on one part.
+test-lib: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -p no:cacheprovider lib/tests
+test-notebooks: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+# Re-execute the course and store its outputs (what nbval then compares against).
+notebooks: $(VENV)/.installed-dev
+	$(PY) tools/execute_notebooks.py $(NOTEBOOKS)
+
+exercises: $(VENV)/.installed-dev
+	$(PY) tools/make_exercises.py
+
+bench: $(VENV)/.installed-dev
+	$(PY) -m forklab.benchmark
+
+screenshots: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py --screenshots
+
+check-tools:
+	@command -v $(PYTHON) >/dev/null || { echo "forklab needs Python 3.10 or newer as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "forklab needs Python >= 3.10; '$(PYTHON)' is $$($(PYTHON) --version)"; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "'$(PYTHON)' lacks the venv module (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
+	@command -v cc >/dev/null || command -v gcc >/dev/null || { echo "forklab needs a C compiler (Debian/Ubuntu: apt-get install gcc python3-dev)"; exit 1; }
+	@[ "$$(uname -s)" = Linux ] || { echo "forklab experiments run on Linux only (on Windows use WSL2)"; exit 1; }
+
+$(VENV)/bin/python: | check-tools
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip setuptools wheel
+
+$(VENV)/.installed-lab: $(VENV)/bin/python requirements.txt lib/pyproject.toml lib/setup.py $(wildcard lib/src/forklab/csrc/*)
+	$(PIP) install -r requirements.txt
+	$(PIP) install -e lib
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-lab requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) lib/build lib/src/*.egg-info lib/src/forklab/_core*.so

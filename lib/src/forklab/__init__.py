@@ -1,0 +1,24 @@
+"""forklab - watch the Linux kernel answer fork(), vfork() and clone().
+
+    >>> import forklab
+    >>> obs = forklab.run("clone", ["CLONE_VM"])
+    >>> obs.resources["memory"].shared
+    True
+
+Every verdict is observed on the running kernel, in a sandboxed bench process: the Python
+process that calls forklab is never forked itself.
+"""
+from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout, ForklabError,
+                     UnsafeExperiment)
+from .explain import Fix
+from .flags import FLAGS, Flag, flag_named, names_of, parse_flags
+from .lab import PRIMITIVES, RESOURCES, Observation, Resource, Side, Verdict, run
+from .platform import PlatformReport, platform_report
+
+__all__ = [
+    "run", "Observation", "Verdict", "Side", "Resource", "RESOURCES", "PRIMITIVES",
+    "FLAGS", "Flag", "flag_named", "names_of", "parse_flags", "Fix",
+    "CloneRefused", "UnsafeExperiment", "ExperimentTimeout", "ExperimentCrashed", "BenchFailed",
+    "ForklabError", "platform_report", "PlatformReport",
+]
+__version__ = "0.1.0"

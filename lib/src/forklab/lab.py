@@ -1,0 +1,439 @@
+"""forklab.run(): one fork/vfork/clone experiment, and what was observed.
+
+The C side (csrc/) does the experiment in a sandboxed bench process and returns raw readings;
+this module checks the request, turns the readings into verdicts with evidence, and turns
+failures into exceptions a student can act on.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import math
+import os
+import signal as _signal
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from . import _core
+from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout,
+                     UnsafeExperiment)
+from .explain import explain
+from .flags import FLAGS, c_expression, names_of, parse_flags
+
+ffi, lib = _core.ffi, _core.lib
+
+PRIMITIVES = ("fork", "vfork", "clone", "clone3")
+_PRIMITIVE_CODE = {"fork": lib.FL_FORK, "vfork": lib.FL_VFORK, "clone": lib.FL_CLONE, "clone3": lib.FL_CLONE3}
+
+#: How long the child waits to see its parent run before it ends (the vfork measurement).
+GRACE_MS = 25
+MAX_TIMEOUT = 60.0
+
+# The values child.c uses (bench.h); repeated here to write the evidence sentences.
+CHILD_WRITES, CHILD_OFFSET, CHILD_UMASK, CHILD_HOSTNAME = 7, 42, 0o077, "forklab-child"
+
+NAMESPACES = ("uts_ns", "pid_ns", "mnt_ns", "net_ns", "ipc_ns", "user_ns", "cgroup_ns")
+KCMP_TYPES = ("VM", "FILES", "FS", "SIGHAND", "SYSVSEM", "IO")   # then FILE, used for file_offset
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One row of the sharing picture."""
+    name: str
+    title: str
+    flag: str | None     # the flag that controls it, or None when no flag changes it
+    kind: str            # "sharing", "process" or "namespace"
+    kcmp: str | None = None
+
+
+RESOURCES: dict[str, Resource] = {r.name: r for r in [
+    Resource("memory", "memory (address space)", "CLONE_VM", "sharing", "VM"),
+    Resource("fd_table", "file descriptor table", "CLONE_FILES", "sharing", "FILES"),
+    Resource("file_offset", "open file description (offset)", None, "sharing", "FILE"),
+    Resource("fs", "working directory and umask", "CLONE_FS", "sharing", "FS"),
+    Resource("signal_handlers", "signal handlers", "CLONE_SIGHAND", "sharing", "SIGHAND"),
+    Resource("signal_mask", "blocked-signal mask", None, "sharing"),
+    Resource("sysvsem_undo", "System V semaphore undo list", "CLONE_SYSVSEM", "sharing", "SYSVSEM"),
+    Resource("io_context", "I/O context (I/O priority)", "CLONE_IO", "sharing", "IO"),
+    Resource("thread_group", "thread group (PID)", "CLONE_THREAD", "process"),
+    Resource("parent", "parent process", "CLONE_PARENT", "process"),
+    Resource("uts_ns", "UTS namespace (hostname)", "CLONE_NEWUTS", "namespace"),
+    Resource("pid_ns", "PID namespace", "CLONE_NEWPID", "namespace"),
+    Resource("mnt_ns", "mount namespace", "CLONE_NEWNS", "namespace"),
+    Resource("net_ns", "network namespace", "CLONE_NEWNET", "namespace"),
+    Resource("ipc_ns", "IPC namespace", "CLONE_NEWIPC", "namespace"),
+    Resource("user_ns", "user namespace", "CLONE_NEWUSER", "namespace"),
+    Resource("cgroup_ns", "cgroup namespace", "CLONE_NEWCGROUP", "namespace"),
+]}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What was observed for one resource."""
+    resource: str
+    shared: bool
+    evidence: str
+    flag: str | None
+    kcmp: bool | None = None      # the kernel's own answer (kcmp: same object?), where it could be asked
+
+    @property
+    def word(self) -> str:
+        """'shared', 'copied', 'new namespace' - or for the process rows, 'shared' / 'own'."""
+        kind = RESOURCES[self.resource].kind
+        if self.shared:
+            return "shared"
+        return {"namespace": "new namespace", "process": "own"}.get(kind, "copied")
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {self.word} - {self.evidence}"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One process as it saw itself. host_* are the same ids as the host's /proc shows them."""
+    pid: int
+    tid: int
+    ppid: int
+    tgid: int
+    uid: int
+    host_pid: int
+    host_tid: int
+    host_ppid: int
+    host_tgid: int
+
+
+@dataclass(frozen=True, repr=False)
+class Observation:
+    """The result of one experiment: ``resources`` maps a resource name to its Verdict."""
+    primitive: str
+    flags: tuple[str, ...]
+    exit_signal: str | None
+    resources: dict[str, Verdict]
+    parent: Side
+    child: Side
+    child_pid_from_parent: int       # what fork/clone returned: the child's id in the parent's PID namespace
+    parent_was_suspended: bool
+    parent_blocked_ms: float         # how long the call kept the parent
+    exit_status: int | None          # exit code; -N if killed by signal N; None for a thread
+    kcmp: dict[str, bool] | None     # VM/FILES/FS/SIGHAND/SYSVSEM/IO -> same object? (None: not permitted)
+    kcmp_reason: str | None          # why kcmp could not answer
+    c_call: str                      # the equivalent C call
+    duration_ms: float               # the whole sandboxed round trip
+    notes: tuple[str, ...] = ()
+
+    @property
+    def shared(self) -> tuple[str, ...]:
+        return tuple(n for n, v in self.resources.items() if v.shared)
+
+    @property
+    def not_shared(self) -> tuple[str, ...]:
+        return tuple(n for n, v in self.resources.items() if not v.shared)
+
+    def table(self) -> str:
+        width = max(len(n) for n in self.resources)
+        lines = [f"{self.c_call}", ""]
+        for name, v in self.resources.items():
+            lines.append(f"  {name:<{width}}  {v.word:<13}  {v.evidence}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        flags = "|".join(f.removeprefix("CLONE_") for f in self.flags) or "no flags"
+        return (f"<Observation {self.primitive}({flags}): shared {', '.join(self.shared) or 'nothing'}; "
+                f"parent suspended: {self.parent_was_suspended}>")
+
+    def _repr_pretty_(self, p, cycle):  # IPython shows the whole table
+        p.text(self.table())
+
+
+# --- checking the request ------------------------------------------------------------------
+
+def _exit_signal_name(exit_signal) -> str | None:
+    if exit_signal is None or exit_signal == 0:
+        return None
+    if isinstance(exit_signal, bool):
+        raise TypeError("exit_signal must be 'SIGCHLD' or None")
+    try:
+        sig = _signal.Signals(exit_signal) if isinstance(exit_signal, int) else \
+            _signal.Signals[exit_signal.upper() if exit_signal.upper().startswith("SIG") else "SIG" + exit_signal.upper()]
+    except (KeyError, ValueError, AttributeError):
+        raise ValueError(f"unknown exit signal {exit_signal!r}; valid choices are 'SIGCHLD' and None "
+                         "(exit signal 0)") from None
+    if sig != _signal.SIGCHLD:
+        raise UnsafeExperiment(
+            f"forklab refuses exit signal {sig.name}: when the child exits, the kernel sends its exit "
+            f"signal to the parent, and {sig.name}'s default action "
+            f"{'is to ignore it, so the parent would never learn the child ended' if sig in (_signal.SIGURG, _signal.SIGWINCH) else 'kills the parent'}. "
+            "A Python kernel that keeps the default disposition would die. Use 'SIGCHLD' (what fork() "
+            "uses) or None (exit signal 0, which only waitpid(__WALL) notices).")
+    return "SIGCHLD"
+
+
+def _check(primitive, flags, exit_signal, timeout) -> tuple[str, int, str | None, float]:
+    if not isinstance(primitive, str) or primitive not in PRIMITIVES:
+        raise ValueError(f"unknown primitive {primitive!r}; valid choices are: {', '.join(PRIMITIVES)}")
+    mask = parse_flags(flags)
+    signal_name = _exit_signal_name(exit_signal)
+    if primitive in ("fork", "vfork"):
+        if mask:
+            raise ValueError(f"{primitive}() takes no flags (it always behaves the same); to choose "
+                             f"flags use primitive 'clone' or 'clone3', e.g. run('clone', {list(names_of(mask))!r})")
+        if signal_name is None:
+            raise ValueError(f"{primitive}() always uses SIGCHLD as its exit signal; exit_signal=None "
+                             "needs primitive 'clone' or 'clone3'")
+    for name in names_of(mask):
+        f = FLAGS[name]
+        if f.clone3_only and primitive != "clone3":
+            raise ValueError(f"{name} exists only for clone3() (clone()'s flags argument has no room "
+                             f"for it); use primitive 'clone3'")
+        if not f.runnable:
+            raise UnsafeExperiment(f"forklab cannot try {name}: {f.not_runnable_why}.")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout):
+        raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise ValueError(f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, not {timeout!r}")
+    return primitive, mask, signal_name, float(timeout)
+
+
+def has_cap_sys_admin() -> bool:
+    """Does this process hold CAP_SYS_ADMIN (what namespaces other than the user one need)?"""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 21))
+    except OSError:
+        pass
+    return os.geteuid() == 0
+
+
+# --- running ------------------------------------------------------------------------------
+
+def run(primitive: str, flags: Iterable[str] | int = (), *, exit_signal="SIGCHLD",
+        timeout: float = 2.0, child_action: str | None = None) -> Observation:
+    """Run one experiment in a sandboxed bench process and return what was observed.
+
+    primitive:   "fork", "vfork", "clone" or "clone3"
+    flags:       for clone/clone3: flag names ("CLONE_VM" or "VM") or an int mask
+    exit_signal: "SIGCHLD" or None (exit signal 0); anything else is refused
+    timeout:     seconds; a child still running then is killed with everything it started
+    child_action: None, or "hang" / "crash" - make the child misbehave after its probes, to see
+                  the sandbox contain it
+    """
+    primitive, mask, signal_name, timeout = _check(primitive, flags, exit_signal, timeout)
+    actions = {None: lib.FL_ACT_NONE, "hang": lib.FL_ACT_HANG, "crash": lib.FL_ACT_CRASH}
+    if child_action not in actions:
+        raise ValueError(f"unknown child_action {child_action!r}; valid choices are None, 'hang', 'crash'")
+
+    req = ffi.new("struct fl_request *")
+    req.primitive = _PRIMITIVE_CODE[primitive]
+    req.flags = mask
+    req.exit_signal = int(_signal.SIGCHLD) if signal_name else 0
+    req.timeout_ms = max(1, int(timeout * 1000))
+    req.grace_ms = GRACE_MS
+    req.child_action = actions[child_action]
+    res = ffi.new("struct fl_result *")
+
+    start = time.perf_counter()
+    lib.fl_run(req, res)                    # releases the GIL; never raises
+    duration_ms = (time.perf_counter() - start) * 1000
+    return _observation(res, primitive, mask, signal_name, timeout, duration_ms)
+
+
+def _c_call(primitive: str, mask: int, signal_name: str | None) -> str:
+    if primitive == "fork":
+        return "pid = fork();"
+    if primitive == "vfork":
+        return "pid = vfork();"
+    if primitive == "clone":
+        return f"pid = clone(child_fn, stack_top, {c_expression(mask, signal_name)}, arg);"
+    flags = c_expression(mask, None)
+    fields = [f".flags = {flags}", f".exit_signal = {signal_name or 0}"]
+    if mask & FLAGS["CLONE_VM"].value:
+        fields += [".stack = (uintptr_t)stack", ".stack_size = STACK_SIZE"]
+    return ("struct clone_args args = { " + ", ".join(fields) + " };\n"
+            "pid = syscall(SYS_clone3, &args, sizeof args);")
+
+
+def _side(s) -> Side:
+    return Side(s.pid, s.tid, s.ppid, s.tgid, s.uid, s.host_pid, s.host_tid, s.host_ppid, s.host_tgid)
+
+
+def _exit_status(res) -> int | None:
+    if res.waited != 1:
+        return None
+    st = res.wait_status
+    if os.WIFEXITED(st):
+        return os.WEXITSTATUS(st)
+    if os.WIFSIGNALED(st):
+        return -os.WTERMSIG(st)
+    return None
+
+
+def _signame(n: int) -> str:
+    try:
+        return _signal.Signals(n).name
+    except ValueError:
+        return f"signal {n}"
+
+
+def _raise_for_outcome(res, primitive, mask, signal_name, timeout):
+    names = names_of(mask)
+    if res.outcome == lib.FL_REFUSED:
+        reason, fix, rule = explain(res.error, mask, primitive, signal_name, privileged=has_cap_sys_admin())
+        raise CloneRefused(res.error, reason, fix, primitive=primitive, flags=names,
+                           exit_signal=signal_name, rule=rule)
+    if res.outcome == lib.FL_TIMEOUT:
+        raise ExperimentTimeout(
+            f"the experiment did not finish within {timeout:g} s, so forklab killed the bench process and "
+            "everything it had started. Your Python process was not touched.")
+    if res.outcome == lib.FL_CRASHED:
+        sig = os.WTERMSIG(res.bench_status)
+        why = (" A CLONE_THREAD child is a thread of the bench process, so a fatal signal in it ends the "
+               "whole thread group." if mask & FLAGS["CLONE_THREAD"].value else "")
+        raise ExperimentCrashed(f"the bench process was killed by {_signame(sig)}.{why} The sandbox "
+                                "contained it: your Python process was not touched.", sig)
+    if res.outcome == lib.FL_SETUP:
+        where = ffi.string(res.where).decode() or "setting up"
+        raise BenchFailed(res.error, f"the sandbox could not prepare the experiment ({where} failed: "
+                          f"{os.strerror(res.error)})")
+    if res.outcome == lib.FL_NO_REPORT:
+        st = _exit_status(res)
+        how = f"killed by {_signame(-st)}" if st is not None and st < 0 else f"exit status {st}"
+        raise ExperimentCrashed(f"the child ended before it could report ({how}); nothing was observed.",
+                                -st if st is not None and st < 0 else None)
+
+
+def _observation(res, primitive, mask, signal_name, timeout, duration_ms) -> Observation:
+    _raise_for_outcome(res, primitive, mask, signal_name, timeout)
+    names = names_of(mask)
+    verdicts = _verdicts(res)
+    kcmp, kcmp_reason = _kcmp(res)
+    status = _exit_status(res)
+    notes = []
+    if status is not None and status < 0:
+        notes.append(f"the child was killed by {_signame(-status)} after reporting")
+    return Observation(
+        primitive=primitive, flags=names, exit_signal=signal_name, resources=verdicts,
+        parent=_side(res.parent), child=_side(res.child),
+        child_pid_from_parent=int(res.child_id_from_parent),
+        parent_was_suspended=not res.child_saw_parent_run,
+        parent_blocked_ms=res.parent_blocked_ns / 1e6,
+        exit_status=status, kcmp=kcmp, kcmp_reason=kcmp_reason,
+        c_call=_c_call(primitive, mask, signal_name), duration_ms=duration_ms, notes=tuple(notes))
+
+
+# --- from readings to verdicts -----------------------------------------------------------
+
+def _s(b) -> str:
+    return ffi.string(b).decode(errors="replace")
+
+
+def _kcmp_answer(res, i) -> bool | None:
+    return None if res.kcmp[i] < 0 else res.kcmp[i] == 0
+
+
+def _kcmp(res) -> tuple[dict[str, bool] | None, str | None]:
+    answers = {name: _kcmp_answer(res, i) for i, name in enumerate(KCMP_TYPES)}
+    if all(a is not None for a in answers.values()):
+        return answers, None
+    err = next(res.kcmp_err[i] for i in range(len(KCMP_TYPES)) if res.kcmp[i] < 0)
+    reasons = {
+        _errno.ESRCH: "the child is in a new PID namespace, where its parent has no PID it could name",
+        _errno.EPERM: "kcmp needs ptrace read access to both processes and was refused (EPERM): a child "
+                      "in a new user namespace, or a container without CAP_SYS_PTRACE, meets this",
+        _errno.ENOSYS: "this kernel has no kcmp (built without CONFIG_KCMP) or a seccomp filter blocks it",
+        _errno.EACCES: "kcmp was refused (EACCES) by a security module",
+    }
+    return None, reasons.get(err, f"kcmp failed with {_errno.errorcode.get(err, err)}")
+
+
+def _disposition(d: int) -> str:
+    return {0: "SIG_DFL", 1: "SIG_IGN", 2: "a handler"}.get(d, "unknown")
+
+
+def _ioprio(v: int) -> str:
+    klass, level = v >> 13, v & 0x1FFF
+    return f"{ {0: 'none', 1: 'realtime', 2: 'best-effort', 3: 'idle'}.get(klass, klass)} {level}"
+
+
+def _verdicts(res) -> dict[str, Verdict]:
+    p, c = res.parent, res.child
+    k = lambda i: _kcmp_answer(res, i)  # noqa: E731
+    v: dict[str, Verdict] = {}
+
+    def put(name, shared, evidence, kcmp=None):
+        v[name] = Verdict(name, bool(shared), evidence, RESOURCES[name].flag, kcmp)
+
+    put("memory", res.mem_after == res.mem_child_wrote,
+        f"child wrote {res.mem_child_wrote} to x (parent's x was {res.mem_before}); parent then read {res.mem_after}",
+        k(0))
+    fd = res.fd_probe
+    put("fd_table", res.fd_open_before and not res.fd_open_after,
+        f"child closed fd {fd}; in the parent fd {fd} was then {'closed' if not res.fd_open_after else 'still open'}",
+        k(1))
+    put("file_offset", res.off_after == res.off_child_set,
+        f"child moved the offset of an inherited fd to {res.off_child_set}; parent's offset on it then {res.off_after}",
+        _kcmp_answer(res, 6))
+    cwd_after, cwd_set = _s(res.cwd_after), _s(res.cwd_child_set)
+    put("fs", cwd_after == cwd_set or res.umask_after == res.umask_child_set,
+        f"child did chdir(\"{cwd_set}\") and umask({res.umask_child_set:03o}); parent's cwd then "
+        f"\"{cwd_after}\", umask {res.umask_after:03o}", k(2))
+    inherited = "" if res.child_saw_usr1_handler else \
+        "; the child did not inherit the parent's SIGUSR1 handler (reset to default)"
+    put("signal_handlers", res.sig_after == 1,
+        f"child set SIGUSR2 to SIG_IGN; parent's SIGUSR2 then {_disposition(res.sig_after)}{inherited}", k(3))
+    put("signal_mask", res.mask_blocked_before and not res.mask_blocked_after,
+        "child unblocked SIGUSR2; in the parent it was then "
+        f"{'unblocked' if not res.mask_blocked_after else 'still blocked'} (each thread has its own mask)")
+    if res.sem_child_err:
+        sem_shared, sem_text = False, (
+            f"child's semop() on the parent's semaphore failed with "
+            f"{_errno.errorcode.get(res.sem_child_err, res.sem_child_err)}"
+            + (": it is in a new IPC namespace, where that semaphore does not exist"
+               if res.sem_child_err == _errno.EINVAL else ""))
+    else:
+        sem_shared = res.sem_after_exit == res.sem_before + 1
+        sem_text = (f"child did semop(+1, SEM_UNDO) and exited; the semaphore was then {res.sem_after_exit}: "
+                    + ("not undone yet, because the undo list is shared with the parent, still alive"
+                       if sem_shared else "the child's own undo list was applied when it exited"))
+    put("sysvsem_undo", sem_shared, sem_text, k(4))
+    if res.ioprio_child_err:
+        put("io_context", False, f"child could not set its I/O priority "
+            f"({_errno.errorcode.get(res.ioprio_child_err, res.ioprio_child_err)})", k(5))
+    else:
+        put("io_context", res.ioprio_after == res.ioprio_child_set,
+            f"child set its I/O priority to {_ioprio(res.ioprio_child_set)}; parent's then "
+            f"{_ioprio(res.ioprio_after)} (was {_ioprio(res.ioprio_before)})", k(5))
+    put("thread_group", c.host_tgid == p.host_tgid,
+        f"child's thread group id is {c.host_tgid}, parent's PID is {p.host_tgid}; child's thread id is {c.host_tid}")
+    put("parent", c.host_ppid == p.host_ppid,
+        f"child's parent is PID {c.host_ppid}; the caller is PID {p.host_pid} and its own parent is PID {p.host_ppid}")
+
+    ns_extra = {
+        "uts_ns": f"child saw hostname \"{_s(res.host_child_saw)}\"; parent's hostname "
+                  f"\"{_s(res.host_before)}\" before and \"{_s(res.host_after)}\" after",
+        "pid_ns": f"child's getpid() returned {c.pid}; the parent knows it as PID {res.child_id_from_parent}",
+        "mnt_ns": (f"child mounted a tmpfs on {_s(res.mount_point)} "
+                   + ("(failed: " + _errno.errorcode.get(res.mount_child_err, str(res.mount_child_err)) + ")"
+                      if res.mount_child_err else "")
+                   + f"; device of {_s(res.mount_point)}: child {res.mnt_dev_child_saw}, parent "
+                     f"{res.mnt_dev_before} before and {res.mnt_dev_after} after")
+        if res.ns_child[2] != res.ns_parent[2] else
+        f"device of {_s(res.mount_point)}: {res.mnt_dev_child_saw} for both (no mount tried: same mount table)",
+        "net_ns": f"network interfaces: child sees {res.net_ifaces_child}, parent {res.net_ifaces_parent}",
+        "ipc_ns": "child could " + ("not " if res.sem_child_err == _errno.EINVAL else "")
+                  + "reach the parent's System V semaphore",
+        "user_ns": (f"child's uid {c.uid} (was {res.child_uid_before_map} before it mapped its own uid), "
+                    f"parent's uid {p.uid}" + (f"; writing uid_map failed ({_errno.errorcode.get(res.uid_map_err)})"
+                                               if res.uid_map_err else ""))
+        if res.ns_child[5] != res.ns_parent[5] else f"child's uid {c.uid}, parent's uid {p.uid}",
+        "cgroup_ns": "",
+    }
+    for i, name in enumerate(NAMESPACES):
+        kind = name.removesuffix("_ns").replace("mnt", "mnt")
+        same = res.ns_child[i] == res.ns_parent[i]
+        text = f"/proc/thread-self/ns/{kind}: child {kind}:[{res.ns_child[i]}], parent {kind}:[{res.ns_parent[i]}]"
+        if ns_extra[name]:
+            text += "; " + ns_extra[name]
+        put(name, same, text)
+    return v
