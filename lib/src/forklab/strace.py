@@ -1,0 +1,130 @@
+"""What a program really asks the kernel for when it creates a process or a thread, seen with strace.
+
+    >>> from forklab import strace
+    >>> print(strace.trace_python("import os; os.waitpid(os.posix_spawn('/bin/true', ['true'], {}), 0)"))
+    clone3(CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD)
+
+The traced program always runs in a new process (never the caller). Only the process-creating
+system calls are traced (fork, vfork, clone, clone3). Where strace is missing or ptrace is refused
+(a container without CAP_SYS_PTRACE, a strict Yama setting), the ``Trace`` says so in words
+instead of raising.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Sequence
+
+from .flags import FLAGS
+
+CREATING = ("fork", "vfork", "clone", "clone3")
+
+# "1234  clone3({flags=..., exit_signal=SIGCHLD, ...}, 88) = 1235" (the pid prefix comes from -f)
+_CALL = re.compile(r"^(?:\[pid\s+)?(?P<pid>\d+)?\]?\s*(?P<name>clone3|clone|vfork|fork)\((?P<args>.*)$")
+_FLAGS_ARG = re.compile(r"flags=(?P<flags>[A-Z0-9_|]+)")
+_EXIT_SIGNAL = re.compile(r"exit_signal=(?P<sig>\w+)")
+
+
+@dataclass(frozen=True)
+class CreationCall:
+    """One process-creating system call, as strace showed it."""
+    syscall: str                 # "fork", "vfork", "clone" or "clone3"
+    flags: tuple[str, ...]       # CLONE_* names, in forklab.FLAGS order
+    exit_signal: str | None      # "SIGCHLD", another signal name, or None for exit signal 0
+    line: str                    # what strace printed
+
+    def __str__(self) -> str:
+        if self.syscall in ("fork", "vfork"):
+            return f"{self.syscall}()"
+        flags = "|".join(self.flags) or "0"
+        return f"{self.syscall}({flags}, exit_signal={self.exit_signal or 0})"
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The process-creating calls a command made, or why they could not be seen."""
+    argv: tuple[str, ...]
+    calls: tuple[CreationCall, ...]
+    ok: bool                     # strace could trace the command
+    why_not: str | None          # when not ok: what stopped it, in words
+    returncode: int | None       # the traced command's exit status
+
+    def __str__(self) -> str:
+        if not self.ok:
+            return f"(not traced: {self.why_not})"
+        return "\n".join(str(c) for c in self.calls) or "(no process-creating system call)"
+
+
+def _order(names: Sequence[str]) -> tuple[str, ...]:
+    known = [n for n in FLAGS if n in names]
+    return tuple(known + sorted(n for n in names if n not in FLAGS))
+
+
+def parse_line(line: str) -> CreationCall | None:
+    """One line of ``strace -f`` output -> a CreationCall, or None if it is not a creating call."""
+    m = _CALL.match(line.strip())
+    if not m:
+        return None
+    name, args = m.group("name"), m.group("args")
+    if name in ("fork", "vfork"):
+        return CreationCall(name, (), "SIGCHLD", line.rstrip("\n"))
+    fm = _FLAGS_ARG.search(args)
+    parts = fm.group("flags").split("|") if fm else []
+    flags = [p for p in parts if p.startswith("CLONE_")]
+    if name == "clone":            # clone(): the exit signal is the low byte of flags
+        sigs = [p for p in parts if p.startswith("SIG")]
+        signal = sigs[0] if sigs else None
+    else:                          # clone3(): its own field
+        sm = _EXIT_SIGNAL.search(args)
+        signal = sm.group("sig") if sm and sm.group("sig") != "0" else None
+    return CreationCall(name, _order(flags), signal, line.rstrip("\n"))
+
+
+def parse(text: str) -> tuple[CreationCall, ...]:
+    """All creating calls in ``strace -f`` output, in order."""
+    return tuple(c for c in (parse_line(line) for line in text.splitlines()) if c is not None)
+
+
+def _why_not(stderr: str) -> str:
+    low = stderr.lower()
+    if "ptrace" in low or "operation not permitted" in low:
+        return ("ptrace was refused (strace needs it): a container without CAP_SYS_PTRACE, a seccomp "
+                "filter or kernel.yama.ptrace_scope=3 forbids tracing here")
+    first = stderr.strip().splitlines()[:1]
+    return "strace failed" + (f": {first[0]}" if first else "")
+
+
+def trace(argv: Sequence[str], *, timeout: float = 20.0, cwd: str | None = None) -> Trace:
+    """Run ``argv`` under ``strace -f`` and return its process-creating system calls."""
+    argv = tuple(str(a) for a in argv)
+    strace = shutil.which("strace")
+    if strace is None:
+        return Trace(argv, (), False, "strace is not installed here (Debian/Ubuntu: apt-get install strace)",
+                     None)
+    with tempfile.TemporaryDirectory(prefix="forklab-strace-") as tmp:
+        out = os.path.join(tmp, "trace")
+        cmd = [strace, "-f", "-qq", "-o", out, "-e", "trace=" + ",".join(CREATING), "-e", "signal=none",
+               "--", *argv]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp)
+        except subprocess.TimeoutExpired:
+            return Trace(argv, (), False, f"the traced command did not finish within {timeout:g} s", None)
+        text = ""
+        if os.path.exists(out):
+            with open(out) as f:
+                text = f.read()
+    if not text.strip() and proc.returncode != 0 and "ptrace" in proc.stderr.lower():
+        return Trace(argv, (), False, _why_not(proc.stderr), proc.returncode)
+    if not text and proc.returncode != 0:
+        return Trace(argv, (), False, _why_not(proc.stderr), proc.returncode)
+    return Trace(argv, parse(text), True, None, proc.returncode)
+
+
+def trace_python(code: str, *, timeout: float = 20.0) -> Trace:
+    """Run ``code`` in a fresh Python interpreter under strace (never in the calling process)."""
+    return trace([sys.executable, "-I", "-c", code], timeout=timeout)

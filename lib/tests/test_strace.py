@@ -1,0 +1,50 @@
+"""forklab.strace: reading strace's lines, and tracing a fresh interpreter (never the caller)."""
+import shutil
+
+import pytest
+
+from forklab import strace
+
+CLONE_LINE = ("4242  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, "
+              "child_tidptr=0x7f00) = 4243")
+CLONE3_LINE = ("4242  clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|"
+               "CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=0x7f, parent_tid=0x7f, "
+               "exit_signal=0, stack=0x7f, stack_size=0x7fff80, tls=0x7f} => {parent_tid=[4244]}, 88) = 4244")
+
+
+def test_clone_line_splits_flags_from_the_exit_signal_in_the_low_byte():
+    call = strace.parse_line(CLONE_LINE)
+    assert call.syscall == "clone"
+    assert call.flags == ("CLONE_CHILD_SETTID", "CLONE_CHILD_CLEARTID")   # forklab.FLAGS order
+    assert call.exit_signal == "SIGCHLD"
+    assert str(call) == "clone(CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID, exit_signal=SIGCHLD)"
+
+
+def test_clone3_exit_signal_zero_reads_as_none():
+    call = strace.parse_line(CLONE3_LINE)
+    assert call.syscall == "clone3" and call.exit_signal is None
+    assert "CLONE_THREAD" in call.flags and "CLONE_SETTLS" in call.flags
+    assert str(call).endswith("exit_signal=0)")
+
+
+def test_unfinished_lines_and_other_syscalls():
+    assert strace.parse_line("4242  vfork( <unfinished ...>").syscall == "vfork"
+    assert strace.parse_line("4242  <... vfork resumed>) = 4243") is None
+    assert strace.parse_line("4242  write(1, \"clone(\", 6) = 6") is None
+    assert len(strace.parse("\n".join([CLONE_LINE, "4243  exit_group(0) = ?", CLONE3_LINE]))) == 2
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_posix_spawn_is_clone3_vm_vfork_in_a_fresh_interpreter():
+    t = strace.trace_python("import os; os.waitpid(os.posix_spawn('/bin/true', ['true'], {}), 0)")
+    if not t.ok:
+        pytest.skip(t.why_not)
+    spawn = t.calls[-1]           # glibc >= 2.34: clone3; older glibc: clone with the same flags
+    assert spawn.syscall in ("clone3", "clone")
+    assert spawn.flags == ("CLONE_VM", "CLONE_VFORK") and spawn.exit_signal == "SIGCHLD"
+    assert t.returncode == 0
+
+
+def test_a_command_that_cannot_start_is_reported_not_raised():
+    t = strace.trace(["/nonexistent/forklab-program"])
+    assert not t.ok and t.why_not and str(t).startswith("(not traced:")
