@@ -1,0 +1,185 @@
+"""The flag explorer at model level: no browser, the real kernel (as root and as an unprivileged user)."""
+import re
+
+import pytest
+
+import forklab
+from forklab import picture
+from forklab.lab import has_cap_sys_admin
+from forklab.presets import PRESETS, preset_named
+from forklab.widgets import FlagExplorer, benchmark_toggles, explore
+
+# each sharing flag, the flags it needs with it, and the row it makes shared
+SHARING = [
+    ("CLONE_VM", (), "memory"),
+    ("CLONE_FILES", (), "fd_table"),
+    ("CLONE_FS", (), "fs"),
+    ("CLONE_SIGHAND", ("CLONE_VM",), "signal_handlers"),
+    ("CLONE_SYSVSEM", (), "sysvsem_undo"),
+    ("CLONE_IO", (), "io_context"),
+]
+
+
+def row_word(html: str, resource: str) -> str:
+    m = re.search(rf'data-resource="{resource}" data-word="([^"]+)"', html)
+    assert m, f"no row for {resource} in the rendered view"
+    return m.group(1)
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return FlagExplorer()
+
+
+@pytest.mark.parametrize("flag, needs, resource", SHARING)
+def test_each_sharing_flag_shows_its_resource_shared_in_the_view(ex, flag, needs, resource):
+    ex.flags = needs
+    assert ex.observation.resources[resource].word == "copied"
+    assert row_word(ex._view_w.value, resource) == "copied"
+    ex.flags = needs + (flag,)
+    assert ex.error is None and ex.problem is None
+    assert ex.observation.resources[resource].shared
+    html = ex._view_w.value
+    assert row_word(html, resource) == "shared"
+    assert resource in ex.view.flipped                       # highlighted as changed by this click
+    assert re.search(rf'class="fl-row fl-shared fl-flipped" role="row" data-resource="{resource}"', html)
+
+
+def test_the_first_state_runs_at_once_and_nothing_is_flipped():
+    fresh = explore()
+    assert fresh.observation is not None and fresh.view.flipped == ()
+    assert fresh.observation.resources["memory"].word == "copied"
+
+
+def test_an_invalid_combination_sets_error_and_the_view_shows_the_rule(ex):
+    ex.flags = ("CLONE_SIGHAND",)
+    assert ex.observation is None
+    assert isinstance(ex.error, forklab.CloneRefused)
+    assert ex.error.errno_name == "EINVAL" and ex.error.rule == "SIGHAND needs VM"
+    html = ex._view_w.value
+    assert 'role="alert" data-errno="EINVAL"' in html
+    assert "SIGHAND needs VM" in html and "needs the memory to be shared too" in html
+    assert ex._fix_w.layout.display is None and "add CLONE_VM" in ex._fix_w.description
+
+
+def test_apply_fix_makes_the_combination_valid(ex):
+    ex.flags = ("CLONE_SIGHAND",)
+    ex.apply_fix()
+    assert ex.error is None and ex.flags == ("CLONE_VM", "CLONE_SIGHAND")
+    assert ex.observation.resources["signal_handlers"].shared
+    assert ex._fix_w.layout.display == "none"
+    assert "Applied the fix: add CLONE_VM" in ex._view_w.value
+
+
+def test_apply_fix_with_an_exit_signal_fix(ex):
+    ex.primitive, ex.exit_signal = "clone3", "SIGCHLD"
+    ex.flags = ("CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD")
+    assert ex.error is not None and ex.error.rule.startswith("clone3: exit signal")
+    ex.apply_fix()
+    assert ex.exit_signal is None and ex.error is None
+    assert ex.observation.resources["thread_group"].shared
+    ex.primitive, ex.exit_signal = "clone", "SIGCHLD"
+
+
+def test_apply_fix_without_a_refusal_says_so(ex):
+    ex.flags = ()
+    with pytest.raises(ValueError, match="no refusal"):
+        ex.apply_fix()
+
+
+def test_clicking_a_toggle_is_the_same_as_setting_flags(ex):
+    ex.flags = ()
+    ex._toggles["CLONE_FILES"].value = True                  # what a click does
+    assert ex.flags == ("CLONE_FILES",) and ex.observation.resources["fd_table"].shared
+    ex.flags = ("VM",)                                       # short names work from code
+    assert ex._toggles["CLONE_VM"].value and not ex._toggles["CLONE_FILES"].value
+    assert ex._toggles["CLONE_VM"].icon == "check"           # a mark besides colour
+
+
+def test_fork_takes_no_flags_so_a_flag_switches_to_clone(ex):
+    ex.primitive = "fork"
+    assert ex.flags == () and ex.observation.primitive == "fork"
+    ex.flags = ("CLONE_VM",)
+    assert ex.primitive == "clone" and ex.observation.resources["memory"].shared
+    assert "switched to clone()" in ex._view_w.value
+
+
+def test_flags_forklab_cannot_run_are_disabled_with_the_reason(ex):
+    t = ex._toggles["CLONE_SETTLS"]
+    assert t.disabled and "threads library" in t.tooltip
+    ex.flags = ("CLONE_SETTLS",)                             # from code: forklab's refusal, explained
+    assert ex.error is None and "cannot try CLONE_SETTLS" in ex.problem
+    assert "forklab will not run this" in ex._view_w.value
+    ex.flags = ()
+
+
+def test_a_namespace_flag_without_privilege_explains_eperm_and_offers_newuser():
+    ex = FlagExplorer(flags=("CLONE_NEWUTS",))
+    if has_cap_sys_admin():
+        assert ex.observation.resources["uts_ns"].word == "new namespace"
+        assert "CAP_SYS_ADMIN" not in ex._toggles["CLONE_NEWUTS"].tooltip
+        return
+    assert ex.error.errno_name == "EPERM" and "CAP_SYS_ADMIN" in ex.error.reason
+    assert "add CLONE_NEWUSER" in ex._fix_w.description
+    assert "EPERM" in ex._toggles["CLONE_NEWUTS"].tooltip
+    ex.apply_fix()
+    assert ex.observation.resources["uts_ns"].word == "new namespace"
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_runs_and_names_its_source(name):
+    ex = explore(preset=name)
+    p = PRESETS[name]
+    assert ex.error is None and ex.problem is None, ex.text()
+    assert ex.observation.flags == p.flags and ex.primitive == p.primitive
+    assert p.source in ex._view_w.value.replace("&#x27;", "'").replace("&quot;", '"')
+    if p.why_different:
+        assert "The real call is" in ex._view_w.value
+
+
+def test_presets_carry_the_flags_their_sources_use():
+    assert PRESETS["fork"].real_call == "CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD"
+    assert PRESETS["posix_spawn"].primitive == "clone3" and PRESETS["posix_spawn"].real_call == \
+        "CLONE_VM | CLONE_VFORK | SIGCHLD"
+    pt = PRESETS["pthread_create"]
+    assert "CLONE_SETTLS" in pt.real_flags and "CLONE_SETTLS" not in pt.flags and "SETTLS" in pt.why_different
+    assert preset_named("TLPI demo_clone").name == "demo_clone"
+    with pytest.raises(ValueError, match="valid presets"):
+        preset_named("posix_spawnp")
+
+
+def test_the_pthread_preset_makes_a_thread():
+    ex = explore(preset="pthread_create")
+    obs = ex.observation
+    assert obs.exit_signal is None and obs.exit_status is None
+    for resource in ("memory", "fd_table", "fs", "signal_handlers", "sysvsem_undo", "thread_group"):
+        assert obs.resources[resource].shared, resource
+
+
+def test_the_container_preset_makes_six_new_namespaces_for_anyone():
+    obs = explore(preset="container").observation
+    new = {n for n, v in obs.resources.items() if v.word == "new namespace"}
+    assert new == {"user_ns", "pid_ns", "uts_ns", "mnt_ns", "net_ns", "ipc_ns"}
+
+
+def test_every_row_speaks_to_a_screen_reader(ex):
+    ex.flags = ("CLONE_VM",)
+    html = ex._view_w.value
+    sentences = re.findall(r'<span class="fl-sr"> ([^<]+)</span>', html)
+    assert len(sentences) == len(forklab.RESOURCES)
+    assert any(s.startswith("memory (address space): shared; parent and child point to one") for s in sentences)
+    assert 'role="status"' in html and 'role="table"' in html
+
+
+def test_the_view_model_diffs_only_the_rows_that_changed():
+    a = forklab.run("clone", ())
+    b = forklab.run("clone", ["VM", "FILES"])
+    assert picture.flipped_rows(a, b) == {"memory": "copied", "fd_table": "copied"}
+    view = picture.view_of("clone", b.flags, "SIGCHLD", observation=b, previous=a)
+    assert view.flipped == ("memory", "fd_table") and view.row("memory").was == "copied"
+
+
+def test_the_benchmark_reports_percentiles():
+    r = benchmark_toggles(n=10)
+    assert r["n"] == 10
+    assert 0 < r["beyond_p50_ms"] <= r["beyond_p95_ms"] < r["toggle_p95_ms"] + 1e-9
