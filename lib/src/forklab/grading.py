@@ -1,0 +1,319 @@
+"""Checking exercises against what the kernel actually does.
+
+The graded cells of ``exercises/`` use these helpers. Two rules:
+
+* a failing check says, in one sentence, what was expected and what the kernel did -
+  ``expect()`` raises ``AssertionError`` with that sentence, never a bare one;
+* every program a check runs runs *outside* the Jupyter kernel (a fresh interpreter in its own
+  session, killed as a group when it ends or times out), so a wrong answer cannot harm it.
+
+    >>> from forklab.grading import expect
+    >>> expect(6, 8, "Processes the program created", got_is="you predicted")
+    Traceback (most recent call last):
+    AssertionError: Processes the program created: the kernel did 8, you predicted 6.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass
+
+__all__ = ["expect", "require", "show", "run_python", "ProgramRun", "ForkRun", "run_fork_program",
+           "tree_shape", "describe_shape", "process_state", "measure_cow_faults", "accepted_flags",
+           "resources_controlled_by", "refused_to_student"]
+
+
+# --- sentences ------------------------------------------------------------------------------
+
+def show(value) -> str:
+    """A value the way a student would type it: sets sorted, strings quoted."""
+    if isinstance(value, (set, frozenset)):
+        items = sorted(value, key=repr)
+        return "{" + ", ".join(show(v) for v in items) + "}" if items else "set()"
+    return repr(value)
+
+
+def expect(got, expected, what: str, *, got_is: str = "your answer is",
+           expected_is: str = "the kernel did", hint: str | None = None) -> None:
+    """Pass if ``got == expected``; otherwise raise AssertionError with a full sentence.
+
+    ``what`` names the thing compared ("Processes the program created"); ``expected_is`` and
+    ``got_is`` say where each value came from, so the sentence reads
+    "<what>: <expected_is> <expected>, <got_is> <got>. <hint>".
+    """
+    if got == expected:
+        return
+    message = f"{what}: {expected_is} {show(expected)}, {got_is} {show(got)}."
+    if hint:
+        message += " " + hint
+    raise AssertionError(message)
+
+
+def require(ok: bool, message: str) -> None:
+    """Pass if ``ok``; otherwise raise AssertionError with ``message`` (a full sentence)."""
+    if not ok:
+        raise AssertionError(message)
+
+
+# --- running a program outside the kernel ----------------------------------------------------
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """What a program run in a fresh interpreter did."""
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+def run_python(source: str, *, cwd: str | None = None, timeout: float = 10.0) -> ProgramRun:
+    """Run ``source`` in a fresh Python interpreter, in its own session, and wait for all of it.
+
+    Output is read until every process that inherited the pipes has gone, so the children of a
+    fork program are included. On timeout the whole process group is killed and an
+    AssertionError says so (a student's program that hangs is a failed check, not a stuck kernel).
+    """
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(source)], cwd=cwd, text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.communicate()
+        raise AssertionError(f"The program did not finish within {timeout:g} s, so it was stopped "
+                             f"(all its processes were killed).") from None
+    finally:
+        _kill_group(proc.pid)           # leftovers (an orphan still running) never outlive a check
+    return ProgramRun(out, err, proc.returncode)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# --- fork programs and their process trees -----------------------------------------------------
+
+# Prepended to a fork program: every process records (its pid, the pid that forked it) when it
+# ends, after waiting for its own children, so the tree recorded is the kernel's.
+_TREE_PRELUDE = '''\
+import os as _os, atexit as _atexit
+_fl_me = [_os.getpid(), _os.getppid()]
+def _fl_forked():
+    _fl_me[:] = [_os.getpid(), _os.getppid()]
+_os.register_at_fork(after_in_child=_fl_forked)
+def _fl_record():
+    while True:
+        try:
+            _os.wait()
+        except ChildProcessError:
+            break
+    fd = _os.open({path!r}, _os.O_WRONLY | _os.O_APPEND)
+    _os.write(fd, ("%d %d\\n" % tuple(_fl_me)).encode())
+    _os.close(fd)
+_atexit.register(_fl_record)
+'''
+
+
+@dataclass(frozen=True)
+class ForkRun:
+    """A fork program's run: its output, and every process it created with its parent."""
+    stdout: str
+    processes: tuple[tuple[int, int], ...]     # (pid, parent pid) as the kernel reported them
+    root: int                                  # the original process
+
+    @property
+    def count(self) -> int:
+        """How many processes ran the program, the original included."""
+        return len(self.processes)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    @property
+    def shape(self) -> list:
+        """The process tree as nested lists: a process is the (sorted) list of its children."""
+        children: dict[int, list[int]] = {}
+        for pid, ppid in self.processes:
+            children.setdefault(ppid, []).append(pid)
+
+        def node(pid):
+            return _canonical([node(c) for c in children.get(pid, [])])
+        return node(self.root)
+
+
+def run_fork_program(source: str, *, timeout: float = 10.0) -> ForkRun:
+    """Run a Python program that calls ``os.fork()`` in a fresh interpreter and record its tree.
+
+    Every process must end normally (no ``os._exit``): that is when it records itself.
+    The Jupyter kernel itself is never forked.
+    """
+    with tempfile.TemporaryDirectory(prefix="forklab-tree-") as tmp:
+        path = os.path.join(tmp, "tree")
+        open(path, "w").close()
+        run = run_python(_TREE_PRELUDE.format(path=path) + textwrap.dedent(source), cwd=tmp,
+                         timeout=timeout)
+        if run.returncode != 0:
+            raise AssertionError(f"The program failed (exit status {run.returncode}): "
+                                 f"{run.stderr.strip()[-500:]}")
+        with open(path) as f:
+            procs = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
+    pids = {p for p, _ in procs}
+    roots = [p for p, pp in procs if pp not in pids]
+    require(len(roots) == 1, f"Expected one original process in the recorded tree, found {len(roots)}.")
+    return ForkRun(run.stdout, tuple(procs), roots[0])
+
+
+def _size(shape) -> int:
+    return 1 + sum(_size(c) for c in shape)
+
+
+def _canonical(children: list) -> list:
+    return sorted(children, key=lambda c: (_size(c), repr(c)))
+
+
+def tree_shape(shape) -> list:
+    """A student's nested-list tree, with children in a canonical order (order does not matter)."""
+    if not isinstance(shape, (list, tuple)):
+        raise AssertionError(f"A process tree is written as nested lists (a process is the list of its "
+                             f"children, e.g. [[], []] for a parent with two childless children); "
+                             f"got {shape!r}.")
+    return _canonical([tree_shape(c) for c in shape])
+
+
+def describe_shape(shape, indent: str = "") -> str:
+    """The tree drawn with one process per line, e.g. for an error message."""
+    n = len(shape)
+    lines = [indent + "process" + (f" with {n} child{'ren' if n != 1 else ''}" if n else " (no children)")]
+    for c in shape:
+        lines.append(describe_shape(c, indent + "  "))
+    return "\n".join(lines)
+
+
+# --- processes --------------------------------------------------------------------------------
+
+def process_state(pid: int) -> str | None:
+    """The state letter of a process as /proc shows it ("R", "S", "Z", ...), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat[stat.rindex(")") + 2]   # the name in parentheses may itself contain ") "
+
+
+# --- copy-on-write, measured -------------------------------------------------------------------
+
+_COW_C = r'''
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+int main(int argc, char **argv)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t size = (size_t)atol(argv[1]) * page;
+    int n = argc - 2;
+    size_t *offsets = malloc(sizeof(size_t) * (n + 1));
+    for (int i = 0; i < n; i++)
+        offsets[i] = (size_t)atol(argv[i + 2]);
+    volatile char *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) { perror("mmap"); return 1; }
+    madvise((void *)buf, size, MADV_NOHUGEPAGE);   /* count 4 KiB pages, not a 2 MiB huge page */
+    for (size_t off = 0; off < size; off += page)
+        buf[off] = 1;                              /* the parent has every page before fork */
+    pid_t pid = fork();
+    if (pid < 0) { perror("fork"); return 1; }
+    if (pid == 0) {
+        minor_faults();                            /* the first call copies the stack page it uses */
+        long before = minor_faults();
+        for (int i = 0; i < n; i++)
+            buf[offsets[i]] = 2;
+        long after = minor_faults();
+        printf("%ld\n", after - before);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0) { perror("waitpid"); return 1; }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+'''
+
+
+def measure_cow_faults(offsets, *, pages: int = 64) -> int:
+    """Page faults a fork child takes writing one byte at each offset of a buffer its parent filled.
+
+    Measured in C (``getrusage`` minor faults around the writes, in the child): the parent
+    touches all ``pages`` pages of a private anonymous buffer, forks, and the child writes.
+    """
+    from .ccell import run_c
+    size = pages * os.sysconf("SC_PAGE_SIZE")
+    offsets = [int(o) for o in offsets]
+    bad = [o for o in offsets if not 0 <= o < size]
+    if bad:
+        raise ValueError(f"offsets must lie in the {pages}-page buffer (0 to {size - 1}); got {bad[:3]}")
+    r = run_c(_COW_C, args=[str(pages), *map(str, offsets)], timeout=10.0)
+    if not r.compiled or r.returncode != 0:
+        raise RuntimeError(f"the copy-on-write meter failed: {r.compile_output or r.stderr or r.status_line()}")
+    return int(r.stdout.split()[0])
+
+
+# --- what a clone flag controls, asked of the kernel --------------------------------------------
+
+def accepted_flags(flags) -> tuple[str, ...]:
+    """``flags`` plus whatever the kernel needs to accept them for clone(): follow each refusal's fix."""
+    from . import CloneRefused, flags as flagmod, run
+    names = set(flagmod.names_of(flagmod.parse_flags(flags)))
+    for _ in range(6):
+        try:
+            run("clone", sorted(names))
+            return tuple(n for n in flagmod.FLAGS if n in names)
+        except CloneRefused as e:
+            if e.fix is None:
+                raise
+            names = (names | set(e.fix.add)) - set(e.fix.remove)
+    raise RuntimeError(f"could not find a flag set the kernel accepts around {sorted(names)}")
+
+
+def resources_controlled_by(flag: str) -> set[str]:
+    """Resources that go from not shared to shared when ``flag`` is added (measured, twice).
+
+    The flag is tried together with what the kernel requires for it (CLONE_SIGHAND needs
+    CLONE_VM, ...), and compared with the same call without it.
+    """
+    from . import flags as flagmod, run
+    name = flagmod.names_of(flagmod.parse_flags([flag]))[0]
+    with_it = accepted_flags([name])
+    without = [n for n in with_it if n != name]
+    a, b = run("clone", with_it), run("clone", without)
+    return {r for r, v in a.resources.items() if v.shared and not b.resources[r].shared}
+
+
+def refused_to_student(flags) -> str | None:
+    """Why an unprivileged user's clone() with ``flags`` would be refused, or None if it would not be.
+
+    Uses the kernel's rules as forklab knows them (forklab.explain), so it answers as root too.
+    """
+    from .explain import fix_for
+    from .flags import parse_flags
+    fix = fix_for(parse_flags(flags), "clone", "SIGCHLD", privileged=False)
+    return None if fix is None else f"an unprivileged user's clone() would be refused (fix: {fix})"

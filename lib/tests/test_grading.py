@@ -1,0 +1,99 @@
+"""forklab.grading: checks that explain themselves, and measurements taken outside the kernel."""
+import os
+
+import pytest
+
+from forklab import grading
+from forklab.grading import expect, require
+
+
+def test_expect_passes_silently_when_equal():
+    expect({"a", "b"}, {"b", "a"}, "Shared resources")
+
+
+def test_expect_failure_is_a_full_sentence_naming_both_values():
+    with pytest.raises(AssertionError) as e:
+        expect(6, 8, "Processes the program created", got_is="you predicted", hint="Count the children too.")
+    assert str(e.value) == ("Processes the program created: the kernel did 8, you predicted 6. "
+                            "Count the children too.")
+
+
+def test_expect_shows_sets_sorted_so_messages_are_stable():
+    with pytest.raises(AssertionError, match=r"the kernel did \{'a', 'b'\}, your answer is set\(\)\."):
+        expect(set(), {"b", "a"}, "Shared")
+
+
+def test_require_raises_with_the_given_sentence():
+    require(True, "unused")
+    with pytest.raises(AssertionError, match="^Your function left a zombie.$"):
+        require(False, "Your function left a zombie.")
+
+
+def test_fork_program_tree_is_the_kernels():
+    run = grading.run_fork_program("""
+        import os
+        if os.fork() == 0:
+            os.fork()
+        os.fork()
+        print("hi")
+    """)
+    assert run.count == 6
+    assert len(run.lines) == 6
+    assert run.shape == grading.tree_shape([[[[]], []], []])
+    assert all(pid != os.getpid() for pid, _ in run.processes)       # the test process was never forked
+
+
+def test_tree_shape_ignores_child_order_and_rejects_non_lists():
+    assert grading.tree_shape([[], [[]]]) == grading.tree_shape([[[]], []])
+    with pytest.raises(AssertionError, match="nested lists"):
+        grading.tree_shape(3)
+    assert "with 2 children" in grading.describe_shape([[], []])
+
+
+def test_program_that_hangs_is_killed_and_reported():
+    with pytest.raises(AssertionError, match="did not finish within 0.5 s"):
+        grading.run_python("import os, time\nos.fork()\ntime.sleep(30)", timeout=0.5)
+
+
+def test_process_state_reads_past_a_name_with_parentheses(tmp_path):
+    link = tmp_path / "a) R (b"
+    link.symlink_to("/bin/true")
+    pid = os.posix_spawn(str(link), [str(link)], {})
+    try:
+        for _ in range(200):
+            if grading.process_state(pid) == "Z":
+                break
+            os.sched_yield()
+            import time; time.sleep(0.005)
+        assert grading.process_state(pid) == "Z"
+    finally:
+        os.waitpid(pid, 0)
+    assert grading.process_state(pid) is None
+
+
+def test_cow_faults_count_one_per_distinct_page_written():
+    page = os.sysconf("SC_PAGE_SIZE")
+    assert grading.measure_cow_faults([]) == 0
+    assert grading.measure_cow_faults([0, 1, 2]) == 1
+    assert grading.measure_cow_faults([0, page, 5 * page, 5 * page + 9]) == 3
+
+
+def test_cow_offsets_outside_the_buffer_are_refused():
+    with pytest.raises(ValueError, match="must lie in"):
+        grading.measure_cow_faults([10**9])
+
+
+def test_resources_controlled_by_flag_are_measured():
+    assert grading.resources_controlled_by("CLONE_FS") == {"fs"}
+    assert grading.resources_controlled_by("SIGHAND") == {"signal_handlers"}   # needs VM: added, then compared
+    assert "thread_group" in grading.resources_controlled_by("THREAD")
+
+
+def test_accepted_flags_follows_the_kernels_fixes():
+    assert set(grading.accepted_flags(["CLONE_THREAD"])) == {"CLONE_THREAD", "CLONE_SIGHAND", "CLONE_VM"}
+
+
+def test_refused_to_student_names_the_missing_user_namespace():
+    assert "CLONE_NEWUSER" in grading.refused_to_student(["CLONE_NEWUTS"])
+    assert grading.refused_to_student(["CLONE_NEWUSER", "CLONE_NEWUTS"]) is None
+    assert grading.refused_to_student(["CLONE_VM"]) is None
