@@ -294,8 +294,10 @@ def _raise_for_outcome(res, primitive, mask, signal_name, timeout):
                                 "contained it: your Python process was not touched.", sig)
     if res.outcome == lib.FL_SETUP:
         where = ffi.string(res.where).decode() or "setting up"
+        hint = (" The system has too many processes right now (RLIMIT_NPROC or a pids cgroup limit); "
+                "try again when fewer are running." if res.error == _errno.EAGAIN else "")
         raise BenchFailed(res.error, f"the sandbox could not prepare the experiment ({where} failed: "
-                          f"{os.strerror(res.error)})")
+                          f"{os.strerror(res.error)}).{hint}")
     if res.outcome == lib.FL_NO_REPORT:
         st = _exit_status(res)
         how = f"killed by {_signame(-st)}" if st is not None and st < 0 else f"exit status {st}"

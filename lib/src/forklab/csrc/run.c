@@ -155,7 +155,13 @@ void fl_run(const struct fl_request *req, struct fl_result *out)
      * Python handler can run in it; the calling thread gets its mask back right after. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    bench = fl_fork_process();
+    /* EAGAIN (too many processes right now) is often momentary: try a few times. */
+    for (int attempt = 0;; attempt++) {
+        bench = fl_fork_process();
+        if (bench >= 0 || errno != EAGAIN || attempt == 5)
+            break;
+        raw_sleep_ns(1000000LL << attempt);
+    }
     if (bench == 0)
         bench_main(req, r, python, start);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -1,0 +1,438 @@
+"""Process trees: run a small fork program, record every process it made, draw the real tree.
+
+    >>> from forklab import tree
+    >>> t = tree.run_python('''
+    ... import os
+    ... os.fork()
+    ... os.fork()
+    ... print("hello")
+    ... ''')
+    >>> t.count, t.outputs.count("hello")
+    (4, 4)
+
+* `run_python(code)` runs the code in a fresh, single-threaded interpreter (never the Jupyter
+  kernel) under the C-cell supervisor (forklab.ccell: timeout, process cap, every process reaped).
+  `os.register_at_fork` records each new process with its parent, and `print` records what each
+  process printed. Output is unbuffered (`python -u`), so each print happens exactly once.
+* `run_c(source)` does the same for a C program: a small header is put in front of it that logs
+  each process (`pthread_atfork`, so only glibc's `fork()` is seen) and each `printf`/`puts` call.
+* `ProcessTree.draw()` draws it with matplotlib (layered: a parent above its children, in order of
+  birth); `.text()` gives it as indented text.
+* `predict(code, processes=..., prints=...)`: the student commits to numbers first, then sees the
+  real tree beside their guess.
+* `random_program()`: OSTEP-style practice (`a+b` = a forks b, `b-` = b exits), answer on demand.
+"""
+from __future__ import annotations
+
+import os
+import random
+import string
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ccell
+
+# Written before the student's code in the fresh interpreter. Names start with _fl_ to stay out
+# of the student's way. Each record is one write() on an O_APPEND file: records never interleave.
+PYTHON_PRELUDE = r'''
+import os as _fl_os, sys as _fl_sys, builtins as _fl_builtins, io as _fl_io
+_fl_fd = _fl_os.open(%(log)r, _fl_os.O_WRONLY | _fl_os.O_APPEND | _fl_os.O_CLOEXEC)
+def _fl_log(kind, text):
+    data = text.encode("utf-8", "replace")
+    _fl_os.write(_fl_fd, b"%%s %%d %%d\n" %% (kind, _fl_os.getpid(), len(data)) + data)
+_fl_log(b"P", str(_fl_os.getppid()))
+_fl_forker = [0]
+def _fl_before():
+    _fl_forker[0] = _fl_os.getpid()
+def _fl_child():
+    _fl_log(b"P", str(_fl_forker[0]))
+_fl_os.register_at_fork(before=_fl_before, after_in_child=_fl_child)
+_fl_print = _fl_builtins.print
+def print(*args, sep=" ", end="\n", file=None, flush=False):
+    if file is None or file is _fl_sys.stdout:
+        buf = _fl_io.StringIO()
+        _fl_print(*args, sep=sep, end=end, file=buf)
+        _fl_log(b"O", buf.getvalue())
+    _fl_print(*args, sep=sep, end=end, file=file, flush=flush)
+_fl_builtins.print = print
+del print
+'''
+
+# Put in front of a C program. printf/puts become macros that log, then print as usual (through
+# stdio, so buffering behaves as in the original program).
+C_PRELUDE = r'''
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdarg.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <pthread.h>
+static int forklab_fd = -1;
+static pid_t forklab_forker;
+static void forklab_log(char kind, long value, const char *text, size_t len) {
+    char head[64];
+    int n = snprintf(head, sizeof head, "%c %ld %zu\n", kind, (long)getpid(), len);
+    char *rec = malloc(n + len);
+    if (!rec) return;
+    memcpy(rec, head, n);
+    memcpy(rec + n, text, len);
+    if (write(forklab_fd, rec, n + len) < 0) { /* nothing sensible to do */ }
+    free(rec);
+    (void)value;
+}
+static void forklab_log_parent(pid_t ppid) {
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld", (long)ppid);
+    forklab_log('P', 0, text, n);
+}
+static void forklab_prepare(void) { forklab_forker = getpid(); }
+static void forklab_child(void) { forklab_log_parent(forklab_forker); }
+__attribute__((constructor)) static void forklab_start(void) {
+    forklab_fd = open(getenv("FORKLAB_TREE_LOG"), O_WRONLY | O_APPEND | O_CLOEXEC);
+    forklab_log_parent(getppid());
+    pthread_atfork(forklab_prepare, NULL, forklab_child);
+}
+__attribute__((format(printf, 1, 2)))
+static int forklab_printf(const char *fmt, ...) {
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) return n;
+    forklab_log('O', 0, buf, strlen(buf));
+    return fputs(buf, stdout) == EOF ? -1 : n;
+}
+static int forklab_puts(const char *s) {
+    size_t len = strlen(s);
+    char *line = malloc(len + 1);
+    if (line) { memcpy(line, s, len); line[len] = '\n'; forklab_log('O', 0, line, len + 1); free(line); }
+    return puts(s);
+}
+#define printf(...) forklab_printf(__VA_ARGS__)
+#define puts(s) forklab_puts(s)
+#line 1 "cell.c"
+'''
+
+
+@dataclass
+class Process:
+    """One process of the tree: who made it and what it printed."""
+    pid: int
+    ppid: int          # the process that called fork() (recorded before the fork, so never a reaper)
+    label: str         # a, b, c, ... breadth-first, siblings in order of birth
+    output: list = field(default_factory=list)
+    children: list = field(default_factory=list)
+
+    @property
+    def said(self) -> str:
+        return "".join(self.output)
+
+
+@dataclass
+class ProcessTree:
+    """Every process a program created, with its parent and what it printed."""
+    processes: list          # breadth-first (a, b, c ...); processes[0] is the program itself
+    outputs: list            # every print (Python) or printf/puts (C) call, in the order it happened
+    stdout: str
+    stderr: str
+    result: object           # the ccell.CResult-like run result (status_line(), returncode...)
+
+    @property
+    def root(self) -> Process:
+        return self.processes[0]
+
+    @property
+    def count(self) -> int:
+        return len(self.processes)
+
+    def depth(self) -> int:
+        def d(p):
+            return 1 + max((d(c) for c in p.children), default=0)
+        return d(self.root) if self.processes else 0
+
+    def text(self, pids: bool = False) -> str:
+        """The tree as indented text, e.g. `a\\n├── b\\n└── c`, with what each process printed."""
+        lines = []
+
+        def walk(p, prefix, last, top):
+            said = p.said.strip().replace("\n", " | ")
+            name = p.label + (f" (pid {p.pid})" if pids else "") + (f"  says: {said}" if said else "")
+            lines.append(name if top else prefix + ("└── " if last else "├── ") + name)
+            kids = p.children
+            for i, c in enumerate(kids):
+                walk(c, "" if top else prefix + ("    " if last else "│   "), i == len(kids) - 1, False)
+
+        if self.processes:
+            walk(self.root, "", True, True)
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        return (f"{self.count} processes, {len(self.outputs)} prints, "
+                f"tree depth {self.depth()}")
+
+    def draw(self, ax=None, title: str | None = None, color: str = "#cfe3ff"):
+        """Draw the tree with matplotlib: parents above children, siblings left to right by birth."""
+        import matplotlib.pyplot as plt
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(3.0, 1.1 * max(1, self._leaves())), 0.9 + 1.0 * self.depth()))
+        pos = {}
+        next_x = [0]
+
+        def place(p, depth):
+            if not p.children:
+                x = next_x[0]
+                next_x[0] += 1
+            else:
+                xs = [place(c, depth + 1) for c in p.children]
+                x = (xs[0] + xs[-1]) / 2
+            pos[p.pid] = (x, -depth)
+            return x
+
+        if self.processes:
+            place(self.root, 0)
+        for p in self.processes:
+            for c in p.children:
+                (x0, y0), (x1, y1) = pos[p.pid], pos[c.pid]
+                ax.plot([x0, x1], [y0, y1], color="#555555", zorder=1)
+        for p in self.processes:
+            x, y = pos[p.pid]
+            said = textwrap.shorten(p.said, 24)
+            label = p.label + ("\n" + said if said else "")
+            ax.text(x, y, label, ha="center", va="center", zorder=2, fontsize=9,
+                    bbox=dict(boxstyle="round,pad=0.35", fc=color, ec="#333333"))
+        ax.set_xlim(-0.7, max(0.7, next_x[0] - 0.3))
+        ax.set_ylim(-self.depth() + 0.5, 0.5)
+        ax.axis("off")
+        ax.set_title(title or f"the real tree: {self.count} processes")
+        return ax
+
+    def _leaves(self) -> int:
+        return sum(1 for p in self.processes if not p.children)
+
+
+def _label(i: int) -> str:
+    letters = string.ascii_lowercase
+    return letters[i] if i < 26 else letters[i // 26 - 1] + letters[i % 26]
+
+
+def parse_log(data: bytes) -> tuple[list, list]:
+    """Records "P pid len\\nppid" (a process was born) and "O pid len\\ntext" (it printed)."""
+    procs, by_pid, outputs = [], {}, []
+    i = 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        kind, pid, length = data[i:nl].split()
+        pid, length = int(pid), int(length)
+        body = data[nl + 1:nl + 1 + length].decode("utf-8", "replace")
+        i = nl + 1 + length
+        if kind == b"P":
+            p = Process(pid=pid, ppid=int(body), label=_label(len(procs)))
+            procs.append(p)
+            by_pid[pid] = p
+        elif kind == b"O" and pid in by_pid:
+            by_pid[pid].output.append(body)
+            outputs.extend(body.splitlines())
+    for p in procs[1:]:
+        if p.ppid in by_pid:
+            by_pid[p.ppid].children.append(p)
+    # Births are logged by each child itself, so the log order of two cousins is a race. Label
+    # breadth-first instead, siblings by pid (= the order their parent made them): a, b, c ... is
+    # then the same on every run of the same program.
+    ordered = []
+    if procs:
+        queue = [procs[0]]
+        while queue:
+            p = queue.pop(0)
+            p.children.sort(key=lambda c: c.pid)
+            p.label = _label(len(ordered))
+            ordered.append(p)
+            queue.extend(p.children)
+    return ordered, [o.strip() for o in outputs]
+
+
+def _run(argv, log: Path, *, timeout, max_procs, env=None, cwd=None):
+    out, err, status = ccell.run_program(argv, timeout=timeout, max_procs=max_procs, env=env, cwd=cwd)
+    result = ccell.CResult(stdout=out, stderr=err, returncode=status.get("returncode"), compiled=True,
+                           timed_out=bool(status.get("timed_out")), max_procs=max_procs, timeout=timeout,
+                           too_many_procs=bool(status.get("too_many_procs")),
+                           leftovers_killed=bool(status.get("main_ended_first")),
+                           max_procs_seen=int(status.get("max_seen", 0)), backstop=status.get("backstop", ""))
+    procs, outputs = parse_log(log.read_bytes())
+    return ProcessTree(processes=procs, outputs=outputs, stdout=out, stderr=err, result=result)
+
+
+def run_python(code: str, *, timeout: float = 5.0, max_procs: int = 64) -> ProcessTree:
+    """Run a Python fork program in a fresh interpreter and record its process tree."""
+    code = textwrap.dedent(code)
+    with tempfile.TemporaryDirectory(prefix="forklab-tree-") as tmp:
+        log = Path(tmp) / "log"
+        log.touch()
+        script = Path(tmp) / "program.py"
+        script.write_text(PYTHON_PRELUDE % {"log": str(log)} + "\n" + code)
+        tree = _run([sys.executable, "-I", "-u", str(script)], log, timeout=timeout,
+                    max_procs=max_procs, cwd=tmp)
+    return tree
+
+
+def run_c(source: str, *, timeout: float = 5.0, max_procs: int = 64, cflags=()) -> ProcessTree:
+    """Compile and run a C fork program (printf/puts and glibc fork() are recorded)."""
+    with tempfile.TemporaryDirectory(prefix="forklab-tree-") as tmp:
+        ok, messages, binary = ccell.compile_c(C_PRELUDE + textwrap.dedent(source), Path(tmp),
+                                               ("-pthread", *cflags))
+        if not ok:
+            raise ValueError("the C program did not compile:\n" + messages)
+        log = Path(tmp) / "log"
+        log.touch()
+        env = dict(os.environ, FORKLAB_TREE_LOG=str(log))
+        tree = _run([binary], log, timeout=timeout, max_procs=max_procs, env=env, cwd=tmp)
+    return tree
+
+
+def run(program: str, **kw) -> ProcessTree:
+    """run_c for C source (it has `#include` or `int main`), run_python otherwise."""
+    if "#include" in program or "int main" in program:
+        return run_c(program, **kw)
+    return run_python(program, **kw)
+
+
+def predict(program: str, processes: int | None = None, prints: int | None = None, *,
+            text: str | None = None, draw: bool = True, **kw) -> ProcessTree:
+    """Reveal a program's real tree next to the student's prediction.
+
+    processes: how many processes the student predicted (the program itself included);
+    prints: how many lines they predicted it prints (or, with text="hello", how many "hello" lines).
+    """
+    tree = run(program, **kw)
+    printed = tree.outputs.count(text) if text is not None else len(tree.outputs)
+    what = f'"{text}" lines' if text is not None else "printed lines"
+    if processes is None and prints is None:
+        print("(no prediction written: make one first, then run this cell again)")
+    for name, guess, real in (("processes", processes, tree.count), (what, prints, printed)):
+        verdict = ""
+        if guess is not None:
+            verdict = "  - you predicted it!" if guess == real else f"  - you predicted {guess}"
+        print(f"{name}: {real}{verdict}")
+    if draw:
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, 2 if processes else 1, figsize=(9 if processes else 5, 1 + tree.depth()),
+                                 squeeze=False)
+        if processes:
+            _draw_guess(axes[0][0], processes)
+            ax = axes[0][1]
+        else:
+            ax = axes[0][0]
+        tree.draw(ax=ax)
+        fig.tight_layout()
+        plt.show()
+    return tree
+
+
+def _draw_guess(ax, n: int) -> None:
+    """The student's guess as a row of n boxes (they guessed a number, not a shape)."""
+    for i in range(n):
+        ax.text(i, 0, "?", ha="center", va="center", fontsize=9,
+                bbox=dict(boxstyle="round,pad=0.35", fc="#ffe9b3", ec="#333333"))
+    ax.set_xlim(-0.7, max(0.7, n - 0.3))
+    ax.set_ylim(-1, 1)
+    ax.axis("off")
+    ax.set_title(f"your guess: {n} processes")
+
+
+# ------------------------------------------------------------------ OSTEP-style practice
+
+@dataclass
+class ForkExercise:
+    """A random sequence of actions: `a+b` (a forks b) and `b-` (b exits; its children go to a)."""
+    actions: list
+    seed: int | None
+
+    def __str__(self) -> str:
+        lines = ["Process tree:  a  (the program starts as a)", "Actions:"]
+        lines += [f"  {describe(a)}" for a in self.actions]
+        return "\n".join(lines)
+
+    def final_tree(self) -> dict:
+        """parent -> children after every action, orphans reparented to a (the init of the game)."""
+        return simulate(self.actions)[-1]
+
+    def answer(self) -> str:
+        """Each action followed by the tree it leaves (what OSTEP's fork.py -c prints)."""
+        out = []
+        for action, state in zip(self.actions, simulate(self.actions)[1:]):
+            out.append(f"{describe(action)}\n{_indent(render(state))}")
+        return "\n".join(out)
+
+
+def describe(action: str) -> str:
+    if action.endswith("-"):
+        return f"{action[:-1]} EXITS"
+    a, b = action.split("+")
+    return f"{a} forks {b}"
+
+
+def simulate(actions) -> list:
+    """The tree after each action (dicts parent -> list of children), starting with {'a': []}."""
+    tree = {"a": []}
+    states = [_copy(tree)]
+    for action in actions:
+        if action.endswith("-"):
+            gone = action[:-1]
+            parent = next(p for p, kids in tree.items() if gone in kids)
+            tree[parent].remove(gone)
+            tree["a"].extend(tree.pop(gone))   # orphans are adopted by a, the init of this game
+        else:
+            parent, child = action.split("+")
+            tree[parent].append(child)
+            tree[child] = []
+        states.append(_copy(tree))
+    return states
+
+
+def render(tree: dict, node: str = "a") -> str:
+    lines = [node]
+
+    def walk(n, prefix):
+        kids = tree.get(n, [])
+        for i, c in enumerate(kids):
+            last = i == len(kids) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + c)
+            walk(c, prefix + ("    " if last else "│   "))
+
+    walk(node, "")
+    return "\n".join(lines)
+
+
+def random_program(seed: int | None = None, actions: int = 5, fork_percentage: float = 0.7) -> ForkExercise:
+    """A random exercise like OSTEP's fork.py: predict the final tree, then look at .answer()."""
+    rng = random.Random(seed)
+    tree = {"a": []}
+    names = iter(_label(i) for i in range(1, 1000))
+    out = []
+    while len(out) < actions:
+        alive = list(tree)
+        exitable = [p for p in alive if p != "a"]
+        if exitable and rng.random() >= fork_percentage:
+            gone = rng.choice(exitable)
+            out.append(f"{gone}-")
+            parent = next(p for p, kids in tree.items() if gone in kids)
+            tree[parent].remove(gone)
+            tree["a"].extend(tree.pop(gone))
+        else:
+            parent, child = rng.choice(alive), next(names)
+            out.append(f"{parent}+{child}")
+            tree[parent].append(child)
+            tree[child] = []
+    return ForkExercise(actions=out, seed=seed)
+
+
+def _copy(tree: dict) -> dict:
+    return {k: list(v) for k, v in tree.items()}
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

@@ -1,0 +1,87 @@
+"""Kernel refusals come back as CloneRefused with the rule in words and a fix that works."""
+import errno
+
+import pytest
+
+import forklab
+from forklab.explain import UNCHANGED
+from forklab.flags import names_of
+
+EINVAL_CASES = [
+    ("clone", ["SIGHAND"], "SIGCHLD"),
+    ("clone", ["THREAD"], "SIGCHLD"),
+    ("clone", ["THREAD", "SIGHAND"], "SIGCHLD"),
+    ("clone", ["NEWNS", "FS"], "SIGCHLD"),
+    ("clone", ["NEWUSER", "FS"], "SIGCHLD"),
+    ("clone", ["THREAD", "SIGHAND", "VM", "NEWUSER"], "SIGCHLD"),
+    ("clone", ["THREAD", "SIGHAND", "VM", "NEWPID"], "SIGCHLD"),
+    ("clone", ["PIDFD", "DETACHED"], "SIGCHLD"),
+    ("clone", ["PIDFD", "PARENT_SETTID"], "SIGCHLD"),
+    ("clone", ["NEWIPC", "SYSVSEM"], "SIGCHLD"),
+    ("clone3", ["THREAD", "SIGHAND", "VM"], "SIGCHLD"),
+    ("clone3", ["PARENT"], "SIGCHLD"),
+    ("clone3", ["CLEAR_SIGHAND", "SIGHAND", "VM"], "SIGCHLD"),
+]
+
+
+def retry_with_fix(err: forklab.CloneRefused, primitive, flags, exit_signal):
+    fix = err.fix
+    mask = fix.apply_to_mask(forklab.parse_flags(flags))
+    signal = exit_signal if fix.exit_signal == UNCHANGED else fix.exit_signal
+    return forklab.run(fix.primitive or primitive, names_of(mask), exit_signal=signal)
+
+
+@pytest.mark.parametrize("primitive, flags, exit_signal", EINVAL_CASES,
+                         ids=[f"{p}:{'|'.join(f)}" for p, f, _ in EINVAL_CASES])
+def test_every_einval_rule_is_refused_explained_and_fixable(primitive, flags, exit_signal):
+    with pytest.raises(forklab.CloneRefused) as info:
+        forklab.run(primitive, flags, exit_signal=exit_signal)
+    err = info.value
+    assert err.errno == errno.EINVAL and err.errno_name == "EINVAL"
+    assert isinstance(err, OSError)
+    assert err.rule is not None, "forklab should know which rule this is"
+    assert len(err.reason) > 30
+    assert err.fix is not None
+    obs = retry_with_fix(err, primitive, flags, exit_signal)   # the fix must really work
+    assert obs.resources
+
+
+def test_the_fix_is_the_smallest_change():
+    with pytest.raises(forklab.CloneRefused) as info:
+        forklab.run("clone", ["SIGHAND"])
+    assert info.value.fix.add == ("CLONE_VM",) and info.value.fix.remove == ()
+    assert str(info.value.fix) == "add CLONE_VM"
+    assert "CLONE_SIGHAND needs" in str(info.value)
+
+
+def test_man_page_entries_that_are_stale_on_this_kernel_are_not_refused():
+    # clone(2) still lists CLONE_NEWPID|CLONE_PARENT as EINVAL; fine since 3.13 (with NEWUSER if unprivileged).
+    prefix = [] if forklab.lab.has_cap_sys_admin() else ["NEWUSER"]
+    forklab.run("clone", ["NEWPID", "PARENT", *prefix])
+    # CLONE_PIDFD|CLONE_THREAD was EINVAL before Linux 6.9.
+    import os
+    major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    if (major, minor) >= (6, 9):
+        forklab.run("clone", ["PIDFD", "THREAD", "SIGHAND", "VM"])
+
+
+@pytest.mark.parametrize("flag", ["NEWUTS", "NEWPID", "NEWNS", "NEWNET", "NEWIPC", "NEWCGROUP"])
+def test_unprivileged_namespaces_get_eperm_with_newuser_as_the_fix(flag, privileged):
+    if privileged:
+        pytest.skip("runs as an unprivileged user (CI runs the suite as nobody too)")
+    with pytest.raises(forklab.CloneRefused) as info:
+        forklab.run("clone", [flag])
+    err = info.value
+    assert err.errno == errno.EPERM
+    assert "CAP_SYS_ADMIN" in err.reason and "CLONE_NEWUSER" in err.reason
+    assert err.fix.add == ("CLONE_NEWUSER",)
+    obs = retry_with_fix(err, "clone", [flag], "SIGCHLD")
+    assert not obs.resources[forklab.FLAGS[f"CLONE_{flag}"].resource].shared
+
+
+def test_unprivileged_fix_combines_rules(privileged):
+    if privileged:
+        pytest.skip("runs as an unprivileged user")
+    with pytest.raises(forklab.CloneRefused) as info:
+        forklab.run("clone", ["NEWNS", "FS"])
+    assert set(info.value.fix.remove) == {"CLONE_FS"} and info.value.fix.add == ("CLONE_NEWUSER",)
