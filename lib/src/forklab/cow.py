@@ -1,0 +1,246 @@
+"""Copy-on-write, measured: fork copies page tables, not pages; a page is copied when it is written.
+
+    >>> from forklab import cow
+    >>> m = cow.measure(writes=(0, 100, 1000))
+    >>> [r.minor_faults for r in m.rows]
+    [0, 100, 1000]
+
+`measure()` runs COW_METER (a C program, below) through the C-cell sandbox: the parent fills a
+region of private memory, forks, and for each N the child writes one byte into N of the parent's
+pages. The child reports its minor page faults (getrusage) and its Private_Dirty / Shared_Dirty
+memory (/proc/self/smaps_rollup) before and after the writes: each write to a shared page is one
+fault, and moves 4 KiB from "shared with the parent" to "my own".
+
+`fork_cost()` times fork()+waitpid() in a parent of growing size (another small C program): the
+kernel copies the page tables (about 2 KiB of them per MiB of touched memory), so fork slows down
+as the parent grows even though no data page is copied.
+
+Neither ever forks the caller (the Jupyter kernel).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ccell
+
+COW_METER = r'''
+/* The copy-on-write meter: the child writes into N of its parent's pages, and we count. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char buf[8192];                      /* touched before fork: reading smaps costs no fault */
+
+static long field(const char *name) {       /* a "Name:   123 kB" line of smaps_rollup, in KiB */
+    int fd = open("/proc/self/smaps_rollup", O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strstr(buf, name);
+    return p ? strtol(p + strlen(name) + 1, NULL, 10) : -1;
+}
+
+static long minflt(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+int main(int argc, char **argv) {
+    long page = sysconf(_SC_PAGESIZE), pages = atol(argv[1]);
+    char *region = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) { perror("mmap"); return 1; }
+    madvise(region, pages * page, MADV_NOHUGEPAGE);   /* 4 KiB pages: one write, one copied page */
+    memset(region, 1, pages * page);                  /* every page now really exists */
+    memset(buf, 0, sizeof buf);
+    printf("page %ld\n", page);
+    fflush(stdout);
+    for (int i = 2; i < argc; i++) {
+        long n = atol(argv[i]);
+        pid_t pid = fork();
+        if (pid < 0) { perror("fork"); return 1; }
+        if (pid == 0) {
+            long priv0 = field("Private_Dirty:"), shared0 = field("Shared_Dirty:"), f0 = minflt();
+            for (long k = 0; k < n; k++)
+                region[k * page] = 2;                 /* first write to a shared page: a fault */
+            long f1 = minflt(), priv1 = field("Private_Dirty:"), shared1 = field("Shared_Dirty:");
+            printf("row %ld %ld %ld %ld %ld %ld\n", n, f1 - f0, priv0, priv1, shared0, shared1);
+            fflush(stdout);
+            _exit(0);
+        }
+        if (waitpid(pid, NULL, 0) < 0) { perror("waitpid"); return 1; }
+    }
+    return 0;
+}
+'''
+
+FORK_COST = r'''
+/* How long do fork() + waitpid() take in a parent of the given size (MiB)? */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    int repeats = atoi(argv[1]);
+    double t[64];
+    if (repeats > 64) repeats = 64;
+    for (int i = 2; i < argc; i++) {
+        size_t mb = atol(argv[i]), len = mb << 20;
+        char *region = NULL;
+        if (len) {
+            region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (region == MAP_FAILED) { perror("mmap"); return 1; }
+            madvise(region, len, MADV_NOHUGEPAGE);
+            memset(region, 1, len);               /* touched: its page table entries are real */
+        }
+        for (int r = 0; r < repeats; r++) {
+            double t0 = now_us();
+            pid_t pid = fork();
+            if (pid < 0) { perror("fork"); return 1; }
+            if (pid == 0) _exit(0);
+            waitpid(pid, NULL, 0);
+            t[r] = now_us() - t0;
+        }
+        qsort(t, repeats, sizeof t[0], cmp);
+        printf("row %zu %.1f %.1f\n", mb, t[repeats / 2], t[0]);
+        fflush(stdout);
+        if (region) munmap(region, len);
+    }
+    return 0;
+}
+'''
+
+
+class MeterFailed(RuntimeError):
+    """The measuring program could not run here; the message says what happened."""
+
+
+def _run(source: str, args, timeout: float) -> list:
+    r = ccell.run_c(source, args=[str(a) for a in args], timeout=timeout, max_procs=8)
+    if not r.ok:
+        raise MeterFailed(f"the measuring program failed: {r.status_line()}\n{r.compile_output}{r.stderr}")
+    return [line.split()[1:] for line in r.stdout.splitlines() if line.startswith(("row", "page"))]
+
+
+@dataclass(frozen=True)
+class CowRow:
+    pages_written: int
+    minor_faults: int        # the child's minor page faults while writing
+    private_kib: int         # the child's Private_Dirty after the writes (KiB)
+    private_added_kib: int   # how much Private_Dirty grew
+    shared_lost_kib: int     # how much Shared_Dirty shrank
+
+
+@dataclass
+class CowMeasurement:
+    rows: list
+    region_pages: int
+    page_size: int
+
+    def faults_match_writes(self, slack: int = 2) -> bool:
+        """Every page written cost one fault (give or take `slack` for the child's own stack)."""
+        return all(abs(r.minor_faults - r.pages_written) <= slack for r in self.rows)
+
+    def private_grows_by_a_page_per_write(self, slack_kib: int = 64) -> bool:
+        kib = self.page_size // 1024
+        return all(abs(r.private_added_kib - kib * r.pages_written) <= slack_kib for r in self.rows)
+
+    def table(self) -> str:
+        lines = [f"{'pages written':>13} {'minor faults':>13} {'private +KiB':>13} {'shared -KiB':>12}"]
+        for r in self.rows:
+            lines.append(f"{r.pages_written:>13} {r.minor_faults:>13} {r.private_added_kib:>13} "
+                         f"{r.shared_lost_kib:>12}")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        return (f"region of {self.region_pages} pages ({self.region_pages * self.page_size >> 20} MiB); "
+                f"one minor fault per page written: {self.faults_match_writes()}; "
+                f"private memory grows {self.page_size // 1024} KiB per page written: "
+                f"{self.private_grows_by_a_page_per_write()}")
+
+    def plot(self, ax=None):
+        import matplotlib.pyplot as plt
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        xs = [r.pages_written for r in self.rows]
+        ax.plot(xs, [r.minor_faults for r in self.rows], "o-", label="child's minor faults")
+        ax.plot(xs, [r.private_added_kib / (self.page_size / 1024) for r in self.rows], "s--",
+                label="pages the child now owns (private +KiB / 4)")
+        ax.set_xlabel("pages of the parent's memory the child wrote")
+        ax.set_ylabel("count")
+        ax.set_title(f"copy-on-write: a {self.region_pages}-page parent, after fork")
+        ax.legend()
+        return ax
+
+
+def measure(writes=(0, 16, 64, 256, 1024, 4096), region_pages: int = 4096,
+            timeout: float = 20.0) -> CowMeasurement:
+    """Fork a parent of region_pages touched pages; for each N, a child writes N of them."""
+    writes = [int(n) for n in writes]
+    if any(n < 0 or n > region_pages for n in writes):
+        raise ValueError(f"each number of pages written must be between 0 and region_pages={region_pages}")
+    rows = _run(COW_METER, [region_pages, *writes], timeout)
+    page = int(rows[0][0])
+    out = []
+    for n, faults, p0, p1, s0, s1 in (map(int, r) for r in rows[1:]):
+        out.append(CowRow(pages_written=n, minor_faults=faults, private_kib=p1,
+                          private_added_kib=p1 - p0, shared_lost_kib=s0 - s1))
+    return CowMeasurement(rows=out, region_pages=region_pages, page_size=page)
+
+
+@dataclass
+class ForkCost:
+    sizes_mib: list
+    median_us: list
+    best_us: list
+
+    def grows_with_size(self) -> bool:
+        """Is fork of the biggest parent clearly slower than of the smallest (more than 2x)?"""
+        return self.median_us[-1] > 2 * self.median_us[0]
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{s} MiB: {t:.0f} µs" for s, t in zip(self.sizes_mib, self.median_us))
+        return f"fork+wait median: {parts}; biggest parent more than 2x slower than smallest: {self.grows_with_size()}"
+
+    def plot(self, ax=None):
+        import matplotlib.pyplot as plt
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(self.sizes_mib, self.median_us, "o-", label="median")
+        ax.plot(self.sizes_mib, self.best_us, ".:", label="best")
+        ax.set_xlabel("parent's touched memory (MiB)")
+        ax.set_ylabel("fork() + waitpid() (µs)")
+        ax.set_title("fork copies page tables: bigger parent, slower fork")
+        ax.legend()
+        return ax
+
+
+def fork_cost(sizes_mib=(0, 32, 128, 256), repeats: int = 7, timeout: float = 30.0) -> ForkCost:
+    """Time fork()+waitpid() in a fresh C process holding each size of touched memory."""
+    rows = _run(FORK_COST, [repeats, *sizes_mib], timeout)
+    return ForkCost(sizes_mib=[int(r[0]) for r in rows], median_us=[float(r[1]) for r in rows],
+                    best_us=[float(r[2]) for r in rows])
