@@ -33,7 +33,10 @@ def retry_with_fix(err: forklab.CloneRefused, primitive, flags, exit_signal):
 
 @pytest.mark.parametrize("primitive, flags, exit_signal", EINVAL_CASES,
                          ids=[f"{p}:{'|'.join(f)}" for p, f, _ in EINVAL_CASES])
-def test_every_einval_rule_is_refused_explained_and_fixable(primitive, flags, exit_signal):
+def test_every_einval_rule_is_refused_explained_and_fixable(primitive, flags, exit_signal, privileged):
+    if not privileged and any(forklab.FLAGS[f"CLONE_{f}"].privileged for f in flags):
+        # The kernel checks CAP_SYS_ADMIN before the NEWIPC|SYSVSEM rule: let a user namespace grant it.
+        flags = [*flags, "NEWUSER"]
     with pytest.raises(forklab.CloneRefused) as info:
         forklab.run(primitive, flags, exit_signal=exit_signal)
     err = info.value
@@ -85,3 +88,12 @@ def test_unprivileged_fix_combines_rules(privileged):
     with pytest.raises(forklab.CloneRefused) as info:
         forklab.run("clone", ["NEWNS", "FS"])
     assert set(info.value.fix.remove) == {"CLONE_FS"} and info.value.fix.add == ("CLONE_NEWUSER",)
+
+
+def test_eperm_comes_before_the_sysvsem_rule_for_students(privileged):
+    if privileged:
+        pytest.skip("runs as an unprivileged user")
+    with pytest.raises(forklab.CloneRefused) as info:
+        forklab.run("clone", ["NEWIPC", "SYSVSEM"])
+    assert info.value.errno == errno.EPERM
+    assert info.value.fix.add == ("CLONE_NEWUSER",) and info.value.fix.remove == ("CLONE_SYSVSEM",)

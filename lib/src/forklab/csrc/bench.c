@@ -218,10 +218,12 @@ void fl_experiment(const struct fl_request *req, struct fl_result *r, int64_t de
     b.flags = req->primitive == FL_CLONE || req->primitive == FL_CLONE3 ? req->flags : 0;
     if (prepare(&b, r) != 0)
         return;
+    r->t[FL_T_PREPARED] = raw_now_ns();
 
     child = fl_spawn(&b);                            /* 3: create (spawn.c) */
     __atomic_store_n(&r->parent_ran, 1, __ATOMIC_SEQ_CST);
     raw_futex_wake(&r->parent_ran);
+    r->t[FL_T_CREATED] = raw_now_ns();
 
     if (child.id < 0) {
         r->outcome = FL_REFUSED;
@@ -232,12 +234,14 @@ void fl_experiment(const struct fl_request *req, struct fl_result *r, int64_t de
     r->parent_blocked_ns = child.call_ns;
 
     int timed_out = wait_for_report(&b, r) != 0;
+    r->t[FL_T_REPORTED] = raw_now_ns();
     observe_after(&b, r);
 
     if (b.flags & CLONE_THREAD)
         timed_out |= join_thread(&b, r, child.id) != 0;
     else if (!(b.flags & CLONE_PARENT))              /* a CLONE_PARENT child is our parent's */
         timed_out |= reap_process(&b, r, child.id) != 0;
+    r->t[FL_T_REAPED] = raw_now_ns();
     if (child.pidfd >= 0)
         close(child.pidfd);
     fl_release_stack(&child, r);

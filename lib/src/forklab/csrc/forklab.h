@@ -39,6 +39,17 @@
 /* kcmp(2) questions, in the order of fl_result.kcmp: VM, FILES, FS, SIGHAND, SYSVSEM, IO, FILE. */
 #define FL_KCMP_COUNT 7
 
+/* Steps of an experiment, timed in fl_result.t[] (CLOCK_MONOTONIC ns). */
+#define FL_T_START     0   /* fl_run() called */
+#define FL_T_BENCH     1   /* the bench runs */
+#define FL_T_PREPARED  2   /* the parent has prepared and recorded its state */
+#define FL_T_CREATED   3   /* fork/vfork/clone returned in the parent */
+#define FL_T_REPORTED  4   /* the parent saw the child's report */
+#define FL_T_REAPED    5   /* the child was reaped or joined */
+#define FL_T_BENCH_END 6   /* the bench is about to exit */
+#define FL_T_END       7   /* fl_run() reaped the bench */
+#define FL_T_COUNT     8
+
 #define FL_PATH_MAX 128
 #define FL_HOST_MAX 72
 
@@ -115,6 +126,8 @@ struct fl_result {
     uint32_t child_done, parent_ran, child_tid_word, parent_tid_word;
     int32_t pidfd_from_clone;
     int32_t bench_pid;
+    /* where the time goes: CLOCK_MONOTONIC ns at each FL_T_* step (0 = not reached) */
+    int64_t t[FL_T_COUNT];
 };
 
 /* Run one experiment in a fresh bench process. Never raises, never leaves a process behind:

@@ -116,6 +116,7 @@ static void bench_main(const struct fl_request *req, struct fl_result *r, pid_t 
     reset_signal_handlers();
 
     r->bench_pid = getpid();
+    r->t[FL_T_BENCH] = raw_now_ns();
     if (needs_keeper(req))
         keep_watch(req, r, start, timeout_ns);
     else
@@ -128,6 +129,7 @@ static void bench_main(const struct fl_request *req, struct fl_result *r, pid_t 
         if (semctl(r->sem_id, 0, IPC_RMID) == 0)
             r->sem_id = -1;
     }
+    r->t[FL_T_BENCH_END] = raw_now_ns();
     _exit(0);
 }
 
@@ -150,6 +152,7 @@ void fl_run(const struct fl_request *req, struct fl_result *out)
         return;
     }
     r->sem_id = -1;
+    r->t[FL_T_START] = start;
 
     /* Block every signal around the fork, so the bench starts with all of them blocked and no
      * Python handler can run in it; the calling thread gets its mask back right after. */
@@ -206,6 +209,7 @@ void fl_run(const struct fl_request *req, struct fl_result *out)
         semctl(r->sem_id, 0, IPC_RMID);
     memcpy(out, r, sizeof *out);
     munmap(r, size);
+    out->t[FL_T_END] = raw_now_ns();
     out->bench_status = status;
     if (timed_out)
         out->outcome = FL_TIMEOUT;
