@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 __all__ = ["expect", "require", "show", "run_python", "ProgramRun", "ForkRun", "run_fork_program",
            "tree_shape", "describe_shape", "process_state", "measure_cow_faults", "accepted_flags",
-           "resources_controlled_by", "refused_to_student"]
+           "resources_controlled_by", "refused_to_student", "file_written_by", "Children", "SHARING",
+           "observe", "shared_among", "flags_not_needed"]
 
 
 # --- sentences ------------------------------------------------------------------------------
@@ -317,3 +318,130 @@ def refused_to_student(flags) -> str | None:
     from .flags import parse_flags
     fix = fix_for(parse_flags(flags), "clone", "SIGCHLD", privileged=False)
     return None if fix is None else f"an unprivileged user's clone() would be refused (fix: {fix})"
+
+
+# --- files written by a program -----------------------------------------------------------------
+
+def file_written_by(source: str, name: str = "out.txt", *, timeout: float = 10.0) -> str:
+    """Run ``source`` in a fresh interpreter in an empty temporary folder; the text it left in ``name``."""
+    with tempfile.TemporaryDirectory(prefix="forklab-files-") as tmp:
+        run = run_python(source, cwd=tmp, timeout=timeout)
+        require(run.returncode == 0, f"The program failed (exit status {run.returncode}): "
+                                     f"{run.stderr.strip()[-500:]}")
+        path = os.path.join(tmp, name)
+        require(os.path.exists(path), f"The program did not create {name}.")
+        with open(path, errors="replace") as f:
+            return f.read()
+
+
+# --- children of the kernel that a student's code must reap ------------------------------------
+
+class Children:
+    """Short shell children of the calling process, for exercises on waiting; cleans up after itself.
+
+        with Children(["exit 0", "exit 3"]) as kids:
+            codes = reap_all(kids.pids)
+        require(not kids.unreaped, kids.unreaped_sentence("reap_all()"))
+
+    The children are started with posix_spawn (the caller is never forked). A pidfd is taken for
+    each at once, so the check below is exact even if a pid is reused: on leaving the block,
+    ``unreaped`` lists the children the student's code left unreaped (zombies or still running),
+    and every one of them is then killed and reaped - nothing outlives the check.
+    """
+
+    def __init__(self, scripts, *, name: str | None = None):
+        self.scripts = list(scripts)
+        self.name = name
+        self.pids: list[int] = []
+        self.unreaped: list[int] = []
+        self._fds: dict[int, int] = {}
+        self._tmp = None
+
+    def __enter__(self) -> "Children":
+        shell = "/bin/sh"
+        if self.name:                       # the process name /proc shows is the program's file name
+            self._tmp = tempfile.TemporaryDirectory(prefix="forklab-kids-")
+            shell = os.path.join(self._tmp.name, self.name)
+            os.symlink("/bin/sh", shell)
+        try:
+            for script in self.scripts:
+                pid = os.posix_spawn(shell, [shell, "-c", script], dict(os.environ))
+                self.pids.append(pid)
+                self._fds[pid] = os.pidfd_open(pid)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def wait_until_exited(self, pid: int, timeout: float = 5.0) -> None:
+        """Wait until child ``pid`` has ended, without reaping it (it stays a zombie)."""
+        import select
+        if not select.select([self._fds[pid]], [], [], timeout)[0]:
+            raise AssertionError(f"Child {pid} did not end within {timeout:g} s.")
+
+    def __exit__(self, *exc) -> None:
+        for pid, fd in self._fds.items():
+            try:
+                if os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None or \
+                        not _ended(fd):
+                    self.unreaped.append(pid)
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+                os.waitid(os.P_PIDFD, fd, os.WEXITED)
+            except ChildProcessError:
+                pass                          # the student's code reaped it
+            finally:
+                os.close(fd)
+        self._fds.clear()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def unreaped_sentence(self, who: str) -> str:
+        n = len(self.unreaped)
+        return (f"{who} returned while {n} of its {len(self.pids)} children had not been reaped "
+                f"(pid{'s' if n != 1 else ''} {', '.join(map(str, self.unreaped))}): each stays a zombie "
+                f"(or runs on) until someone calls wait on it.")
+
+
+def _ended(pidfd: int) -> bool:
+    import select
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+# --- clone flags checked against the kernel --------------------------------------------------------
+
+SHARING = ("memory", "fd_table", "fs", "signal_handlers", "sysvsem_undo", "io_context")
+
+
+def observe(flags, primitive: str = "clone"):
+    """forklab.run(primitive, flags), with a refusal turned into a sentence (AssertionError)."""
+    from . import CloneRefused, run
+    from .flags import names_of, parse_flags
+    names = names_of(parse_flags(list(flags)))
+    try:
+        return run(primitive, names)
+    except CloneRefused as e:
+        shown = " | ".join(names) or "no flags"
+        raise AssertionError(f"The kernel refused {primitive}({shown}) with {e.errno_name}: {e.reason}") from None
+
+
+def shared_among(flags, among=SHARING) -> set[str]:
+    """Which of ``among`` the kernel shared between parent and child for clone(flags)."""
+    obs = observe(flags)
+    return {r for r in among if obs.resources[r].shared}
+
+
+def flags_not_needed(flags, works) -> list[str]:
+    """The flags of ``flags`` that can be dropped with ``works(smaller_set)`` still true."""
+    from . import CloneRefused
+    from .flags import names_of, parse_flags
+    names = names_of(parse_flags(list(flags)))
+    spare = []
+    for f in names:
+        rest = [n for n in names if n != f]
+        try:
+            ok = works(rest)
+        except (CloneRefused, AssertionError):
+            ok = False
+        if ok:
+            spare.append(f)
+    return spare
