@@ -150,12 +150,12 @@ def view_of(primitive: str, flags: tuple[str, ...], exit_signal: str | None, *,
 
 _CSS = """
 <style>
-.fl-x{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;color:var(--jp-ui-font-color1,#111);max-width:980px}
+.fl-x{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;line-height:1.35;color:var(--jp-ui-font-color1,#111);max-width:980px}
 .fl-x .fl-sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 .fl-x .fl-status{margin:4px 0 8px 0;font-weight:600}
-.fl-x .fl-head,.fl-x .fl-row{display:grid;grid-template-columns:14em 7em 10em 7em 12em;align-items:center;column-gap:4px}
+.fl-x .fl-head,.fl-x .fl-row{display:grid;grid-template-columns:13em 6.5em 11.5em 6.5em 13em;align-items:center;column-gap:4px}
 .fl-x .fl-head{font-weight:700;border-bottom:1px solid #888;padding-bottom:2px}
-.fl-x .fl-row{padding:2px 0;border-bottom:1px solid rgba(128,128,128,.25)}
+.fl-x .fl-row{padding:1px 0;border-bottom:1px solid rgba(128,128,128,.25)}
 .fl-x .fl-row.fl-flipped{background:#F0E442;outline:2px solid #000;color:#000}
 .fl-x .fl-obj{border-radius:4px;padding:1px 6px;text-align:center;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .fl-x .fl-shared .fl-obj{border:2px solid #0072B2;background:rgba(0,114,178,.15)}
@@ -168,7 +168,7 @@ _CSS = """
 .fl-x .fl-shared .fl-word{color:#0072B2}.fl-x .fl-copied .fl-word,.fl-x .fl-own .fl-word{color:#9a6a00}
 .fl-x .fl-newns .fl-word{color:#007a5a}
 .fl-x .fl-flipped .fl-word{color:#000}
-.fl-x details{grid-column:1 / -1;margin:0 0 2px 1em;font-size:12px}
+.fl-x details{grid-column:1 / -1;margin:0 0 1px 1em;font-size:11px;line-height:1.2}
 .fl-x details summary{cursor:pointer}
 .fl-x .fl-c{font-family:var(--jp-code-font-family,monospace);background:rgba(128,128,128,.12);padding:6px;user-select:all;white-space:pre-wrap;margin:4px 0}
 .fl-x .fl-refusal{border:3px solid #D55E00;border-left-width:10px;padding:6px 10px;margin:6px 0;background:rgba(213,94,0,.08)}

@@ -92,12 +92,12 @@ class FlagExplorer(widgets.VBox):
         self.privileged = has_cap_sys_admin()
 
         self._primitive_w = widgets.ToggleButtons(
-            options=list(PRIMITIVES), value="clone", description="primitive",
+            options=list(PRIMITIVES), value="clone",
             tooltips=["fork(): the child is a copy; no flags", "vfork(): the parent waits; no flags",
                       "clone(): choose what to share", "clone3(): clone with a struct of arguments (Linux 5.3)"],
             style={"button_width": "6em"})
         self._signal_w = widgets.ToggleButtons(
-            options=list(EXIT_SIGNALS), value="SIGCHLD", description="exit signal",
+            options=list(EXIT_SIGNALS), value="SIGCHLD",
             tooltips=["the parent is sent SIGCHLD when the child ends (what fork() does)",
                       "no signal: only waitpid(__WALL) notices the child end (what threads use)"],
             style={"button_width": "7em"})
