@@ -10,7 +10,7 @@ import time
 import pytest
 
 import forklab
-from conftest import children_of
+from procs import children_of
 
 
 def caller_state():
