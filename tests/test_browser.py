@@ -174,7 +174,7 @@ def _word(explorer, resource: str) -> str:
     return explorer.locator(f'.forklab-view .fl-row[data-resource="{resource}"]').get_attribute("data-word")
 
 
-def test_flag_explorer_in_a_real_browser(lab, browser, request, capsys):
+def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
     base, token = lab
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.set_default_timeout(60000)

@@ -94,6 +94,8 @@ def test_clicking_a_toggle_is_the_same_as_setting_flags(ex):
     ex.flags = ("VM",)                                       # short names work from code
     assert ex._toggles["CLONE_VM"].value and not ex._toggles["CLONE_FILES"].value
     assert ex._toggles["CLONE_VM"].icon == "check"           # a mark besides colour
+    assert ex._toggles["CLONE_VM"].tooltip.startswith("CLONE_VM is on.")          # and the state in words
+    assert ex._toggles["CLONE_FILES"].tooltip.startswith("CLONE_FILES is off.")
 
 
 def test_fork_takes_no_flags_so_a_flag_switches_to_clone(ex):

@@ -102,6 +102,7 @@ class FlagExplorer(widgets.VBox):
                       "no signal: only waitpid(__WALL) notices the child end (what threads use)"],
             style={"button_width": "7em"})
         self._toggles: dict[str, widgets.ToggleButton] = {}
+        self._tooltips: dict[str, str] = {}
         rows = [widgets.HBox([widgets.HTML("<b>primitive</b>", layout={"width": "8em"}), self._primitive_w]),
                 widgets.HBox([widgets.HTML("<b>exit signal</b>", layout={"width": "8em"}), self._signal_w])]
         self._preset_buttons = []
@@ -120,8 +121,9 @@ class FlagExplorer(widgets.VBox):
             for short in shorts:
                 name = "CLONE_" + short
                 f = FLAGS[name]
+                self._tooltips[name] = _flag_tooltip(name, self.privileged)
                 t = widgets.ToggleButton(value=False, description=name, layout={"width": "auto"},
-                                         tooltip=_flag_tooltip(name, self.privileged),
+                                         tooltip=f"{name} is off. {self._tooltips[name]}",
                                          disabled=not f.runnable)
                 t.add_class("forklab-flag")
                 t.add_class(f"forklab-flag-{name}")
@@ -308,8 +310,9 @@ class FlagExplorer(widgets.VBox):
                 if t.value != (name in on):
                     t.value = name in on
                 icon = "check" if name in on else ""
-                if t.icon != icon:       # a visible mark besides the colour of the pressed button
-                    t.icon = icon
+                if t.icon != icon:       # a visible mark besides the colour of the pressed button ...
+                    t.icon = icon        # ... and the state in words (ipywidgets 8 sets no aria-pressed)
+                    t.tooltip = f"{name} is {'on' if name in on else 'off'}. {self._tooltips[name]}"
             fix = self.error.fix if self.error is not None else None
             if fix is not None:
                 self._fix_w.description = f"apply the fix: {fix}"
