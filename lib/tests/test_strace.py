@@ -48,3 +48,28 @@ def test_posix_spawn_is_clone3_vm_vfork_in_a_fresh_interpreter():
 def test_a_command_that_cannot_start_is_reported_not_raised():
     t = strace.trace(["/nonexistent/forklab-program"])
     assert not t.ok and t.why_not and str(t).startswith("(not traced:")
+
+
+VFORK_PROGRAM = r"""
+#include <unistd.h>
+#include <sys/wait.h>
+int main(void) {
+    char *argv[] = { "true", 0 };
+    pid_t pid = vfork();
+    if (pid == 0) { execv("/bin/true", argv); _exit(127); }
+    return waitpid(pid, 0, 0) == pid ? 0 : 1;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_a_c_program_calling_vfork_issues_the_vfork_system_call():
+    t = strace.trace_c(VFORK_PROGRAM)
+    if not t.ok:
+        pytest.skip(t.why_not)
+    assert [str(c) for c in t.calls] == ["vfork()"] and t.returncode == 0
+
+
+def test_a_c_program_that_does_not_compile_is_reported_with_the_compiler_message():
+    t = strace.trace_c("int main(void) { return undeclared; }")
+    assert not t.ok and "undeclared" in t.why_not

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from .flags import FLAGS
@@ -128,3 +129,18 @@ def trace(argv: Sequence[str], *, timeout: float = 20.0, cwd: str | None = None)
 def trace_python(code: str, *, timeout: float = 20.0) -> Trace:
     """Run ``code`` in a fresh Python interpreter under strace (never in the calling process)."""
     return trace([sys.executable, "-I", "-c", code], timeout=timeout)
+
+
+def trace_c(source: str, *, timeout: float = 20.0, cflags: Sequence[str] = ()) -> Trace:
+    """Compile a whole C program the way a C cell does (forklab.ccell) and run it under strace.
+
+    Meant for small, well-behaved programs: strace must be the program's parent, so it runs
+    without the C cell's process-count supervisor (the timeout still applies).
+    """
+    from .ccell import compile_c
+    with tempfile.TemporaryDirectory(prefix="forklab-strace-c-") as tmp:
+        ok, output, binary = compile_c(source, Path(tmp), tuple(cflags))
+        if not ok:
+            return Trace(("./cell",), (), False, "the program did not compile:\n" + output, None)
+        result = trace([str(binary)], timeout=timeout, cwd=tmp)
+        return Trace(("./cell",), result.calls, result.ok, result.why_not, result.returncode)
