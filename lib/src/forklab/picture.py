@@ -14,7 +14,7 @@ palette, which stays distinguishable for the common kinds of colour blindness.
 from __future__ import annotations
 
 import html as _html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .flags import FLAGS
 from .lab import RESOURCES, Observation

@@ -17,7 +17,6 @@ and redraws the picture from what was observed. What is drawn, and how, lives in
 """
 from __future__ import annotations
 
-import statistics
 import time
 from contextlib import contextmanager
 
