@@ -183,8 +183,12 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
         start = time.monotonic()
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        # the last code cell's output means every cell ran; then the kernel is idle again
-        page.wait_for_selector("text=same as the preset's real call", timeout=120000)
+        # every code cell has an execution count once all ran; then the kernel is idle again
+        page.wait_for_function("""() => {
+            const nb = window.jupyterapp.shell.currentWidget?.content;
+            const cells = nb?.model ? Array.from(nb.model.cells).filter(c => c.type === 'code') : [];
+            return cells.length > 0 && cells.every(c => c.executionCount !== null);
+        }""", timeout=120000)
         page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
         run_all_s = time.monotonic() - start
 
