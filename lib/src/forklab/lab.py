@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from . import _core
+from . import _core, benchserver
 from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout,
                      UnsafeExperiment)
 from .explain import explain
@@ -234,7 +234,7 @@ def run(primitive: str, flags: Iterable[str] | int = (), *, exit_signal="SIGCHLD
     res = ffi.new("struct fl_result *")
 
     start = time.perf_counter()
-    lib.fl_run(req, res)                    # releases the GIL; never raises
+    benchserver.run_experiment(req, res, timeout)   # never raises for the experiment's sake
     duration_ms = (time.perf_counter() - start) * 1000
     return _observation(res, primitive, mask, signal_name, timeout, duration_ms)
 

@@ -90,6 +90,7 @@ static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_
     pid_t exp = fl_fork_process();
     if (exp == 0) {
         setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         fl_experiment(req, r, start + timeout_ns * EXPERIMENTER_SHARE / 100);
         _exit(0);
     }
@@ -229,4 +230,10 @@ int64_t fl_bare_fork_wait_ns(void)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     return raw_now_ns() - t0;
+}
+
+int fl_server_prepare(int32_t parent_pid)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return getppid() == parent_pid ? 0 : -1;
 }

@@ -1,0 +1,163 @@
+"""The bench server: a small helper process that runs the experiments of this Python process.
+
+Why: fork() costs time in proportion to the memory of the process that forks - the kernel must
+copy (and later tear down) its page tables. Measured on the course machine: a Jupyter-sized
+process holding 219 MB took 17 ms per bare fork + wait. The server is a tiny interpreter (a few
+MB) started once with subprocess, which itself spawns with vfork and copies nothing; each
+experiment's bench is then forked from the server in a fraction of a millisecond, whatever the
+notebook holds. The notebook's own process is never forked at all.
+
+Protocol: write one struct fl_request to the server's stdin, read one struct fl_result back.
+The server dies with its parent (PR_SET_PDEATHSIG), and at exit we close its stdin.
+Set FORKLAB_BENCH=direct to run experiments from this process instead (no server).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from . import _core
+
+ffi, lib = _core.ffi, _core.lib
+REQUEST_SIZE = ffi.sizeof("struct fl_request")
+RESULT_SIZE = ffi.sizeof("struct fl_result")
+READY = b"forklab bench server ready\n"
+STARTUP_TIMEOUT = 30.0      # a cold interpreter on a slow disk
+MARGIN = 2.0                # beyond the experiment's own timeout, which fl_run() enforces itself
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes | None:
+    """size bytes from fd; b"" at end of file; None if the deadline (monotonic) passes first."""
+    chunks, got = [], 0
+    while got < size:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and (left <= 0 or not select.select([fd], [], [], left)[0]):
+            return None
+        chunk = os.read(fd, size - got)
+        if not chunk:
+            return b""
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def serve() -> None:
+    """The server's main loop (runs in the helper process)."""
+    if lib.fl_server_prepare(int(sys.argv[1])) != 0:
+        return
+    req, res = ffi.new("struct fl_request *"), ffi.new("struct fl_result *")
+    os.write(1, READY)
+    while True:
+        data = _read_exactly(0, REQUEST_SIZE, None)
+        if not data:
+            return
+        ffi.buffer(req)[:] = data
+        lib.fl_run(req, res)
+        view = memoryview(bytes(ffi.buffer(res)))
+        while view:
+            view = view[os.write(1, view):]
+
+
+class BenchServer:
+    """The client side: one server per Python process, shared by its threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._owner = 0
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and self._owner == os.getpid() and proc.poll() is None else None
+
+    def _start(self) -> None:
+        code = (f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
+                "from forklab.benchserver import serve; serve()")
+        errors = tempfile.TemporaryFile()
+        proc = subprocess.Popen([sys.executable, "-c", code, str(os.getpid())], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errors, bufsize=0, close_fds=True,
+                                cwd="/")
+        if _read_exactly(proc.stdout.fileno(), len(READY), time.monotonic() + STARTUP_TIMEOUT) != READY:
+            proc.kill()
+            proc.wait()
+            errors.seek(0)
+            raise OSError(f"the forklab bench server did not start: {errors.read().decode(errors='replace')[-500:]}")
+        errors.close()
+        self._proc, self._owner = proc, os.getpid()
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or self._owner != os.getpid():
+            return
+        proc.stdin.close()                 # end of file: the server returns
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the pipes belong to the parent's server; leave them alone."""
+        self._lock = threading.Lock()
+        if self._proc is not None:
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                try:
+                    os.close(pipe.fileno())
+                except OSError:
+                    pass
+        self._proc = None
+
+    def run(self, req, res, timeout: float) -> None:
+        """Like lib.fl_run(req, res), through the server. Never raises for the experiment's sake."""
+        with self._lock:
+            for attempt in (1, 2):
+                if self.pid is None:
+                    self._start()
+                proc = self._proc
+                try:
+                    os.write(proc.stdin.fileno(), bytes(ffi.buffer(req)))
+                except BrokenPipeError:           # the server is gone: start another once
+                    self._proc = None
+                    continue
+                data = _read_exactly(proc.stdout.fileno(), RESULT_SIZE, time.monotonic() + timeout + MARGIN)
+                if data:
+                    ffi.buffer(res)[:] = data
+                    return
+                # No answer in time (None), or the server died (b""): end it; its bench dies with it.
+                alive = data is None
+                proc.kill()
+                proc.wait()
+                self._proc = None
+                ffi.buffer(res)[:] = b"\0" * RESULT_SIZE
+                res.outcome = lib.FL_TIMEOUT if alive else lib.FL_SETUP
+                res.error = 0 if alive else 5   # EIO
+                ffi.memmove(res.where, b"bench server", 12)
+                return
+
+
+_server = BenchServer()
+atexit.register(_server.stop)
+os.register_at_fork(after_in_child=_server._forget_after_fork)
+
+
+def server_pid() -> int | None:
+    """The bench server's PID, if it is running (tests look for leftovers beside it)."""
+    return _server.pid
+
+
+def run_experiment(req, res, timeout: float) -> None:
+    """Run one experiment: through the bench server, or directly if FORKLAB_BENCH=direct."""
+    if os.environ.get("FORKLAB_BENCH") != "direct":
+        try:
+            return _server.run(req, res, timeout)
+        except OSError:
+            pass            # no server here (an unusual embedding): fork the bench from this process
+    lib.fl_run(req, res)    # releases the GIL while it runs

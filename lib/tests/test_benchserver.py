@@ -1,0 +1,83 @@
+"""The bench server: one small helper process per Python process, which forks the benches."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import forklab
+from forklab import benchserver
+
+
+def wait_gone(pid: int, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_experiments_run_in_a_server_that_is_not_this_process():
+    obs = forklab.run("fork")
+    server = benchserver.server_pid()
+    assert server is not None and server != os.getpid()
+    # the bench (the child's parent) is the server's child, not ours
+    with open(f"/proc/{server}/stat") as f:
+        assert int(f.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    assert obs.parent.host_ppid == server
+
+
+def test_a_killed_server_is_replaced():
+    forklab.run("fork")
+    old = benchserver.server_pid()
+    os.kill(old, signal.SIGKILL)
+    assert wait_gone(old)
+    assert forklab.run("clone", ["VM"]).resources["memory"].shared
+    assert benchserver.server_pid() not in (None, old)
+
+
+def test_the_server_dies_with_its_parent():
+    code = textwrap.dedent("""
+        import forklab, sys, time
+        forklab.run("fork")
+        print(forklab.benchserver.server_pid(), flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        server = int(proc.stdout.readline())
+        proc.kill()
+        proc.wait()
+        assert wait_gone(server), "the bench server outlived its parent"
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_a_forked_child_gets_its_own_server_and_leaves_the_parents_alone():
+    forklab.run("fork")
+    mine = benchserver.server_pid()
+    pid = os.fork()
+    if pid == 0:                                    # pragma: no cover - runs in the child
+        ok = forklab.run("clone", ["VM"]).resources["memory"].shared
+        theirs = benchserver.server_pid()
+        benchserver._server.stop()
+        os._exit(0 if ok and theirs not in (None, mine) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert benchserver.server_pid() == mine
+    assert forklab.run("fork").resources["file_offset"].shared
+
+
+def test_direct_mode_runs_without_a_server(monkeypatch):
+    monkeypatch.setenv("FORKLAB_BENCH", "direct")
+    obs = forklab.run("clone", ["FILES"])
+    assert obs.resources["fd_table"].shared
+    assert obs.parent.host_ppid == os.getpid()     # the bench is our own child in direct mode
