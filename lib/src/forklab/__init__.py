@@ -19,6 +19,15 @@ __all__ = [
     "run", "Observation", "Verdict", "Side", "Resource", "RESOURCES", "PRIMITIVES",
     "FLAGS", "Flag", "flag_named", "names_of", "parse_flags", "Fix",
     "CloneRefused", "UnsafeExperiment", "ExperimentTimeout", "ExperimentCrashed", "BenchFailed",
-    "ForklabError", "platform_report", "PlatformReport",
+    "ForklabError", "platform_report", "PlatformReport", "explore", "FlagExplorer",
 ]
+
+
+def __getattr__(name):
+    # The widget pulls in ipywidgets: import it only when asked for, so that `import forklab`
+    # (and the bench server, which imports it too) stays light.
+    if name in ("explore", "FlagExplorer"):
+        from . import widgets
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'forklab' has no attribute {name!r}")
 __version__ = "0.1.0"
