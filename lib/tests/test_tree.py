@@ -112,3 +112,21 @@ def test_random_programs_are_reproducible_and_their_answer_is_consistent():
 def test_exits_hand_orphans_to_a():
     assert tree.simulate(["a+b", "b+c", "b-"])[-1] == {"a": ["c"], "c": []}
     assert tree.render({"a": ["b"], "b": ["c"], "c": []}) == "a\n└── b\n    └── c"
+
+
+def test_a_predicted_tree_shape_is_compared_whatever_the_sibling_order(capsys):
+    tree.predict(TWO_FORKS, processes=[[], [[]]], draw=False)      # siblings swapped: still right
+    out = capsys.readouterr().out
+    assert "processes: 4  - you predicted it!" in out and "the same as yours" in out
+    tree.predict(TWO_FORKS, processes=[[], [], []], draw=True)      # 4 processes, wrong shape
+    out = capsys.readouterr().out
+    assert "processes: 4  - you predicted it!" in out and "different from yours" in out
+
+
+def test_shapes_round_trip_and_bad_shapes_are_explained():
+    assert tree.run_python(TWO_FORKS).shape() == [[[]], []]
+    assert tree.from_shape([[[]], []]).count == 4
+    with pytest.raises(TypeError, match="list of its children"):
+        tree.from_shape([1, []])
+    with pytest.raises(TypeError, match="nested lists"):
+        tree.predict("print(1)", processes="four", draw=False)

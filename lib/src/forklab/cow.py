@@ -191,7 +191,7 @@ class CowMeasurement:
         xs = [r.pages_written for r in self.rows]
         ax.plot(xs, [r.minor_faults for r in self.rows], "o-", label="child's minor faults")
         ax.plot(xs, [r.private_added_kib / (self.page_size / 1024) for r in self.rows], "s--",
-                label="pages the child now owns (private +KiB / 4)")
+                label="pages the child now owns (Private_Dirty growth / page size)")
         ax.set_xlabel("pages of the parent's memory the child wrote")
         ax.set_ylabel("count")
         ax.set_title(f"copy-on-write: a {self.region_pages}-page parent, after fork")

@@ -18,8 +18,8 @@
   each process (`pthread_atfork`, so only glibc's `fork()` is seen) and each `printf`/`puts` call.
 * `ProcessTree.draw()` draws it with matplotlib (layered: a parent above its children, in order of
   birth); `.text()` gives it as indented text.
-* `predict(code, processes=..., prints=...)`: the student commits to numbers first, then sees the
-  real tree beside their guess.
+* `predict(code, processes=..., prints=...)`: the student commits to a number of processes (or a
+  tree, as nested lists) first, then sees the real tree beside their guess.
 * `random_program()`: OSTEP-style practice (`a+b` = a forks b, `b-` = b exits), answer on demand.
 """
 from __future__ import annotations
@@ -149,6 +149,12 @@ class ProcessTree:
     @property
     def count(self) -> int:
         return len(self.processes)
+
+    def shape(self) -> list:
+        """The tree as nested lists: a process is the list of its children (in order of birth)."""
+        def sh(p):
+            return [sh(c) for c in p.children]
+        return sh(self.root) if self.processes else []
 
     def depth(self) -> int:
         def d(p):
@@ -300,36 +306,76 @@ def run(program: str, **kw) -> ProcessTree:
     return run_python(program, **kw)
 
 
-def predict(program: str, processes: int | None = None, prints: int | None = None, *,
+def predict(program: str, processes=None, prints: int | None = None, *,
             text: str | None = None, draw: bool = True, **kw) -> ProcessTree:
     """Reveal a program's real tree next to the student's prediction.
 
-    processes: how many processes the student predicted (the program itself included);
+    processes: the predicted number of processes (the program itself included), or the predicted
+      tree as nested lists, a process being the list of its children: [[[]], []] is a process with
+      two children, the first of which has a child of its own (order of siblings does not matter);
     prints: how many lines they predicted it prints (or, with text="hello", how many "hello" lines).
     """
     tree = run(program, **kw)
+    guess_tree = None
+    if isinstance(processes, (list, tuple)):
+        guess_tree = from_shape(processes)
+    elif processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)):
+        raise TypeError("processes is a number of processes or a tree as nested lists, e.g. [[[]], []]")
     printed = tree.outputs.count(text) if text is not None else len(tree.outputs)
     what = f'"{text}" lines' if text is not None else "printed lines"
     if processes is None and prints is None:
         print("(no prediction written: make one first, then run this cell again)")
-    for name, guess, real in (("processes", processes, tree.count), (what, prints, printed)):
+    guessed_count = guess_tree.count if guess_tree else processes
+    for name, guess, real in (("processes", guessed_count, tree.count), (what, prints, printed)):
         verdict = ""
         if guess is not None:
             verdict = "  - you predicted it!" if guess == real else f"  - you predicted {guess}"
         print(f"{name}: {real}{verdict}")
+    if guess_tree is not None:
+        same = canonical(guess_tree.shape()) == canonical(tree.shape())
+        print("tree shape: " + ("the same as yours!" if same else "different from yours (compare the drawings)"))
     if draw:
         import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, 2 if processes else 1, figsize=(9 if processes else 5, 1 + tree.depth()),
-                                 squeeze=False)
-        if processes:
+        two = processes is not None
+        depth = max(tree.depth(), guess_tree.depth() if guess_tree else 1)
+        fig, axes = plt.subplots(1, 2 if two else 1, figsize=(9 if two else 5, 1 + depth), squeeze=False)
+        if guess_tree is not None:
+            guess_tree.draw(ax=axes[0][0], title=f"your tree: {guess_tree.count} processes", color="#ffe9b3")
+        elif two:
             _draw_guess(axes[0][0], processes)
-            ax = axes[0][1]
-        else:
-            ax = axes[0][0]
-        tree.draw(ax=ax)
+        tree.draw(ax=axes[0][1] if two else axes[0][0])
+        for ax in axes[0]:
+            ax.set_ylim(-depth + 0.5, 0.5)        # one level per row in both drawings
         fig.tight_layout()
         plt.show()
     return tree
+
+
+def canonical(shape) -> list:
+    """A nested-list tree with siblings in a fixed order, so two drawings of one tree compare equal."""
+    return sorted((canonical(c) for c in shape), key=repr)
+
+
+def from_shape(shape) -> ProcessTree:
+    """A ProcessTree (for drawing and comparing) from nested lists: [[], []] = a with two children."""
+    procs = []
+
+    def make(node, ppid):
+        if not isinstance(node, (list, tuple)):
+            raise TypeError(f"a process is written as the list of its children, e.g. [] or [[], []]; got {node!r}")
+        p = Process(pid=len(procs) + 1, ppid=ppid, label="")
+        procs.append(p)
+        p.children = [make(c, p.pid) for c in node]
+        return p
+
+    make(shape, 0)
+    ordered, queue = [], [procs[0]]
+    while queue:                                   # label breadth-first, like a real tree
+        p = queue.pop(0)
+        p.label = _label(len(ordered))
+        ordered.append(p)
+        queue.extend(p.children)
+    return ProcessTree(processes=ordered, outputs=[], stdout="", stderr="", result=None)
 
 
 def _draw_guess(ax, n: int) -> None:
