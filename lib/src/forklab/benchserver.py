@@ -23,11 +23,15 @@ import threading
 import time
 
 from . import _core
+from .errors import BenchFailed
 
 ffi, lib = _core.ffi, _core.lib
 REQUEST_SIZE = ffi.sizeof("struct fl_request")
 RESULT_SIZE = ffi.sizeof("struct fl_result")
-READY = b"forklab bench server ready\n"
+# The server says it is ready with the sizes it was built with: a server importing a rebuilt
+# C core must not talk to a client holding the old one.
+HELLO = b"forklab bench server ready"
+READY = HELLO + f" {REQUEST_SIZE} {RESULT_SIZE}\n".encode()
 STARTUP_TIMEOUT = 30.0      # a cold interpreter on a slow disk
 MARGIN = 2.0                # beyond the experiment's own timeout, which fl_run() enforces itself
 
@@ -84,11 +88,21 @@ class BenchServer:
         proc = subprocess.Popen([sys.executable, "-c", code, str(os.getpid())], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=errors, bufsize=0, close_fds=True,
                                 cwd="/")
-        if _read_exactly(proc.stdout.fileno(), len(READY), time.monotonic() + STARTUP_TIMEOUT) != READY:
+        hello, deadline = b"", time.monotonic() + STARTUP_TIMEOUT
+        while not hello.endswith(b"\n") and len(hello) < 200:     # one line, byte by byte
+            byte = _read_exactly(proc.stdout.fileno(), 1, deadline)
+            if not byte:
+                break
+            hello += byte
+        if hello != READY:
             proc.kill()
             proc.wait()
             errors.seek(0)
-            raise OSError(f"the forklab bench server did not start: {errors.read().decode(errors='replace')[-500:]}")
+            why = errors.read().decode(errors="replace")[-500:]
+            if hello.startswith(HELLO):
+                why = ("forklab's C core was rebuilt while this Python process was running; "
+                       "restart the kernel (or the interpreter) to use the new one")
+            raise BenchFailed(5, f"the forklab bench server did not start: {why}")
         errors.close()
         self._proc, self._owner = proc, os.getpid()
 
@@ -158,6 +172,8 @@ def run_experiment(req, res, timeout: float) -> None:
     if os.environ.get("FORKLAB_BENCH") != "direct":
         try:
             return _server.run(req, res, timeout)
+        except BenchFailed:
+            raise
         except OSError:
             pass            # no server here (an unusual embedding): fork the bench from this process
     lib.fl_run(req, res)    # releases the GIL while it runs
