@@ -97,3 +97,34 @@ def test_refused_to_student_names_the_missing_user_namespace():
     assert "CLONE_NEWUSER" in grading.refused_to_student(["CLONE_NEWUTS"])
     assert grading.refused_to_student(["CLONE_NEWUSER", "CLONE_NEWUTS"]) is None
     assert grading.refused_to_student(["CLONE_VM"]) is None
+
+
+def test_file_written_by_runs_the_program_in_an_empty_folder():
+    assert grading.file_written_by("import os\nopen('out.txt', 'w').write(str(len(os.listdir('.'))))") == "1"
+    with pytest.raises(AssertionError, match="did not create out.txt"):
+        grading.file_written_by("pass")
+
+
+def test_children_reports_exactly_the_unreaped_ones_and_cleans_up():
+    with grading.Children(["exit 0", "exit 4", "sleep 30"]) as kids:
+        reaped, zombie, running = kids.pids
+        kids.wait_until_exited(zombie)
+        assert os.waitpid(reaped, 0)[0] == reaped
+    assert kids.unreaped == [zombie, running]
+    assert "2 of its 3 children had not been reaped" in kids.unreaped_sentence("reap_all()")
+    for pid in kids.pids:                       # everything was reaped on leaving the block
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_observe_turns_a_refusal_into_a_sentence():
+    with pytest.raises(AssertionError, match=r"refused clone\(CLONE_SIGHAND\) with EINVAL: .*CLONE_VM"):
+        grading.observe(["CLONE_SIGHAND"])
+
+
+def test_shared_among_and_flags_not_needed_ask_the_kernel():
+    target = {"memory", "fs"}
+    assert grading.shared_among(["VM", "FS"]) == target
+    assert grading.flags_not_needed(["VM", "FS"], lambda f: grading.shared_among(f) == target) == []
+    assert grading.flags_not_needed(["VM", "FS", "CLONE_PARENT"],
+                                    lambda f: grading.shared_among(f) == target) == ["CLONE_PARENT"]

@@ -1,0 +1,192 @@
+"""The exercises: generated from solutions/, solved by the solutions, unsolvable without the student.
+
+Each notebook is executed once per check (in a fresh kernel, by tools/grade.py's machinery):
+* the solutions, with every test (hidden ones included): full marks, nothing left running;
+* the exercises exactly as handed out: every answer stub raises NotImplementedError, every
+  graded test cell fails, every other cell runs, nothing is left running;
+* the exercises graded with the hidden tests put back (what tools/grade.py does): zero.
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+NAMES = sorted(p.name for p in SOLUTIONS.glob("[0-9]*.ipynb"))
+COURSE = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies_orphans", "05_exec_and_spawn",
+          "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers"]
+TIMEOUT = 120
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+make_exercises = _tool("make_exercises")
+grade = _tool("grade")
+
+
+def nbgrader_cells(path, **want):
+    nb = nbformat.read(path, as_version=4)
+    return [c for c in nb.cells
+            if all(c.metadata.get("nbgrader", {}).get(k) == v for k, v in want.items())]
+
+
+# --- shape and generation (quick) ----------------------------------------------------------------
+
+def test_solutions_mirror_the_course_notebooks():
+    assert NAMES == [f"{n}.ipynb" for n in COURSE]
+
+
+def test_at_least_twelve_graded_exercises_with_unique_ids():
+    tests = [c for n in NAMES for c in nbgrader_cells(SOLUTIONS / n, grade=True)]
+    assert len(tests) >= 12
+    assert len({c.metadata.nbgrader.grade_id for c in tests}) == len(tests)
+    for n in NAMES:
+        ids = [c.metadata.nbgrader.grade_id for c in nbgrader_cells(SOLUTIONS / n)]
+        assert len(ids) == len(set(ids)), f"grade_ids repeat in {n}"
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solution_cells_carry_nbgrader_markers_and_metadata(name):
+    path = SOLUTIONS / name
+    answers, tests = nbgrader_cells(path, solution=True), nbgrader_cells(path, grade=True)
+    assert answers and tests, "every notebook has at least one answer cell and one graded test"
+    for c in answers:
+        assert "### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source, c.metadata.nbgrader.grade_id
+        assert c.metadata.nbgrader.locked is False and c.metadata.nbgrader.schema_version == 3
+    for c in tests:
+        meta = c.metadata.nbgrader
+        assert meta.points > 0 and meta.locked is True and meta.solution is False and meta.schema_version == 3
+        assert "### BEGIN HIDDEN TESTS" in c.source and "### END HIDDEN TESTS" in c.source, meta.grade_id
+    for c in nbformat.read(path, as_version=4).cells:
+        assert "nbgrader" in c.metadata, "every cell is an nbgrader cell (locked unless it is an answer)"
+        if c.cell_type == "code":
+            assert not c.outputs, "solutions are stored without outputs"
+    first = nbformat.read(path, as_version=4).cells[0].source
+    assert f"(../notebooks/{name})" in first, "the exercises link back to their lesson"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_regenerating_the_exercises_changes_nothing(name):
+    assert (EXERCISES / name).read_text() == make_exercises.exercise_from(SOLUTIONS / name), \
+        "exercises/ is out of date: run `make exercises` and commit the result"
+
+
+def test_no_exercise_without_a_solution():
+    assert sorted(p.name for p in EXERCISES.glob("*.ipynb")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exercises_give_away_no_solution_and_no_hidden_test(name):
+    text = (EXERCISES / name).read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+    for c in nbgrader_cells(EXERCISES / name, solution=True):
+        assert "raise NotImplementedError()" in c.source
+
+
+def test_grader_merge_keeps_only_the_students_answers():
+    source = nbformat.read(SOLUTIONS / NAMES[0], as_version=4)
+    student = nbformat.read(EXERCISES / NAMES[0], as_version=4)
+    for c in student.cells:
+        if c.metadata.nbgrader.get("grade"):
+            c.source = "pass  # a student who deleted the test"
+    merged = grade.merge(source, student)
+    for m, s, c in zip(merged.cells, source.cells, student.cells):
+        if m.metadata.nbgrader.get("solution"):
+            assert m.source == c.source              # the student's answer
+        else:
+            assert m.source == s.source              # the instructor's tests, hidden ones included
+
+
+# --- executed notebooks (one execution of each notebook per fixture) --------------------------------
+
+@pytest.fixture(scope="module")
+def graded_solutions():
+    return {n: grade.grade_notebook(SOLUTIONS / n, SOLUTIONS, student="solutions", timeout=TIMEOUT)
+            for n in NAMES}
+
+
+@pytest.fixture(scope="module")
+def exercises_as_handed_out():
+    out = {}
+    for n in NAMES:
+        nb, problem, leftovers = grade.execute(nbformat.read(EXERCISES / n, as_version=4), timeout=TIMEOUT)
+        out[n] = (nb, problem, leftovers)
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded_exercises():
+    return {n: grade.grade_notebook(EXERCISES / n, SOLUTIONS, student="nobody", timeout=TIMEOUT)
+            for n in NAMES}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_solution_passes_all_its_tests(graded_solutions, name):
+    r = graded_solutions[name]
+    assert r.problem is None
+    failed = {c.grade_id: c.error for c in r.cells if c.error}
+    assert not failed, f"cells failed in solutions/{name}: {failed}"
+    assert r.points == r.max_points > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_solutions_leave_no_process_behind(graded_solutions, name):
+    assert graded_solutions[name].leftover_children == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unsolved_exercise_fails_every_test_and_breaks_nothing_else(exercises_as_handed_out, name):
+    nb, problem, leftovers = exercises_as_handed_out[name]
+    assert problem is None
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if meta.get("solution"):
+            # a stub raises NotImplementedError at once, or (a function) when the test calls it
+            assert [e.ename for e in errors] in ([], ["NotImplementedError"]), meta.get("grade_id")
+        elif meta.get("grade"):
+            assert errors, f"{name}: test {meta['grade_id']} passes without the student's work"
+            assert errors[0].ename in ("NameError", "NotImplementedError", "AssertionError"), \
+                f"{meta['grade_id']} failed for another reason: {errors[0].ename}: {errors[0].evalue}"
+        else:
+            assert not errors, f"{name}: cell {meta.get('grade_id')} broke: {errors[0].evalue}"
+    assert leftovers == 0, "the exercise left child processes of the kernel behind"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unsolved_exercise_graded_with_hidden_tests_scores_zero(graded_exercises, name):
+    r = graded_exercises[name]
+    assert r.problem is None
+    assert r.max_points > 0 and r.points == 0, {c.grade_id: c.points for c in r.tests}
+    assert all(c.error for c in r.tests)
+    assert r.leftover_children == 0
+
+
+def test_grader_command_line_prints_points_and_writes_csv(tmp_path, capsys):
+    """tools/grade.py on a folder of one student, answer 1 right: 2 points of 5 for 01_fork."""
+    student = tmp_path / "alice"
+    student.mkdir()
+    nb = nbformat.read(EXERCISES / "01_fork.ipynb", as_version=4)
+    for c in nb.cells:
+        if c.metadata.nbgrader.get("grade_id") == "ex1-answer":
+            c.source = "processes_1 = 8\nchild_lines_1 = 7"
+    nbformat.write(nb, student / "01_fork.ipynb")
+    assert grade.main([str(tmp_path), "--csv", str(tmp_path / "points.csv"), "--timeout", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "alice/01_fork.ipynb: 2/5 points" in out
+    assert "ex2-test" in out and "NameError: name 'tree_2' is not defined" in out
+    rows = (tmp_path / "points.csv").read_text().splitlines()
+    assert rows[0] == "student,notebook,grade_id,points,max_points,feedback"
+    assert rows[1] == "alice,01_fork.ipynb,ex1-test,2,2,"
