@@ -148,3 +148,10 @@ def test_cell_magic_prints_stdout_stderr_status_and_compile_errors(capsys):
 def test_cell_magic_rejects_unknown_options_with_the_choices(capsys):
     ccell.c_magic("--bogus 1", "int main(void) { return 0; }")
     assert "--max-procs" in capsys.readouterr().err
+
+
+def test_magic_options_take_values_that_start_with_a_dash():
+    from forklab.ccell import _parse_magic_line
+    opts = _parse_magic_line('--cflags "-O1 -DX=1" --args "-n 3" --timeout 2')
+    assert opts["cflags"] == ["-O1", "-DX=1"] and opts["args"] == ["-n", "3"] and opts["timeout"] == 2.0
+    assert _parse_magic_line("--cflags -O2")["cflags"] == ["-O2"]

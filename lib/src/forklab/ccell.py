@@ -186,8 +186,15 @@ def _parse_magic_line(line: str) -> dict:
     parser.add_argument("--args", default="")
     parser.add_argument("--stdin", default=None)
     parser.add_argument("--cflags", default="")
+    # "--cflags -O1": glue each option to its value, so a value may start with "-".
+    tokens, words = [], shlex.split(line)
+    while words:
+        word = words.pop(0)
+        if word in ("--timeout", "--max-procs", "--args", "--stdin", "--cflags") and words:
+            word = f"{word}={words.pop(0)}"
+        tokens.append(word)
     try:
-        ns = parser.parse_args(shlex.split(line))
+        ns = parser.parse_args(tokens)
     except SystemExit:
         raise ValueError(f"%%c options are --timeout S, --max-procs N, --args \"...\", --stdin \"...\", "
                          f"--cflags \"...\"; got: {line!r}") from None
