@@ -190,3 +190,34 @@ def test_grader_command_line_prints_points_and_writes_csv(tmp_path, capsys):
     rows = (tmp_path / "points.csv").read_text().splitlines()
     assert rows[0] == "student,notebook,grade_id,points,max_points,feedback"
     assert rows[1] == "alice,01_fork.ipynb,ex1-test,2,2,"
+
+
+# Plausible wrong answers that pass the visible tests: only the hidden tests can catch them.
+SLIPS = {
+    "04_wait_zombies_orphans.ipynb": {
+        "ex6-answer": "def reap_all(pids):\n    import os\n    return {p: os.waitpid(p, 0)[1] >> 8 for p in pids}",
+        "ex7-answer": ("def is_zombie(pid):\n    try:\n        return open(f'/proc/{pid}/stat').read().split()[2] == 'Z'\n"
+                       "    except FileNotFoundError:\n        return False"),
+    },
+    "06_vfork.ipynb": {
+        "ex10-answer": ('SPAWN_BODY = r"""\n    pid_t pid = vfork();\n    if (pid == 0) {\n'
+                        '        execvp(argv[0], argv);\n        exit(127);\n    }\n    return pid;\n"""'),
+    },
+    "10_namespaces_and_containers.ipynb": {
+        "ex15-answer": "container_flags = {'CLONE_NEWPID', 'CLONE_NEWUTS'}",
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(SLIPS))
+def test_hidden_tests_catch_answers_that_pass_the_visible_ones(tmp_path, name):
+    nb = nbformat.read(EXERCISES / name, as_version=4)
+    for cell in nb.cells:
+        cell.source = SLIPS[name].get(cell.metadata.nbgrader.get("grade_id"), cell.source)
+    nbformat.write(nb, tmp_path / name)
+    r = grade.grade_notebook(tmp_path / name, SOLUTIONS, student="slip", timeout=TIMEOUT)
+    caught = {c.grade_id.replace("-test", "-answer"): c.error for c in r.tests}
+    for answer in SLIPS[name]:
+        assert caught[answer], f"{answer}: a wrong answer earned the points"
+        assert caught[answer].startswith("AssertionError: "), "the failure is explained in a sentence"
+    assert r.leftover_children == 0

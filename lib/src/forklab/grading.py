@@ -22,8 +22,7 @@ import tempfile
 import textwrap
 from dataclasses import dataclass
 
-__all__ = ["expect", "require", "show", "run_python", "ProgramRun", "ForkRun", "run_fork_program",
-           "tree_shape", "describe_shape", "process_state", "measure_cow_faults", "accepted_flags",
+__all__ = ["expect", "require", "show", "run_python", "ProgramRun", "process_state", "measure_cow_faults", "accepted_flags",
            "resources_controlled_by", "refused_to_student", "file_written_by", "Children", "SHARING",
            "observe", "shared_among", "flags_not_needed"]
 
@@ -97,105 +96,6 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-# --- fork programs and their process trees -----------------------------------------------------
-
-# Prepended to a fork program: every process records (its pid, the pid that forked it) when it
-# ends, after waiting for its own children, so the tree recorded is the kernel's.
-_TREE_PRELUDE = '''\
-import os as _os, atexit as _atexit
-_fl_me = [_os.getpid(), _os.getppid()]
-def _fl_forked():
-    _fl_me[:] = [_os.getpid(), _os.getppid()]
-_os.register_at_fork(after_in_child=_fl_forked)
-def _fl_record():
-    while True:
-        try:
-            _os.wait()
-        except ChildProcessError:
-            break
-    fd = _os.open({path!r}, _os.O_WRONLY | _os.O_APPEND)
-    _os.write(fd, ("%d %d\\n" % tuple(_fl_me)).encode())
-    _os.close(fd)
-_atexit.register(_fl_record)
-'''
-
-
-@dataclass(frozen=True)
-class ForkRun:
-    """A fork program's run: its output, and every process it created with its parent."""
-    stdout: str
-    processes: tuple[tuple[int, int], ...]     # (pid, parent pid) as the kernel reported them
-    root: int                                  # the original process
-
-    @property
-    def count(self) -> int:
-        """How many processes ran the program, the original included."""
-        return len(self.processes)
-
-    @property
-    def lines(self) -> list[str]:
-        return self.stdout.splitlines()
-
-    @property
-    def shape(self) -> list:
-        """The process tree as nested lists: a process is the (sorted) list of its children."""
-        children: dict[int, list[int]] = {}
-        for pid, ppid in self.processes:
-            children.setdefault(ppid, []).append(pid)
-
-        def node(pid):
-            return _canonical([node(c) for c in children.get(pid, [])])
-        return node(self.root)
-
-
-def run_fork_program(source: str, *, timeout: float = 10.0) -> ForkRun:
-    """Run a Python program that calls ``os.fork()`` in a fresh interpreter and record its tree.
-
-    Every process must end normally (no ``os._exit``): that is when it records itself.
-    The Jupyter kernel itself is never forked.
-    """
-    with tempfile.TemporaryDirectory(prefix="forklab-tree-") as tmp:
-        path = os.path.join(tmp, "tree")
-        open(path, "w").close()
-        run = run_python(_TREE_PRELUDE.format(path=path) + textwrap.dedent(source), cwd=tmp,
-                         timeout=timeout)
-        if run.returncode != 0:
-            raise AssertionError(f"The program failed (exit status {run.returncode}): "
-                                 f"{run.stderr.strip()[-500:]}")
-        with open(path) as f:
-            procs = [tuple(int(x) for x in line.split()) for line in f if line.strip()]
-    pids = {p for p, _ in procs}
-    roots = [p for p, pp in procs if pp not in pids]
-    require(len(roots) == 1, f"Expected one original process in the recorded tree, found {len(roots)}.")
-    return ForkRun(run.stdout, tuple(procs), roots[0])
-
-
-def _size(shape) -> int:
-    return 1 + sum(_size(c) for c in shape)
-
-
-def _canonical(children: list) -> list:
-    return sorted(children, key=lambda c: (_size(c), repr(c)))
-
-
-def tree_shape(shape) -> list:
-    """A student's nested-list tree, with children in a canonical order (order does not matter)."""
-    if not isinstance(shape, (list, tuple)):
-        raise AssertionError(f"A process tree is written as nested lists (a process is the list of its "
-                             f"children, e.g. [[], []] for a parent with two childless children); "
-                             f"got {shape!r}.")
-    return _canonical([tree_shape(c) for c in shape])
-
-
-def describe_shape(shape, indent: str = "") -> str:
-    """The tree drawn with one process per line, e.g. for an error message."""
-    n = len(shape)
-    lines = [indent + "process" + (f" with {n} child{'ren' if n != 1 else ''}" if n else " (no children)")]
-    for c in shape:
-        lines.append(describe_shape(c, indent + "  "))
-    return "\n".join(lines)
 
 
 # --- processes --------------------------------------------------------------------------------
