@@ -9,7 +9,8 @@ in --source and graded the way nbgrader's autograder does it: the student's answ
 (nbgrader "solution" cells, found by grade_id) are put into the *instructor's* notebook, so every
 test - hidden tests included - and every locked cell is the instructor's, whatever the student
 did to them. That notebook runs in a fresh kernel, in an empty temporary folder, with a timeout
-per cell; a graded test cell earns its points if it runs without an error.
+per cell (a cell that runs longer is interrupted, and the notebook goes on); a graded test
+cell earns its points if it runs without an error.
 
 Prints one line per exercise and a total per student and notebook; --csv also writes
 student,notebook,grade_id,points,max_points,feedback. Student code runs with your rights: grade
@@ -99,8 +100,10 @@ def merge(source_nb, student_nb):
     return nb
 
 
-def _error_of(cell) -> str | None:
+def _error_of(cell, timeout: float | None = None) -> str | None:
     for out in cell.get("outputs", []):
+        if out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt" and timeout:
+            return f"interrupted: ran longer than {timeout:g} s"
         if out.get("output_type") == "error":
             first = (out.get("evalue") or "").strip().splitlines()
             return f"{out.get('ename')}: {first[0] if first else ''}".rstrip(": ")
@@ -114,8 +117,10 @@ def execute(nb, *, timeout: float, probe: bool = True) -> tuple[object, str | No
         nb.cells.append(nbformat.v4.new_code_cell(LEFTOVER_PROBE, metadata={"forklab_probe": True}))
     problem = None
     with tempfile.TemporaryDirectory(prefix="forklab-grade-") as tmp:
+        # a cell past the timeout is interrupted (KeyboardInterrupt) and the notebook goes on
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                record_timing=False, resources={"metadata": {"path": tmp}})
+                                interrupt_on_timeout=True, record_timing=False,
+                                resources={"metadata": {"path": tmp}})
         try:
             client.execute()
         except CellTimeoutError:
@@ -150,7 +155,7 @@ def grade_notebook(path: Path, source: Path, *, student: str, timeout: float) ->
         meta = _nbgrader(cell)
         if cell.cell_type != "code" or not meta:
             continue
-        error = _error_of(cell)
+        error = _error_of(cell, timeout)
         ran = cell.get("execution_count") is not None
         if not ran and error is None:
             error = "not run (an earlier cell stopped the notebook)"
@@ -202,7 +207,7 @@ def main(argv=None) -> int:
             print(f"  ! {r.leftover_children} child process(es) of the kernel were left running or unreaped")
         for c in r.tests:
             print(f"  {c.grade_id:<16} {_fmt(c.points):>3}/{_fmt(c.max_points):<3}"
-                  + (f"  {c.error}" if c.error else ""))
+                  + (f"  {c.error}" if c.error else "").rstrip())
             rows.append([student, r.notebook, c.grade_id, _fmt(c.points), _fmt(c.max_points), c.error or ""])
         got, most = totals.get(student, (0.0, 0.0))
         totals[student] = (got + r.points, most + r.max_points)
