@@ -21,7 +21,8 @@ if not SOLUTIONS.is_dir():   # a students' copy of the course (docs/instructors.
                 allow_module_level=True)
 NAMES = sorted(p.name for p in SOLUTIONS.glob("[0-9]*.ipynb"))
 COURSE = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies_orphans", "05_exec_and_spawn",
-          "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers"]
+          "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers",
+          "11_inside_the_kernel"]
 TIMEOUT = 120
 
 

@@ -206,8 +206,8 @@ def main(argv=None) -> int:
         if r.leftover_children:
             print(f"  ! {r.leftover_children} child process(es) of the kernel were left running or unreaped")
         for c in r.tests:
-            print(f"  {c.grade_id:<16} {_fmt(c.points):>3}/{_fmt(c.max_points):<3}"
-                  + (f"  {c.error}" if c.error else "").rstrip())
+            print((f"  {c.grade_id:<16} {_fmt(c.points):>3}/{_fmt(c.max_points):<3}"
+                   + (f"  {c.error}" if c.error else "")).rstrip())
             rows.append([student, r.notebook, c.grade_id, _fmt(c.points), _fmt(c.max_points), c.error or ""])
         got, most = totals.get(student, (0.0, 0.0))
         totals[student] = (got + r.points, most + r.max_points)
