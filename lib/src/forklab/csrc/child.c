@@ -17,26 +17,35 @@
 #include "bench.h"
 #include "probes.h"
 
+/* Writes "0 <outer> 1" into /proc/self/uid_map or gid_map: id 0 inside is <outer> outside.
+ * Returns 0 or -errno. */
+static long write_id_map(const char *path, int64_t outer)
+{
+    char line[40];
+    int n = 0;
+    long fd, err;
+
+    line[n++] = '0';
+    line[n++] = ' ';
+    n += fl_itoa(outer, line + n);
+    line[n++] = ' ';
+    line[n++] = '1';
+    fd = RAW3(SYS_openat, AT_FDCWD, path, O_WRONLY);
+    if (fd < 0)
+        return fd;
+    err = RAW3(SYS_write, fd, line, n);
+    RAW1(SYS_close, fd);
+    return err < 0 ? err : 0;
+}
+
 /* The child of a new user namespace starts as the overflow uid (65534) with no mapping. It may
  * map exactly one id - its own - which is how `unshare -r` becomes "root" without privilege. */
 static void map_own_ids(struct fl_result *r, int64_t outer_uid, int64_t outer_gid)
 {
-    char line[64];
-    long fd, err = 0;
-    int n;
+    long fd, err;
 
     r->child_uid_before_map = RAW0(SYS_getuid);
-
-    n = 0;
-    line[n++] = '0';
-    line[n++] = ' ';
-    n += fl_itoa(outer_uid, line + n);
-    line[n++] = ' ';
-    line[n++] = '1';
-    fd = RAW3(SYS_openat, AT_FDCWD, "/proc/self/uid_map", O_WRONLY);
-    err = fd < 0 ? fd : RAW3(SYS_write, fd, line, n);
-    if (fd >= 0)
-        RAW1(SYS_close, fd);
+    err = write_id_map("/proc/self/uid_map", outer_uid);
 
     /* Unprivileged gid maps need setgroups(2) denied first (since Linux 3.19). */
     fd = RAW3(SYS_openat, AT_FDCWD, "/proc/self/setgroups", O_WRONLY);
@@ -44,17 +53,7 @@ static void map_own_ids(struct fl_result *r, int64_t outer_uid, int64_t outer_gi
         RAW3(SYS_write, fd, "deny", 4);
         RAW1(SYS_close, fd);
     }
-    n = 0;
-    line[n++] = '0';
-    line[n++] = ' ';
-    n += fl_itoa(outer_gid, line + n);
-    line[n++] = ' ';
-    line[n++] = '1';
-    fd = RAW3(SYS_openat, AT_FDCWD, "/proc/self/gid_map", O_WRONLY);
-    if (fd >= 0) {
-        RAW3(SYS_write, fd, line, n);
-        RAW1(SYS_close, fd);
-    }
+    write_id_map("/proc/self/gid_map", outer_gid);
     r->uid_map_err = err < 0 ? (int32_t)-err : 0;
 }
 
