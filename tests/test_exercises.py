@@ -1,6 +1,7 @@
 """The exercises: generated from solutions/, solved by the solutions, unsolvable without the student.
 
-Each notebook is executed once per check (in a fresh kernel, by tools/grade.py's machinery):
+Each notebook is executed once per check (in a fresh kernel, by tools/grade.py's machinery, two
+kernels at a time):
 * the solutions, with every test (hidden ones included): full marks, nothing left running;
 * the exercises exactly as handed out: every answer stub raises NotImplementedError, every
   graded test cell fails, every other cell runs, nothing is left running;
@@ -8,6 +9,7 @@ Each notebook is executed once per check (in a fresh kernel, by tools/grade.py's
 """
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -113,25 +115,27 @@ def test_grader_merge_keeps_only_the_students_answers():
 
 # --- executed notebooks (one execution of each notebook per fixture) --------------------------------
 
+def each_notebook(job):
+    """{name: job(name)} for every notebook, two kernels at a time (each notebook runs once)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(NAMES, pool.map(job, NAMES)))
+
+
 @pytest.fixture(scope="module")
 def graded_solutions():
-    return {n: grade.grade_notebook(SOLUTIONS / n, SOLUTIONS, student="solutions", timeout=TIMEOUT)
-            for n in NAMES}
+    return each_notebook(lambda n: grade.grade_notebook(SOLUTIONS / n, SOLUTIONS, student="solutions",
+                                                        timeout=TIMEOUT))
 
 
 @pytest.fixture(scope="module")
 def exercises_as_handed_out():
-    out = {}
-    for n in NAMES:
-        nb, problem, leftovers = grade.execute(nbformat.read(EXERCISES / n, as_version=4), timeout=TIMEOUT)
-        out[n] = (nb, problem, leftovers)
-    return out
+    return each_notebook(lambda n: grade.execute(nbformat.read(EXERCISES / n, as_version=4), timeout=TIMEOUT))
 
 
 @pytest.fixture(scope="module")
 def graded_exercises():
-    return {n: grade.grade_notebook(EXERCISES / n, SOLUTIONS, student="nobody", timeout=TIMEOUT)
-            for n in NAMES}
+    return each_notebook(lambda n: grade.grade_notebook(EXERCISES / n, SOLUTIONS, student="nobody",
+                                                        timeout=TIMEOUT))
 
 
 @pytest.mark.parametrize("name", NAMES)
