@@ -1,6 +1,8 @@
 """Looking for processes from the tests."""
 import os
 
+import forklab
+
 
 def children_of(pid: int) -> list[int]:
     """Processes whose parent is pid (read from /proc)."""
@@ -16,3 +18,17 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(entry))
     return found
+
+
+def assert_no_children():
+    """No zombie and no process left behind: this process's only child may be forklab's bench
+    server (started once, on the first experiment), and the server has no children between runs."""
+    try:
+        pid, _ = os.waitpid(-1, os.WNOHANG)
+        assert pid == 0, f"child {pid} was left as a zombie"
+    except ChildProcessError:
+        pass
+    server = forklab.benchserver.server_pid()
+    assert set(children_of(os.getpid())) <= {server}
+    if server:
+        assert children_of(server) == []

@@ -7,6 +7,7 @@ import pytest
 
 from forklab import ccell
 from forklab.ccell import run_c
+from procs import assert_no_children
 
 HELLO = r'''
 #include <stdio.h>
@@ -122,8 +123,7 @@ def test_the_callers_own_children_and_state_are_untouched():
     os.umask(umask)
     run_c("#include <unistd.h>\nint main(void) { fork(); fork(); return 0; }")
     assert os.getcwd() == cwd and os.umask(umask) == umask
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)   # no child (nor zombie) of ours was left behind
+    assert_no_children()          # no child (nor zombie) of ours was left behind
 
 
 def test_cell_magic_prints_stdout_stderr_status_and_compile_errors(capsys):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import forklab
-from procs import children_of
+from procs import assert_no_children, children_of
 
 
 def caller_state():
@@ -34,20 +34,6 @@ def resources():
         sems = len(f.readlines())
     return {"fds": len(os.listdir("/proc/self/fd")), "threads": len(os.listdir("/proc/self/task")),
             "rss": rss_pages * os.sysconf("SC_PAGE_SIZE"), "sems": sems}
-
-
-def assert_no_children():
-    """No zombie, no process left: this process's only child may be forklab's bench server,
-    and the server has no children between experiments."""
-    try:
-        pid, _ = os.waitpid(-1, os.WNOHANG)
-        assert pid == 0, f"child {pid} was left as a zombie"
-    except ChildProcessError:
-        pass
-    server = forklab.benchserver.server_pid()
-    assert set(children_of(os.getpid())) <= {server}
-    if server:
-        assert children_of(server) == []
 
 
 MIX = [("fork", []), ("clone", []), ("clone", ["VM"]), ("clone", ["FILES"]), ("clone", ["FS"]),
@@ -159,8 +145,14 @@ def test_inside_a_real_ipykernel():
         except ChildProcessError:
             zombies = 'no zombie'
         server = forklab.benchserver.server_pid()
-        children = [p for p in os.listdir('/proc') if p.isdigit() and p != str(server) and
-                    open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1] == str(os.getpid())]
+        def parent_of(p):
+            try:
+                with open(f'/proc/{p}/stat') as f:
+                    return int(f.read().rsplit(')', 1)[1].split()[1])
+            except OSError:      # the process ended while we looked
+                return None
+        children = [p for p in os.listdir('/proc') if p.isdigit() and p != str(server)
+                    and parent_of(p) == os.getpid()]
         print(all(shared), os.getcwd() == cwd, len(os.listdir('/proc/self/fd')) == fds, zombies, children)
     """)
     outputs = []
