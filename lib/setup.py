@@ -1,4 +1,24 @@
-# All metadata lives in pyproject.toml; this file only names the cffi build (cffi needs setup.py).
-from setuptools import setup
+# Metadata lives in pyproject.toml. This file names the cffi build (cffi needs setup.py) and also
+# builds forklab-bench, the bench server as a small C program (see src/forklab/benchserver.py).
+from pathlib import Path
 
-setup(cffi_modules=["src/forklab/csrc/build.py:ffibuilder"])
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+CSRC = Path("src/forklab/csrc")
+BENCH_SOURCES = ["server.c", "run.c", "bench.c", "spawn.c", "child.c"]
+
+
+class build_ext_and_bench(build_ext):
+    def run(self):
+        super().run()
+        objects = self.compiler.compile([str(CSRC / name) for name in BENCH_SOURCES],
+                                        output_dir=self.build_temp, include_dirs=[str(CSRC)],
+                                        extra_postargs=["-std=gnu11", "-O2", "-Wall"])
+        # next to the extension: in src/forklab for an editable install, in build/lib otherwise
+        package_dir = Path(self.get_ext_fullpath("forklab._core")).parent
+        self.compiler.link_executable(objects, "forklab-bench", output_dir=str(package_dir),
+                                      libraries=["pthread"])
+
+
+setup(cffi_modules=["src/forklab/csrc/build.py:ffibuilder"], cmdclass={"build_ext": build_ext_and_bench})

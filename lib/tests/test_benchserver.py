@@ -44,17 +44,28 @@ def test_a_killed_server_is_replaced():
 
 def test_the_server_dies_with_its_parent():
     code = textwrap.dedent("""
-        import forklab, sys, time
+        import forklab, os, time
         forklab.run("fork")
-        print(forklab.benchserver.server_pid(), flush=True)
+        time.sleep(0.2)            # the server forks the next bench after answering
+        server = forklab.benchserver.server_pid()
+        def parent_of(p):
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    return int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                return None
+        waiting = [p for p in os.listdir("/proc") if p.isdigit() and parent_of(p) == server]
+        print(server, *waiting, flush=True)
         time.sleep(60)
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
-        server = int(proc.stdout.readline())
+        server, *waiting = map(int, proc.stdout.readline().split())
+        assert len(waiting) == 1, "the server should hold one bench, forked in advance"
         proc.kill()
         proc.wait()
         assert wait_gone(server), "the bench server outlived its parent"
+        assert wait_gone(waiting[0]), "the waiting bench outlived the server"
     finally:
         proc.kill()
         proc.wait()

@@ -31,18 +31,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def experiment_vs_bare_fork(runs: int = 2000) -> dict[str, float]:
-    for _ in range(50):                                   # warm up
+def experiment_vs_bare_fork(runs: int = 2000, blocks: int = 10) -> dict[str, float]:
+    for _ in range(50):                                   # warm up (and start the bench server)
         run("clone", ["CLONE_VM"])
         _core.lib.fl_bare_fork_wait_ns()
     exp, bare = [], []
-    for _ in range(runs):                                 # interleave: both see the same machine load
-        t = time.perf_counter()
-        run("clone", ["CLONE_VM"])
-        exp.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        _core.lib.fl_bare_fork_wait_ns()
-        bare.append((time.perf_counter() - t) * 1000)
+    for _ in range(blocks):                               # alternate blocks: both see the same load
+        exp += _times_ms(lambda: run("clone", ["CLONE_VM"]), runs // blocks)
+        bare += _times_ms(_core.lib.fl_bare_fork_wait_ns, runs // blocks)
     e, b = statistics.median(exp), statistics.median(bare)
     return {"experiment_ms": e, "experiment_p95_ms": percentile(exp, 95), "bare_fork_wait_ms": b, "ratio": e / b}
 

@@ -2,10 +2,11 @@
 
 Why: fork() costs time in proportion to the memory of the process that forks - the kernel must
 copy (and later tear down) its page tables. Measured on the course machine: a Jupyter-sized
-process holding 219 MB took 17 ms per bare fork + wait. The server is a tiny interpreter (a few
-MB) started once with subprocess, which itself spawns with vfork and copies nothing; each
-experiment's bench is then forked from the server in a fraction of a millisecond, whatever the
-notebook holds. The notebook's own process is never forked at all.
+process holding 219 MB took 17 ms per bare fork + wait, a bare Python interpreter ~1 ms, a small
+C program ~0.2 ms. So the server is forklab-bench, a small C program built beside the C core
+(csrc/server.c), started once with subprocess - which spawns with vfork and copies nothing. Each
+experiment's bench is forked from it, whatever the notebook holds; the notebook's own process is
+never forked at all. Where forklab-bench is missing, a Python interpreter serves instead.
 
 Protocol: write one struct fl_request to the server's stdin, read one struct fl_result back.
 The server dies with its parent (PR_SET_PDEATHSIG), and at exit we close its stdin.
@@ -52,7 +53,7 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes | None:
 
 
 def serve() -> None:
-    """The server's main loop (runs in the helper process)."""
+    """The server's main loop in Python (runs in the helper process when forklab-bench is missing)."""
     if lib.fl_server_prepare(int(sys.argv[1])) != 0:
         return
     req, res = ffi.new("struct fl_request *"), ffi.new("struct fl_result *")
@@ -82,10 +83,15 @@ class BenchServer:
         return proc.pid if proc is not None and self._owner == os.getpid() and proc.poll() is None else None
 
     def _start(self) -> None:
-        code = (f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
-                "from forklab.benchserver import serve; serve()")
+        program = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forklab-bench")
+        if os.access(program, os.X_OK):
+            argv = [program, str(os.getpid())]
+        else:
+            code = (f"import sys; sys.path[:0] = {[p for p in sys.path if p]!r}; "
+                    "from forklab.benchserver import serve; serve()")
+            argv = [sys.executable, "-c", code, str(os.getpid())]
         errors = tempfile.TemporaryFile()
-        proc = subprocess.Popen([sys.executable, "-c", code, str(os.getpid())], stdin=subprocess.PIPE,
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=errors, bufsize=0, close_fds=True,
                                 cwd="/")
         hello, deadline = b"", time.monotonic() + STARTUP_TIMEOUT

@@ -7,8 +7,9 @@
  *           │               the bench's parent's child (CLONE_PARENT): then the bench keeps watch
  *           └─ child         runs child.c
  *
- * Results travel through one MAP_SHARED page. The Python side waits on a pidfd with a
- * timeout and, if it must, kills the bench's process groups; it always reaps the bench.
+ * Request and result travel through one MAP_SHARED page (struct fl_page). The caller waits for
+ * the bench's "done" with a timeout and, if it must, kills the bench's process groups; it always
+ * reaps the bench. The bench server forks each bench in advance (bench_process.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include "forklab.h"
 #include "spawn.h"
 #include "raw.h"
+#include "bench_process.h"
 
 pid_t fl_fork_process(void);
 
@@ -104,24 +106,31 @@ static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, exp);
 }
 
-static void bench_main(const struct fl_request *req, struct fl_result *r, pid_t python, int64_t start)
+static void bench_main(struct fl_page *page, pid_t parent)
 {
-    int64_t timeout_ns = (int64_t)req->timeout_ms * 1000000;
+    struct fl_result *r = &page->result;
+    struct fl_request req;
 
     setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);       /* if Python dies, so does the bench */
-    if (getppid() != python)                /* ... and it may have died already */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);       /* if our parent dies, so does the bench */
+    if (getppid() != parent)                /* ... and it may have died already */
         _exit(1);
     prctl(PR_SET_CHILD_SUBREAPER, 1);       /* orphans come to us, not to init */
     prctl(PR_SET_DUMPABLE, 1);              /* kcmp needs ptrace-read access to us */
     reset_signal_handlers();
 
+    while (!__atomic_load_n(&page->go, __ATOMIC_SEQ_CST))     /* wait for the request */
+        raw_futex_wait(&page->go, 0, 1000000000LL);
+    req = page->request;
+    int64_t start = r->t[FL_T_START];
+    int64_t timeout_ns = (int64_t)req.timeout_ms * 1000000;
+
     r->bench_pid = getpid();
     r->t[FL_T_BENCH] = raw_now_ns();
-    if (needs_keeper(req))
-        keep_watch(req, r, start, timeout_ns);
+    if (needs_keeper(&req))
+        keep_watch(&req, r, start, timeout_ns);
     else
-        fl_experiment(req, r, start + timeout_ns * BENCH_SHARE / 100);
+        fl_experiment(&req, r, start + timeout_ns * BENCH_SHARE / 100);
 
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, 0);
     /* Only after every task sharing it is gone is the semaphore's undo applied. */
@@ -131,91 +140,161 @@ static void bench_main(const struct fl_request *req, struct fl_result *r, pid_t 
             r->sem_id = -1;
     }
     r->t[FL_T_BENCH_END] = raw_now_ns();
+    __atomic_store_n(&page->done, 1, __ATOMIC_SEQ_CST);
+    raw_futex_wake(&page->done);
     _exit(0);
 }
 
-void fl_run(const struct fl_request *req, struct fl_result *out)
+static void setup_error(struct fl_result *out, const char *where)
 {
-    size_t size = (sizeof *out + 4095) & ~(size_t)4095;
-    int64_t start = raw_now_ns();
-    int64_t timeout_ns = (int64_t)req->timeout_ms * 1000000;
-    sigset_t all, old;
-    struct fl_result *r;
-    int status = 0, timed_out = 0;
-    pid_t bench, python = getpid();
-
     memset(out, 0, sizeof *out);
-    r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (r == MAP_FAILED) {
-        out->outcome = FL_SETUP;
-        out->error = errno;
-        memcpy(out->where, "mmap result page", 17);
-        return;
+    out->outcome = FL_SETUP;
+    out->error = errno;
+    fl_strcpy(out->where, where, sizeof out->where);
+}
+
+int fl_bench_start(struct fl_bench_process *b, struct fl_result *out)
+{
+    sigset_t all, old;
+    pid_t parent = getpid();
+
+    b->page_size = (sizeof *b->page + 4095) & ~(size_t)4095;
+    b->page = mmap(NULL, b->page_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (b->page == MAP_FAILED) {
+        setup_error(out, "mmap result page");
+        return -1;
     }
-    r->sem_id = -1;
-    r->t[FL_T_START] = start;
+    b->page->result.sem_id = -1;
 
     /* Block every signal around the fork, so the bench starts with all of them blocked and no
-     * Python handler can run in it; the calling thread gets its mask back right after. */
+     * handler of ours (Python's, say) can run in it; the calling thread gets its mask back. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     /* EAGAIN (too many processes right now) is often momentary: try a few times. */
     for (int attempt = 0;; attempt++) {
-        bench = fl_fork_process();
-        if (bench >= 0 || errno != EAGAIN || attempt == 5)
+        b->pid = fl_fork_process();
+        if (b->pid >= 0 || errno != EAGAIN || attempt == 5)
             break;
         raw_sleep_ns(1000000LL << attempt);
     }
-    if (bench == 0)
-        bench_main(req, r, python, start);
+    if (b->pid == 0)
+        bench_main(b->page, parent);
+    int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-    if (bench < 0) {
-        out->outcome = FL_SETUP;
-        out->error = errno;
-        memcpy(out->where, "fork bench", 11);
-        munmap(r, size);
-        return;
+    errno = saved;
+    if (b->pid < 0) {
+        setup_error(out, "fork bench");
+        munmap(b->page, b->page_size);
+        b->page = NULL;
+        return -1;
     }
-    setpgid(bench, bench);   /* also from this side, so kill(-bench) works from the start */
+    setpgid(b->pid, b->pid);   /* also from this side, so kill(-pid) works from the start */
+    b->pidfd = (int)syscall(SYS_pidfd_open, b->pid, 0);
+    return 0;
+}
 
-    int pidfd = (int)syscall(SYS_pidfd_open, bench, 0);
-    for (;;) {
-        pid_t got = waitpid(bench, &status, __WALL | WNOHANG);
-        if (got == bench)
-            break;
-        int64_t left = start + timeout_ns - raw_now_ns();
+/* Has the bench died (before saying it is done)? Looks without reaping it. */
+static int bench_died(struct fl_bench_process *b)
+{
+    siginfo_t si = { 0 };
+    return waitid(P_PID, (id_t)b->pid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid != 0;
+}
+
+static void kill_bench(struct fl_bench_process *b)
+{
+    kill(-b->pid, SIGKILL);
+    pid_t exp = (pid_t)b->page->result.parent.host_pid;     /* a stuck experimenter has its own group */
+    if (exp > 0 && exp != b->pid)
+        kill(-exp, SIGKILL);
+}
+
+void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struct fl_result *out)
+{
+    struct fl_page *page = b->page;
+    int64_t start = raw_now_ns();
+    int64_t deadline = start + (int64_t)req->timeout_ms * 1000000;
+    int timed_out = 0;
+
+    page->request = *req;
+    page->result.t[FL_T_START] = start;
+    __atomic_store_n(&page->go, 1, __ATOMIC_SEQ_CST);
+    raw_futex_wake(&page->go);
+
+    while (!__atomic_load_n(&page->done, __ATOMIC_SEQ_CST)) {
+        int64_t left = deadline - raw_now_ns();
         if (left <= 0) {
             timed_out = 1;
-            kill(-bench, SIGKILL);
-            /* a stuck experimenter has a group of its own */
-            pid_t exp = r->parent.host_pid;
-            if (exp > 0 && exp != bench)
-                kill(-exp, SIGKILL);
-            while (waitpid(bench, &status, __WALL) < 0 && errno == EINTR)
-                ;
+            kill_bench(b);
             break;
         }
-        if (pidfd >= 0) {
-            struct pollfd p = { pidfd, POLLIN, 0 };
-            poll(&p, 1, (int)(left / 1000000) + 1);
-        } else {
-            raw_sleep_ns(100000);
-        }
+        /* Wake up now and then: a bench that dies never says it is done. */
+        raw_futex_wait(&page->done, 0, left < 5000000 ? left : 5000000);
+        if (!__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) && bench_died(b))
+            break;
     }
-    if (pidfd >= 0)
-        close(pidfd);
-
-    if (r->sem_id >= 0)      /* the bench did not get to remove it */
-        semctl(r->sem_id, 0, IPC_RMID);
-    memcpy(out, r, sizeof *out);
-    munmap(r, size);
+    memcpy(out, &page->result, sizeof *out);
     out->t[FL_T_END] = raw_now_ns();
-    out->bench_status = status;
     if (timed_out)
         out->outcome = FL_TIMEOUT;
-    else if (WIFSIGNALED(status) && out->outcome != FL_TIMEOUT)
-        out->outcome = FL_CRASHED;
+    else if (!__atomic_load_n(&page->done, __ATOMIC_SEQ_CST)) {
+        int status = 0;                  /* died: reap it now to learn how */
+        while (waitpid(b->pid, &status, __WALL) < 0 && errno == EINTR)
+            ;
+        b->pid = -1;
+        out->bench_status = status;
+        if (WIFSIGNALED(status))
+            out->outcome = FL_CRASHED;
+    }
+}
+
+void fl_bench_finish(struct fl_bench_process *b)
+{
+    int status;
+    if (b->pid > 0) {
+        if (!__atomic_load_n(&b->page->go, __ATOMIC_SEQ_CST) || !__atomic_load_n(&b->page->done, __ATOMIC_SEQ_CST))
+            kill_bench(b);               /* never used, or stopped half-way: end it */
+        int64_t deadline = raw_now_ns() + 1000000000LL;
+        for (;;) {                       /* a done bench exits at once; give it a second */
+            pid_t got = waitpid(b->pid, &status, __WALL | WNOHANG);
+            if (got == b->pid || (got < 0 && errno != EINTR))
+                break;
+            if (raw_now_ns() > deadline) {
+                kill_bench(b);
+                while (waitpid(b->pid, &status, __WALL) < 0 && errno == EINTR)
+                    ;
+                break;
+            }
+            if (b->pidfd >= 0) {
+                struct pollfd p = { b->pidfd, POLLIN, 0 };
+                poll(&p, 1, 100);
+            } else {
+                raw_sleep_ns(100000);
+            }
+        }
+    }
+    if (b->pidfd >= 0)
+        close(b->pidfd);
+    if (b->page->result.sem_id >= 0)   /* the bench did not get to remove it */
+        semctl(b->page->result.sem_id, 0, IPC_RMID);
+    munmap(b->page, b->page_size);
+    b->page = NULL;
+    b->pid = -1;
+    b->pidfd = -1;
+}
+
+void fl_run(const struct fl_request *req, struct fl_result *out)
+{
+    struct fl_bench_process b;
+    if (fl_bench_start(&b, out) != 0)
+        return;
+    fl_bench_go(&b, req, out);
+    fl_bench_finish(&b);
+}
+
+int fl_server_prepare(int32_t parent_pid)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return getppid() == parent_pid ? 0 : -1;
 }
 
 int64_t fl_bare_fork_wait_ns(void)
@@ -230,10 +309,4 @@ int64_t fl_bare_fork_wait_ns(void)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     return raw_now_ns() - t0;
-}
-
-int fl_server_prepare(int32_t parent_pid)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return getppid() == parent_pid ? 0 : -1;
 }
