@@ -92,3 +92,16 @@ def test_direct_mode_runs_without_a_server(monkeypatch):
     obs = forklab.run("clone", ["FILES"])
     assert obs.resources["fd_table"].shared
     assert obs.parent.host_ppid == os.getpid()     # the bench is our own child in direct mode
+
+
+def test_the_server_outlives_the_thread_that_started_it():
+    import threading
+    benchserver._server.stop()
+    t = threading.Thread(target=lambda: forklab.run("fork"))
+    t.start()
+    t.join()
+    server = benchserver.server_pid()
+    time.sleep(0.1)                              # a thread-bound death signal would have come by now
+    assert benchserver.server_pid() == server is not None
+    assert forklab.run("clone", ["VM"]).resources["memory"].shared
+    assert benchserver.server_pid() == server

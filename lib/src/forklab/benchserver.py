@@ -9,7 +9,10 @@ experiment's bench is forked from it, whatever the notebook holds; the notebook'
 never forked at all. Where forklab-bench is missing, a Python interpreter serves instead.
 
 Protocol: write one struct fl_request to the server's stdin, read one struct fl_result back.
-The server dies with its parent (PR_SET_PDEATHSIG), and at exit we close its stdin.
+The server ends when its stdin reaches end of file: when we close it at exit, or when this
+process dies and the kernel closes it. (Not PR_SET_PDEATHSIG: that fires when the *thread* that
+started the server ends, and threads come and go in a Jupyter kernel.) Each bench dies with the
+server (the server is single-threaded, so PR_SET_PDEATHSIG is right there).
 Set FORKLAB_BENCH=direct to run experiments from this process instead (no server).
 """
 from __future__ import annotations

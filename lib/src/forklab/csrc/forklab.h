@@ -134,8 +134,7 @@ struct fl_result {
  * every outcome, including a timeout or a crash, is written into *res. */
 void fl_run(const struct fl_request *req, struct fl_result *res);
 
-/* For the bench server (benchserver.py): die with the process that started it (PR_SET_PDEATHSIG),
- * and at once if that process is already gone. Returns 0, or -1 if the parent is not parent_pid. */
+/* For the bench server: 0 if our parent is parent_pid, else -1 (it is already gone). */
 int fl_server_prepare(int32_t parent_pid);
 
 /* A bare fork() + waitpid() of a tiny child, for the benchmark's baseline. Returns ns, or -errno. */

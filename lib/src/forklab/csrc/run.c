@@ -293,7 +293,9 @@ void fl_run(const struct fl_request *req, struct fl_result *out)
 
 int fl_server_prepare(int32_t parent_pid)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* No PR_SET_PDEATHSIG here: it fires when the parent *thread* ends, and the Python thread
+     * that started the server may end long before the process. The server ends instead when
+     * its stdin reaches end of file, which happens when the parent process is gone. */
     return getppid() == parent_pid ? 0 : -1;
 }
 
