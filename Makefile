@@ -12,8 +12,11 @@ NOTEBOOKS = $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
 .PHONY: lab test test-lib test-notebooks test-course test-browser notebooks exercises bench screenshots check-tools clean
 
+# Running as root (a container, say) needs --allow-root; nobody else gets it.
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(VENV)/.installed-lab
-	$(VENV)/bin/jupyter lab --port=$(PORT) notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab --port=$(PORT) $(ALLOW_ROOT) notebooks/00_start_here.ipynb
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -p no:cacheprovider lib/tests tests
