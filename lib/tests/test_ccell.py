@@ -3,7 +3,6 @@ import os
 import time
 import uuid
 
-import pytest
 
 from forklab import ccell
 from forklab.ccell import run_c

@@ -1,8 +1,6 @@
 """Bad requests get a clear error naming the valid choices; harmful ones are refused."""
 import re
 import subprocess
-import sys
-import textwrap
 
 import pytest
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import forklab
-from procs import assert_no_children, children_of
+from procs import assert_no_children
 
 
 def caller_state():

@@ -6,7 +6,7 @@ always measured by ``forklab.run``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import textwrap
 from dataclasses import dataclass
+
+from .ccell import run_program   # the C cells' supervisor: caps processes and time
 
 __all__ = ["expect", "require", "show", "run_python", "ProgramRun", "process_state", "measure_cow_faults", "accepted_flags",
            "resources_controlled_by", "refused_to_student", "file_written_by", "Children", "SHARING",
@@ -59,6 +60,7 @@ def require(ok: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+
 # --- running a program outside the kernel ----------------------------------------------------
 
 @dataclass(frozen=True)
@@ -69,33 +71,25 @@ class ProgramRun:
     returncode: int
 
 
-def run_python(source: str, *, cwd: str | None = None, timeout: float = 10.0) -> ProgramRun:
-    """Run ``source`` in a fresh Python interpreter, in its own session, and wait for all of it.
+def run_python(source: str, *, cwd: str | None = None, timeout: float = 10.0,
+               max_procs: int = 64) -> ProgramRun:
+    """Run ``source`` in a fresh Python interpreter under the C cells' supervisor, and wait for all
+    of it (the children of a fork program included).
 
-    Output is read until every process that inherited the pipes has gone, so the children of a
-    fork program are included. On timeout the whole process group is killed and an
-    AssertionError says so (a student's program that hangs is a failed check, not a stuck kernel).
+    The supervisor caps the number of processes and the time, then kills and reaps everything, so
+    a student's fork bomb or hang is a failed check - never a stuck kernel or a flooded machine.
     """
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(source)], cwd=cwd, text=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        proc.communicate()
+    out, err, status = run_program([sys.executable, "-c", textwrap.dedent(source)], cwd=cwd,
+                                   timeout=timeout, max_procs=max_procs)
+    if status.get("too_many_procs"):
+        raise AssertionError(f"The program created more than {max_procs} processes at once, so it was "
+                             "stopped (all its processes were killed).")
+    if status.get("timed_out"):
         raise AssertionError(f"The program did not finish within {timeout:g} s, so it was stopped "
-                             f"(all its processes were killed).") from None
-    finally:
-        _kill_group(proc.pid)           # leftovers (an orphan still running) never outlive a check
-    return ProgramRun(out, err, proc.returncode)
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+                             f"(all its processes were killed).")
+    if status.get("start_error"):
+        raise AssertionError(f"The program could not be started: {status['start_error']}")
+    return ProgramRun(out, err, status.get("returncode"))
 
 
 # --- processes --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import math
 import os
 import signal as _signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 from . import _core, benchserver

@@ -199,7 +199,7 @@ def _row_html(r: Row) -> str:
         middle = f'<div class="fl-obj fl-one" aria-hidden="true" title="{_e(r.title)}">one {_e(OBJECTS.get(r.resource, short))}</div>'
         child = '<div class="fl-arrow" aria-hidden="true">&#x25C0;&#x2501; child</div>'
     elif r.kind == "namespace":
-        parent = f'<div class="fl-obj fl-parent" aria-hidden="true">parent\'s</div>'
+        parent = '<div class="fl-obj fl-parent" aria-hidden="true">parent\'s</div>'
         middle = '<div class="fl-arrow" aria-hidden="true">&#x2260;</div>'
         child = '<div class="fl-obj fl-child" aria-hidden="true">NEW</div>'
     else:
