@@ -29,9 +29,8 @@ _PRIMITIVE_CODE = {"fork": lib.FL_FORK, "vfork": lib.FL_VFORK, "clone": lib.FL_C
 GRACE_MS = 25
 MAX_TIMEOUT = 60.0
 
-# The values child.c uses (bench.h); repeated here to write the evidence sentences.
-CHILD_WRITES, CHILD_OFFSET, CHILD_UMASK, CHILD_HOSTNAME = 7, 42, 0o077, "forklab-child"
 
+# In the order of fl_result.ns_parent / ns_child (probes.h).
 NAMESPACES = ("uts_ns", "pid_ns", "mnt_ns", "net_ns", "ipc_ns", "user_ns", "cgroup_ns")
 KCMP_TYPES = ("VM", "FILES", "FS", "SIGHAND", "SYSVSEM", "IO")   # then FILE, used for file_offset
 
@@ -432,7 +431,7 @@ def _verdicts(res) -> dict[str, Verdict]:
         "cgroup_ns": "",
     }
     for i, name in enumerate(NAMESPACES):
-        kind = name.removesuffix("_ns").replace("mnt", "mnt")
+        kind = name.removesuffix("_ns")
         same = res.ns_child[i] == res.ns_parent[i]
         text = f"/proc/thread-self/ns/{kind}: child {kind}:[{res.ns_child[i]}], parent {kind}:[{res.ns_parent[i]}]"
         if ns_extra[name]:

@@ -34,7 +34,7 @@ static volatile int64_t fl_x = 1;   /* the parent's variable: the child writes 7
 
 static void note_usr1(int sig) { (void)sig; }
 
-static void setup_failed(struct fl_result *r, const char *where)
+void fl_setup_failed(struct fl_result *r, const char *where)
 {
     r->outcome = FL_SETUP;
     r->error = errno;
@@ -52,12 +52,12 @@ static int prepare(struct fl_bench *b, struct fl_result *r)
 
     b->off_fd = (int)syscall(SYS_memfd_create, "forklab-offset", 0);
     if (b->off_fd < 0) {
-        setup_failed(r, "memfd_create");
+        fl_setup_failed(r, "memfd_create");
         return -1;
     }
     b->fd_probe = dup(b->off_fd);
     if (b->fd_probe < 0) {
-        setup_failed(r, "dup");
+        fl_setup_failed(r, "dup");
         return -1;
     }
     r->fd_probe = b->fd_probe;
@@ -66,7 +66,7 @@ static int prepare(struct fl_bench *b, struct fl_result *r)
 
     /* fs: start from "/" with umask 022; the child goes to /tmp (or /proc) with umask 077. */
     if (chdir("/") != 0) {
-        setup_failed(r, "chdir /");
+        fl_setup_failed(r, "chdir /");
         return -1;
     }
     umask(022);

@@ -97,9 +97,7 @@ static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_
         _exit(0);
     }
     if (exp < 0) {
-        r->outcome = FL_SETUP;
-        r->error = errno;
-        memcpy(r->where, "fork experimenter", 18);
+        fl_setup_failed(r, "fork experimenter");
         return;
     }
     setpgid(exp, exp);
@@ -147,10 +145,10 @@ static void bench_main(struct fl_page *page, pid_t parent)
 
 static void setup_error(struct fl_result *out, const char *where)
 {
+    int saved = errno;
     memset(out, 0, sizeof *out);
-    out->outcome = FL_SETUP;
-    out->error = errno;
-    fl_strcpy(out->where, where, sizeof out->where);
+    errno = saved;
+    fl_setup_failed(out, where);
 }
 
 int fl_bench_start(struct fl_bench_process *b, struct fl_result *out)
