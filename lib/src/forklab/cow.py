@@ -68,6 +68,9 @@ int main(int argc, char **argv) {
         pid_t pid = fork();
         if (pid < 0) { perror("fork"); return 1; }
         if (pid == 0) {
+            /* getrusage() writes its answer onto our stack after counting: the first call may
+               copy that stack page, so make it once before counting for real. */
+            minflt();
             long priv0 = field("Private_Dirty:"), shared0 = field("Shared_Dirty:"), f0 = minflt();
             for (long k = 0; k < n; k++)
                 region[k * page] = 2;                 /* first write to a shared page: a fault */
