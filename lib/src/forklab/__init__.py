@@ -14,12 +14,14 @@ from .explain import Fix
 from .flags import FLAGS, Flag, flag_named, names_of, parse_flags
 from .lab import PRIMITIVES, RESOURCES, Observation, Resource, Side, Verdict, run
 from .platform import PlatformReport, platform_report
+from .prediction import PredictionCheck, check_prediction
 
 __all__ = [
     "run", "Observation", "Verdict", "Side", "Resource", "RESOURCES", "PRIMITIVES",
     "FLAGS", "Flag", "flag_named", "names_of", "parse_flags", "Fix",
     "CloneRefused", "UnsafeExperiment", "ExperimentTimeout", "ExperimentCrashed", "BenchFailed",
-    "ForklabError", "platform_report", "PlatformReport", "explore", "FlagExplorer",
+    "ForklabError", "platform_report", "PlatformReport", "check_prediction", "PredictionCheck",
+    "explore", "FlagExplorer",
 ]
 
 

@@ -1,0 +1,86 @@
+"""Predict, then see: one way for every notebook to answer a student's prediction.
+
+A notebook asks before it reveals::
+
+    prediction = None   # your answer: 1 or 7?
+
+and the cell that reveals compares it with what the kernel did::
+
+    forklab.check_prediction(prediction, 7 if memory.shared else 1, about="x in the parent",
+                             why="with CLONE_VM there is only one x, so the child's write is the parent's")
+
+The answer is the last line of the cell, so Jupyter shows it. Comparison forgives what a student
+should not be marked down for: case and surrounding spaces in words, list versus tuple, a set
+given as a list. Anything finer (a tolerance, one of several answers) goes in ``same``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip().lower()
+    if isinstance(value, dict):
+        return {_normal(k): _normal(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return frozenset(_normal(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_normal(v) for v in value)
+    return value
+
+
+def _matches(predicted: Any, actual: Any) -> bool:
+    p, a = _normal(predicted), _normal(actual)
+    if isinstance(a, frozenset) and isinstance(p, tuple):
+        p = frozenset(p)          # a set written as a list
+    if isinstance(p, bool) or isinstance(a, bool):
+        return type(p) is type(a) and p == a   # True is not 1 here: the question asked for a yes/no
+    return p == a
+
+
+@dataclass(frozen=True, repr=False)
+class PredictionCheck:
+    """A prediction compared with what the kernel did. ``right`` is None when nothing was predicted."""
+    about: str
+    predicted: Any
+    actual: Any
+    right: bool | None
+    why: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.right is True
+
+    def __str__(self) -> str:
+        subject = f"{self.about}: " if self.about else ""
+        if self.right is None:
+            return (f"{subject}the kernel did {self.actual!r}. You have not predicted yet: set `prediction` "
+                    "in the cell above, run it, then run this cell again to check yourself.")
+        if self.right:
+            return f"{subject}you predicted {self.predicted!r} - right, the kernel did {self.actual!r}."
+        text = f"{subject}you predicted {self.predicted!r}, the kernel did {self.actual!r}."
+        return text + (f" {self.why}" if self.why else "")
+
+    __repr__ = __str__
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))
+
+
+def check_prediction(prediction: Any, actual: Any, *, about: str = "", why: str | None = None,
+                     same: Callable[[Any, Any], bool] | None = None) -> PredictionCheck:
+    """Compare a student's ``prediction`` (None: not made) with ``actual``, what the kernel did.
+
+    about: what was predicted, e.g. "x in the parent" (starts the sentence)
+    why:   one sentence said only when the prediction was wrong: the idea the student missed
+    same:  a comparison of your own, same(prediction, actual) -> bool
+    """
+    if prediction is None:
+        return PredictionCheck(about, None, actual, None, why)
+    try:
+        right = bool(same(prediction, actual)) if same else _matches(prediction, actual)
+    except Exception as e:      # a prediction of an unexpected shape is simply not right
+        return PredictionCheck(about, prediction, actual, False,
+                               f"(Your answer could not be compared: {e}.) " + (why or ""))
+    return PredictionCheck(about, prediction, actual, right, why)
