@@ -1,6 +1,7 @@
 """The flag explorer in a real browser: JupyterLab on a loopback port, Debian's Chromium driven by Playwright.
 
-Opens notebooks/12_flag_explorer.ipynb (a copy, so the committed notebook is never autosaved over), runs it,
+Opens notebooks/12_flag_explorer.ipynb (a copy, so the committed notebook is never autosaved over): before it
+runs, the stored output shows the explorer's still picture (text/html); then runs it,
 then clicks: CLONE_VM -> the memory row says "shared"; CLONE_SIGHAND without CLONE_VM -> the kernel's refusal;
 the fix button -> valid again; a flag pressed with the keyboard. Prints click -> redrawn times.
 
@@ -181,6 +182,10 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
     try:
         page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
         page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
+        # before anything runs, the stored output shows the still picture (text/html), not "model not found"
+        still = page.locator(".jp-OutputArea-output .forklab-still").first
+        still.wait_for()
+        assert "memory (address space)" in still.inner_text() and "copied" in still.inner_text()
         start = time.monotonic()
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         # every code cell has an execution count once all ran; then the kernel is idle again
@@ -194,6 +199,7 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
 
         explorer = page.locator(".forklab-explorer").first
         explorer.scroll_into_view_if_needed()
+        assert page.locator(".forklab-still").count() == 0        # once run, the live widget replaces it
         vm = explorer.locator(".forklab-flag-CLONE_VM")
         sighand = explorer.locator(".forklab-flag-CLONE_SIGHAND")
         assert _word(explorer, "memory") == "copied"

@@ -203,3 +203,21 @@ def test_the_benchmark_reports_percentiles():
     r = benchmark_toggles(n=10)
     assert r["n"] == 10
     assert 0 < r["beyond_p50_ms"] <= r["beyond_p95_ms"] < r["toggle_p95_ms"] + 1e-9
+
+
+def test_the_output_carries_a_still_picture_for_readers_without_the_widget():
+    a, b = explore(), explore()
+    html = a._repr_mimebundle_()["text/html"]
+    assert html == b._repr_mimebundle_()["text/html"]        # the same on every run: nbval compares it
+    assert "<script" not in html and "style=" in html
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td><span [^>]*>([^<]+)</span></td><td>([^<]+)</td>', html)
+    assert [title for title, _, _ in rows] == [r.title for r in forklab.RESOURCES.values()]
+    words = dict((title, word) for title, word, _ in rows)
+    assert words["memory (address space)"] == "copied" and words["open file description (offset)"] == "shared"
+    assert not re.search(r"\d{3,}", re.sub(r'style="[^"]*"', "", html))   # no PIDs, inode numbers, timings
+    a.flags = ("CLONE_VM",)
+    assert "<span" in a._repr_mimebundle_()["text/html"] and \
+        re.search(r'memory \(address space\)</th><td><span [^>]*>shared<', a._repr_mimebundle_()["text/html"])
+    a.flags = ("CLONE_SIGHAND",)                              # a refusal shows the rule and the fix in words
+    refused = a._repr_mimebundle_()["text/html"]
+    assert "The kernel refused: EINVAL" in refused and "SIGHAND needs VM" in refused and "add CLONE_VM" in refused

@@ -254,6 +254,52 @@ def render(view: View) -> str:
     return "".join(out)
 
 
+#: How each verdict looks in the still picture: a border and a background, beside the word itself.
+_STILL_STYLE = {
+    "shared": "border:2px solid #0072B2;background:#dcebf5",
+    "copied": "border:3px double #E69F00;background:#fbf0d9",
+    "own": "border:3px double #E69F00;background:#fbf0d9",
+    "new namespace": "border:2px dashed #009E73;background:#d9f0e9",
+}
+
+
+def still_html(view: View) -> str:
+    """The picture as static HTML: one table, no scripts, no classes that need our CSS.
+
+    What GitHub, nbviewer, a static site or a JupyterLab that has not run the notebook show in
+    place of the live widget. Only what is the same on every run on one kernel goes in - no PIDs,
+    inode numbers, evidence or timings - so stored outputs compare equal under nbval. Every row
+    says its verdict in words; colour and border only repeat it.
+    """
+    out = ['<div class="forklab-still">',
+           '<p><b>The clone flag explorer</b> (a still picture: run the notebook to toggle flags)</p>',
+           f'<p>{_e(view.status)}</p>',
+           f'<pre>{_e(view.c_call)}</pre>']
+    if view.refusal is not None:
+        r = view.refusal
+        out.append(f'<p style="border-left:8px solid #D55E00;padding:4px 8px"><b>'
+                   + (f"The kernel refused: {_e(r.errno_name)}" if r.by == "kernel" else "forklab will not run this")
+                   + "</b>" + (f" [{_e(r.rule)}]" if r.rule else "") + f" {_e(r.message)}"
+                   + (f" Fix: {_e(r.fix)}." if r.fix else "") + "</p>")
+    if view.rows:
+        out.append('<table>'
+                   "<caption>What the child shares with its parent, one row per resource</caption>"
+                   f'<thead><tr><th scope="col">resource</th>'
+                   f'<th scope="col">verdict</th>'
+                   f'<th scope="col">what it means</th>'
+                   f'<th scope="col">flag</th></tr></thead><tbody>')
+        for r in view.rows:
+            meaning = r.sentence.split("; ", 1)[1]
+            out.append(f'<tr><th scope="row">{_e(r.title)}</th>'
+                       f'<td><span style="{_STILL_STYLE[r.word]};padding:0 6px">'
+                       f"{_e(r.word)}</span></td>"
+                       f'<td>{_e(meaning)}</td>'
+                       f'<td>{_e(r.flag or "none")}</td></tr>')
+        out.append("</tbody></table>")
+    out.append("</div>")
+    return "".join(out)
+
+
 def text(view: View) -> str:
     """The view as plain text (for a repr, a test, or a reader without HTML)."""
     lines = [view.status, view.c_call]

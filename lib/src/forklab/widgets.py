@@ -325,6 +325,15 @@ class FlagExplorer(widgets.VBox):
         status = self.view.status if self.view else "nothing run yet"
         return f"<FlagExplorer {picture.c_call_for(self.primitive, self.flags, self.exit_signal).splitlines()[-1]} {status}>"
 
+    def _repr_mimebundle_(self, **kwargs):
+        # Beside the live view, a still picture as text/html: what GitHub, nbviewer, a static site
+        # and a JupyterLab that has not run the notebook show (an untrusted notebook renders the
+        # safe text/html; once the cell runs, JupyterLab prefers the widget).
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None and self.view is not None:
+            bundle["text/html"] = picture.still_html(self.view)
+        return bundle
+
     def text(self) -> str:
         """What the picture shows, as plain text."""
         return picture.text(self.view) if self.view else ""
