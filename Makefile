@@ -10,7 +10,7 @@ PIP     = $(PY) -m pip --disable-pip-version-check -q
 PORT   ?= 8888
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: lab test test-lib test-notebooks test-course test-browser notebooks exercises bench screenshots check-tools clean
+.PHONY: lab test test-lib test-notebooks test-course test-browser notebooks exercises bench screenshots site check-tools clean
 
 # Running as root (a container, say) needs --allow-root; nobody else gets it.
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -40,6 +40,12 @@ bench: $(VENV)/.installed-dev
 
 screenshots: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py --screenshots
+
+# The course as a static website, for reading without running it: build/site/html/index.html, made from the
+# committed outputs (no kernel runs). Then every link is checked: the site's, and the repository's own.
+site: $(VENV)/.installed-dev
+	$(PY) site/build.py
+	$(PY) tools/check_links.py --site build/site/html --repo
 
 check-tools:
 	@command -v $(PYTHON) >/dev/null || { echo "forklab needs Python 3.10 or newer as '$(PYTHON)' (set PYTHON=...)"; exit 1; }

@@ -1,0 +1,52 @@
+# Sphinx + MyST-NB configuration for the course as a website (`make site`; see site/README.md).
+# The pages are rendered from the outputs committed in the notebooks: nothing is executed here.
+
+project = "forklab"
+author = "the forklab authors"
+copyright = "forklab authors, MIT licence"
+
+extensions = ["myst_nb"]
+root_doc = "index"
+exclude_patterns = ["README.md"]    # the repository README is only included, for its course map
+
+# No kernel at build time: the site shows what `make notebooks` stored, exactly as committed.
+nb_execution_mode = "off"
+# The flag explorer's output carries a widget view (needs a live kernel) and a static HTML picture of the same
+# sharing table: show the picture. Without it, fall back to the text/plain line instead of an empty widget.
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+# ...and load no widget JavaScript from a CDN: the site works offline and makes no third-party requests.
+nb_ipywidgets_js = {}
+
+myst_enable_extensions = ["colon_fence"]
+myst_heading_anchors = 3            # so `[..](#a-heading)` links in notebooks and docs resolve, and are checked
+
+html_theme = "sphinx_book_theme"    # Jupyter Book's theme: sidebar of the course, previous/next at each page end
+html_title = "forklab"
+html_theme_options = {
+    "show_navbar_depth": 1,
+    "show_toc_level": 2,
+    "use_download_button": True,    # each page offers its .ipynb, to run it yourself
+}
+html_show_sourcelink = False
+html_last_updated_fmt = None
+html_static_path = []
+
+
+# In the repository, a link to a folder (`[exercises](../exercises/)`) opens the folder's listing; on the site that
+# folder's page is its index: point such links at index.md when the site has one, so Sphinx resolves (and checks) them.
+import re
+from pathlib import Path
+
+_FOLDER_LINK = re.compile(r"\]\(([^()\s#]*/)\)")
+
+
+def _folder_links_to_index(app, docname, source):
+    here = Path(app.srcdir, docname).parent
+
+    def to_index(m):
+        return f"]({m[1]}index.md)" if (here / m[1] / "index.md").is_file() else m[0]
+    source[0] = _FOLDER_LINK.sub(to_index, source[0])
+
+
+def setup(app):
+    app.connect("source-read", _folder_links_to_index)
