@@ -1,6 +1,7 @@
 """Build the course as a static website, for reading before or without running it.
 
-    python site/build.py          # (make site) -> build/site/html/index.html
+    python site/build.py               # (make site) -> build/site/html/index.html
+    python site/build.py --out DIR     # -> DIR/html/index.html (the tests build into a temporary folder)
 
 The pages come from what is committed: the notebooks with their stored outputs (never executed here), the
 generated exercises (never solutions/), docs/instructors.md and the library's README. They are copied into a
@@ -10,6 +11,7 @@ any warning - a link to a missing page, a bad include - fails the build.
 """
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import time
@@ -61,9 +63,12 @@ def build_site(out: Path = BUILD) -> Path:
     return html
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=BUILD, help=f"where to build (default: {BUILD.relative_to(ROOT)})")
+    args = ap.parse_args(argv)
     start = time.monotonic()
-    html = build_site()
+    html = build_site(args.out.resolve())
     print(f"site built in {time.monotonic() - start:.1f} s: {html / 'index.html'}")
     return 0
 

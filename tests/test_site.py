@@ -1,0 +1,303 @@
+"""The course as a website (make site): built from the committed outputs, links checked, read in a real browser.
+
+The site is built once, into a temporary folder (site/build.py --out), and checked as a reader meets it:
+every notebook in teaching order with previous/next, the stored outputs shown verbatim (nothing re-executed),
+the flag explorer's sharing picture, exercises without their solutions, no broken link; then Chromium opens
+three pages over HTTP on 127.0.0.1 and clicks through them.
+
+    pytest tests/test_site.py      # the browser part is skipped without Chromium, unless CI=true
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
+EXERCISES = sorted(p.stem for p in (ROOT / "exercises").glob("*.ipynb"))
+SOLUTIONS = ROOT / "solutions"
+CHROMIUM = os.environ.get("FORKLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+check_links = _tool("check_links")
+
+
+class _Text(HTMLParser):
+    """A page's visible text (scripts and styles left out), whitespace collapsed."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@functools.lru_cache(maxsize=None)
+def _page_text(path: Path) -> str:
+    parser = _Text()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return _squash("".join(parser.parts))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The built site's folder (where index.html is)."""
+    out = tmp_path_factory.mktemp("site")
+    start = time.monotonic()
+    run = subprocess.run([sys.executable, str(ROOT / "site" / "build.py"), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, f"make site failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    print(f"\nsite built in {time.monotonic() - start:.1f} s")
+    return out / "html"
+
+
+def test_every_notebook_and_exercise_has_a_page_in_teaching_order(site):
+    """index -> 00 ... 12 -> exercises -> instructors -> library, each page's next the following one's prev."""
+    order = (["index"] + [f"notebooks/{n}" for n in NOTEBOOKS] + ["exercises/index"]
+             + [f"exercises/{n}" for n in EXERCISES] + ["docs/instructors", "lib/README"])
+    assert len(NOTEBOOKS) == 13 and len(EXERCISES) >= 11
+    for before, after in zip(order, order[1:]):
+        page = site / f"{before}.html"
+        nxt = re.search(r'<link rel="next" title="[^"]*" href="([^"]+)"', page.read_text(encoding="utf-8"))
+        assert nxt, f"{before}.html has no next page"
+        assert os.path.normpath(os.path.join(os.path.dirname(before), nxt[1])) == f"{after}.html"
+        prev = re.search(r'<link rel="prev" title="[^"]*" href="([^"]+)"',
+                         (site / f"{after}.html").read_text(encoding="utf-8"))
+        assert prev and os.path.normpath(os.path.join(os.path.dirname(after), prev[1])) == f"{before}.html"
+
+
+def _committed_output_lines(notebook: Path):
+    """Every line the notebook's stored outputs print (stream output and text results)."""
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream":
+                text = out["text"]
+            elif out["output_type"] == "execute_result" and set(out["data"]) <= {"text/plain"}:
+                text = out["data"]["text/plain"]
+            else:
+                continue
+            for line in "".join(text).splitlines():
+                if line.strip() and "\x1b" not in line:
+                    yield _squash(line)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_page_shows_the_committed_outputs_verbatim(site, name):
+    """Nothing is re-executed: the page prints exactly what is stored, PIDs and timings included."""
+    text = _page_text(site / "notebooks" / f"{name}.html")
+    lines = list(_committed_output_lines(ROOT / "notebooks" / f"{name}.ipynb"))
+    assert lines, f"notebooks/{name}.ipynb has no stored outputs (make notebooks stores them)"
+    missing = [line for line in lines if line not in text]
+    assert not missing, f"{len(missing)} of {len(lines)} stored output lines are not on the page, e.g. {missing[:3]}"
+
+
+def test_exercise_pages_carry_the_stubs_and_no_solution(site):
+    for name in EXERCISES:
+        text = _page_text(site / "exercises" / f"{name}.html")
+        assert "raise NotImplementedError" in text, name
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS"):
+            assert marker not in text, f"exercises/{name}.html shows '{marker}'"
+    assert not list(site.rglob("*solutions*")), "a file of solutions/ made it into the site"
+
+
+def _solution_only_lines() -> set[str]:
+    """Lines written only in solutions/ (inside solution or hidden-test regions, in no handed-out notebook)."""
+    handed_out = _squash("\n".join("".join(cell["source"])
+                                    for folder in ("notebooks", "exercises")
+                                    for p in (ROOT / folder).glob("*.ipynb")
+                                    for cell in json.loads(p.read_text(encoding="utf-8"))["cells"]))
+    found = set()
+    for nb in SOLUTIONS.glob("*.ipynb"):
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            inside = False
+            for line in "".join(cell["source"]).splitlines():
+                if re.match(r"\s*(###|//|/\*)\s*BEGIN (SOLUTION|HIDDEN TESTS)", line):
+                    inside = True
+                elif re.match(r"\s*(###|//|/\*)\s*END (SOLUTION|HIDDEN TESTS)", line):
+                    inside = False
+                elif inside and len(line.strip()) >= 16:
+                    found.add(_squash(line))
+    return {line for line in found if line not in handed_out}
+
+
+@pytest.mark.skipif(not SOLUTIONS.is_dir(), reason="no solutions/ here (a students' copy of the course)")
+def test_no_solution_line_anywhere_in_the_site(site):
+    lines = _solution_only_lines()
+    assert len(lines) >= 10, "found too few solution lines to make this check mean something"
+    everything = _squash("\n".join(p.read_text(encoding="utf-8", errors="replace")
+                                   for p in site.rglob("*") if p.is_file() and p.suffix in
+                                   (".html", ".ipynb", ".md", ".txt", ".js", ".c")))
+    leaked = [line for line in lines if line in everything]
+    assert not leaked, f"solution lines on the site: {leaked[:3]}"
+
+
+def test_no_broken_link_or_anchor_in_the_site(site):
+    problems, _external = check_links.check_site(site)
+    assert problems == []
+
+
+def test_no_markdown_or_notebook_links_to_a_missing_file():
+    problems, _external = check_links.check_repo(ROOT)
+    assert problems == []
+
+
+def test_link_checker_finds_missing_files_and_anchors(tmp_path):
+    """The checker itself: it must report each kind of broken link, and nothing that is fine."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "index.html").write_text(
+        '<h1 id="top">t</h1><a href="#top">ok</a><a href="sub/page.html#there">ok</a><a href="sub/">ok</a>'
+        '<a href="sub/page.html#nowhere">bad anchor</a><a href="gone.html">bad file</a><img src="gone.png">'
+        '<a href="https://example.org/x">external</a><a href="http://no host here">malformed</a>'
+        '<a href="/index.html">absolute</a>')
+    (tmp_path / "sub" / "page.html").write_text('<p id="there">x</p><a href="../index.html#top">ok</a>')
+    (tmp_path / "sub" / "index.html").write_text('<a href="../index.html">ok</a>')
+    problems, external = check_links.check_site(tmp_path)
+    assert sorted(p.split(" - ")[0] for p in problems) == [
+        "index.html: /index.html", "index.html: gone.html", "index.html: gone.png",
+        "index.html: http://no host here", "index.html: sub/page.html#nowhere"]
+    assert external == {"https://example.org/x", "http://no host here"}
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text(
+        "[ok](../index.html) [bad](missing.md) ![bad](img/nope.png) <a href=\"gone/\">bad</a>\n\n"
+        "```\n[not a link](in-a-code-block.md)\n```\n")
+    (tmp_path / "n.ipynb").write_text(json.dumps({"cells": [
+        {"cell_type": "markdown", "source": ["[ok](docs/a.md#a-heading) [bad](../nowhere.ipynb)"]},
+        {"cell_type": "code", "source": ["# [not markdown](x.ipynb)"], "outputs": []}]}))
+    problems, _ = check_links.check_repo(tmp_path, [tmp_path / "docs" / "a.md", tmp_path / "n.ipynb"])
+    assert sorted(p.split(" - ")[0] for p in problems) == [
+        "docs/a.md: gone/", "docs/a.md: img/nope.png", "docs/a.md: missing.md", "n.ipynb: ../nowhere.ipynb"]
+
+
+# --- in a real browser ----------------------------------------------------------------------------------------
+
+def _missing(what: str):
+    """In CI a missing browser is a failure; on a laptop, a skip that says how to get it."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} (CI=true: the browser test must run; .ci/run installs chromium)")
+    pytest.skip(f"{what}; install it with: apt-get install chromium")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    """The built site over HTTP on a free loopback port; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        _missing(f"Chromium is not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Python Playwright is not installed (pip install -r requirements-dev.txt)")
+    pw = sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    except Exception:
+        pw.stop()
+        raise
+    try:
+        yield b
+    finally:
+        b.close()
+        pw.stop()
+
+
+def test_reading_the_site_in_a_real_browser(browser, served, capsys):
+    """Landing page -> lesson 11 -> next and back; an exercise page shows its stub, not the solution."""
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.set_default_timeout(30000)
+    requested = []
+    page.on("request", lambda r: requested.append(r.url))
+    shots = []
+    try:
+        # 1. the landing page: the course map and the sidebar list every lesson in order
+        page.goto(f"{served}/index.html")
+        assert "watch the Linux kernel create processes" in page.locator("h1").first.inner_text()
+        sidebar = page.locator("nav.bd-docs-nav")
+        lessons = sidebar.locator('a[href^="notebooks/"]')
+        assert [lessons.nth(i).get_attribute("href") for i in range(lessons.count())] == \
+            [f"notebooks/{n}.html" for n in NOTEBOOKS]
+        shots.append(Path(tempfile.gettempdir(), "forklab_site_index.png"))
+        page.screenshot(path=str(shots[-1]))
+        page.locator("article").get_by_role("link", name="Inside the kernel").first.click()
+        page.wait_for_url("**/notebooks/11_inside_the_kernel.html")
+
+        # 2. previous/next: "next" from lesson 11 is the flag explorer
+        page.locator("a.right-next").click()
+        page.wait_for_url("**/notebooks/12_flag_explorer.html")
+        assert "flag explorer" in page.locator("article h1").first.inner_text()
+        page.locator("a.left-prev").click()
+        page.wait_for_url("**/notebooks/11_inside_the_kernel.html")
+
+        # 3. an exercise: the stub is there, the solution is not; its link leads back to the lesson
+        page.goto(f"{served}/exercises/08_clone_flags.html")
+        body = page.locator("article").inner_text()
+        assert "BEGIN SOLUTION" not in body and "BEGIN HIDDEN TESTS" not in body
+        stub = page.locator("div.cell", has_text="raise NotImplementedError").first
+        stub.evaluate("e => e.scrollIntoView({block: 'center'})")
+        assert stub.is_visible() and "YOUR CODE HERE" in stub.inner_text()
+        shots.append(Path(tempfile.gettempdir(), "forklab_site_exercise.png"))
+        stub.screenshot(path=str(shots[-1]))
+        page.locator("article").get_by_role("link", name=re.compile("Back to the lesson")).first.click()
+        page.wait_for_url("**/notebooks/08_clone_flags.html")
+
+        outside = [u for u in requested if not u.startswith(served) and not u.startswith("data:")]
+        assert outside == [], f"the site fetched from elsewhere (it must work offline): {outside[:5]}"
+        for shot in shots:
+            assert shot.stat().st_size > 5000
+        with capsys.disabled():
+            print(f"\nsite in Chromium: {len(requested)} requests, all to 127.0.0.1; screenshots "
+                  + ", ".join(map(str, shots)))
+    finally:
+        page.close()
