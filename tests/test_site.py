@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
 EXERCISES = sorted(p.stem for p in (ROOT / "exercises").glob("*.ipynb"))
 SOLUTIONS = ROOT / "solutions"
+EXPLORER_PAGES = ["notebooks/08_clone_flags.html", "notebooks/12_flag_explorer.html"]    # the flag explorer
 CHROMIUM = os.environ.get("FORKLAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
@@ -124,6 +125,17 @@ def test_notebook_page_shows_the_committed_outputs_verbatim(site, name):
     assert lines, f"notebooks/{name}.ipynb has no stored outputs (make notebooks stores them)"
     missing = [line for line in lines if line not in text]
     assert not missing, f"{len(missing)} of {len(lines)} stored output lines are not on the page, e.g. {missing[:3]}"
+
+
+@pytest.mark.parametrize("page", EXPLORER_PAGES)
+def test_flag_explorer_pages_show_the_sharing_picture(site, page):
+    """The explorer needs a kernel; the site shows its still picture (the text/html beside the widget view)."""
+    html = (site / page).read_text(encoding="utf-8")
+    m = re.search(r'<div class="forklab-still">(.*?)</table>', html, re.S)
+    assert m, (f"{page} has no still picture of the flag explorer: the stored output carries only the widget "
+               "view and text/plain (the explorer's text/html picture has not been stored yet: make notebooks)")
+    picture = _squash(re.sub(r"<[^>]+>", " ", m[1]))
+    assert "memory" in picture and "shared" in picture and "copied" in picture, picture
 
 
 def test_exercise_pages_carry_the_stubs_and_no_solution(site):
@@ -254,7 +266,7 @@ def browser():
 
 
 def test_reading_the_site_in_a_real_browser(browser, served, capsys):
-    """Landing page -> lesson 11 -> next and back; an exercise page shows its stub, not the solution."""
+    """Landing page -> lesson 11 -> next: the flag explorer's picture; an exercise shows its stub, no solution."""
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
     page.set_default_timeout(30000)
     requested = []
@@ -273,10 +285,21 @@ def test_reading_the_site_in_a_real_browser(browser, served, capsys):
         page.locator("article").get_by_role("link", name="Inside the kernel").first.click()
         page.wait_for_url("**/notebooks/11_inside_the_kernel.html")
 
-        # 2. previous/next: "next" from lesson 11 is the flag explorer
+        # 2. previous/next: "next" from lesson 11 is the flag explorer, whose sharing picture is on the page
         page.locator("a.right-next").click()
         page.wait_for_url("**/notebooks/12_flag_explorer.html")
         assert "flag explorer" in page.locator("article h1").first.inner_text()
+        picture = page.locator(".forklab-still").first
+        assert picture.is_visible(), "the flag explorer's still picture is not on the page"
+        memory = picture.locator("tr", has_text="memory").first
+        assert memory.is_visible() and re.search(r"\b(shared|copied)\b", memory.inner_text())
+        words = picture.inner_text()
+        assert "shared" in words and "copied" in words
+        page.set_viewport_size({"width": 1300, "height": 2200})    # the whole picture, clear of the sticky header
+        picture.evaluate("e => e.scrollIntoView({block: 'center'})")
+        shots.append(Path(tempfile.gettempdir(), "forklab_site_flag_explorer.png"))
+        picture.screenshot(path=str(shots[-1]))
+        page.set_viewport_size({"width": 1300, "height": 1000})
         page.locator("a.left-prev").click()
         page.wait_for_url("**/notebooks/11_inside_the_kernel.html")
 
@@ -291,6 +314,7 @@ def test_reading_the_site_in_a_real_browser(browser, served, capsys):
         stub.screenshot(path=str(shots[-1]))
         page.locator("article").get_by_role("link", name=re.compile("Back to the lesson")).first.click()
         page.wait_for_url("**/notebooks/08_clone_flags.html")
+        assert page.locator(".forklab-still").first.is_visible()
 
         outside = [u for u in requested if not u.startswith(served) and not u.startswith("data:")]
         assert outside == [], f"the site fetched from elsewhere (it must work offline): {outside[:5]}"
