@@ -68,4 +68,4 @@ $(VENV)/.installed-dev: $(VENV)/.installed-lab requirements-dev.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) lib/build lib/src/*.egg-info lib/src/forklab/_core*.so
+	rm -rf $(VENV) lib/build lib/src/*.egg-info lib/src/forklab/_core*.so build/site

@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = ROOT / "site"                       # conf.py and the pages that exist only on the site
+SITE = ROOT / "site"                       # conf.py; pages/: the pages that exist only on the site
 BUILD = ROOT / "build" / "site"            # src/ (the staged pages), html/ (the site), doctrees/ (Sphinx's cache)
 
 # site path -> repository path: everything the site is made of.
 PAGES = {
-    "index.md": SITE / "index.md",
+    "index.md": SITE / "pages" / "index.md",
     "README.md": ROOT / "README.md",             # only included by index.md, for its intro and course map
-    "exercises/index.md": SITE / "exercises.md",
+    "exercises/index.md": SITE / "pages" / "exercises.md",
     "docs/instructors.md": ROOT / "docs" / "instructors.md",
     "lib/README.md": ROOT / "lib" / "README.md",
 }

@@ -1,4 +1,4 @@
-# Sphinx + MyST-NB configuration for the course as a website (`make site`; see site/README.md).
+# Sphinx + MyST-NB settings for the course as a website (`make site`; see README.md beside this file).
 # The pages are rendered from the outputs committed in the notebooks: nothing is executed here.
 
 project = "forklab"

@@ -132,9 +132,9 @@ def _repository_documents(root: Path) -> list[Path]:
     """Markdown files and notebooks that git knows of (tracked, or new and not ignored)."""
     out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z",
                           "*.md", "*.ipynb"], cwd=root, check=True, capture_output=True, text=True).stdout
-    # site/*.md are pages of the website, written with the site's layout: check_site checks them, once built
+    # site/pages/ are written for the website's layout, not the repository's: check_site checks them, once built
     return sorted({root / name for name in out.split("\0")
-                   if name and not name.startswith("site/") and (root / name).is_file()})
+                   if name and not name.startswith("site/pages/") and (root / name).is_file()})
 
 
 def check_repo(root: Path, documents: list[Path] | None = None) -> tuple[list[str], set[str]]:
