@@ -8,16 +8,14 @@ import time
 
 import forklab
 from forklab import benchserver
+from forklab.procstat import read_stat
 
 
 def wait_gone(pid: int, seconds: float = 3.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
+        st = read_stat(pid)
+        if st is None or st.state == "Z":
             return True
         time.sleep(0.02)
     return False
@@ -28,8 +26,7 @@ def test_experiments_run_in_a_server_that_is_not_this_process():
     server = benchserver.server_pid()
     assert server is not None and server != os.getpid()
     # the bench (the child's parent) is the server's child, not ours
-    with open(f"/proc/{server}/stat") as f:
-        assert int(f.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    assert read_stat(server).ppid == os.getpid()
     assert obs.parent.host_ppid == server
 
 
@@ -45,16 +42,11 @@ def test_a_killed_server_is_replaced():
 def test_the_server_dies_with_its_parent():
     code = textwrap.dedent("""
         import forklab, os, time
+        from forklab.procstat import children_of
         forklab.run("fork")
         time.sleep(0.2)            # the server forks the next bench after answering
         server = forklab.benchserver.server_pid()
-        def parent_of(p):
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    return int(f.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                return None
-        waiting = [p for p in os.listdir("/proc") if p.isdigit() and parent_of(p) == server]
+        waiting = children_of(server)
         print(server, *waiting, flush=True)
         time.sleep(60)
     """)

@@ -145,14 +145,8 @@ def test_inside_a_real_ipykernel():
         except ChildProcessError:
             zombies = 'no zombie'
         server = forklab.benchserver.server_pid()
-        def parent_of(p):
-            try:
-                with open(f'/proc/{p}/stat') as f:
-                    return int(f.read().rsplit(')', 1)[1].split()[1])
-            except OSError:      # the process ended while we looked
-                return None
-        children = [p for p in os.listdir('/proc') if p.isdigit() and p != str(server)
-                    and parent_of(p) == os.getpid()]
+        from forklab.procstat import children_of
+        children = [p for p in children_of(os.getpid()) if p != server]
         print(all(shared), os.getcwd() == cwd, len(os.listdir('/proc/self/fd')) == fds, zombies, children)
     """)
     outputs = []

@@ -21,7 +21,7 @@ can create one (root), otherwise RLIMIT_NPROC set to the user's current count pl
 then fails with EAGAIN until the supervisor kills the lot). The program also runs at nice +5, so
 that the supervisor gets the CPU back from a program that keeps it busy.
 
-Only the standard library: this file runs without importing forklab (quick to start).
+Only the standard library and procstat.py beside it: this file runs without importing forklab (quick to start).
 """
 import ctypes
 import json
@@ -30,6 +30,12 @@ import signal
 import subprocess
 import sys
 import time
+
+# procstat.py lies beside this file. -I leaves this folder off sys.path, and importing the forklab
+# package would cost the start-up time this file saves: so append the folder (after the standard
+# library, which forklab/platform.py must not shadow) and load that one stdlib-only module.
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+from procstat import all_processes  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -41,18 +47,7 @@ def set_subreaper() -> bool:
 
 def parent_map() -> dict:
     """pid -> ppid for every process on the machine (from /proc/PID/stat)."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        fields = data.rsplit(b")", 1)[1].split()
-        parents[int(entry)] = int(fields[1])
-    return parents
+    return {pid: st.ppid for pid, st in all_processes().items()}
 
 
 def descendants(root: int) -> list:
@@ -88,14 +83,12 @@ def backstop_cgroup(cap: int):
 def user_task_count() -> int:
     """Tasks (threads included, as RLIMIT_NPROC counts them) of our real uid."""
     uid, n = os.getuid(), 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    with open(f"/proc/{entry}/stat", "rb") as f:
-                        n += int(f.read().rsplit(b")", 1)[1].split()[17])
-            except (OSError, ValueError, IndexError):
-                pass
+    for pid, st in all_processes().items():
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                n += st.num_threads
+        except OSError:
+            pass
     return n
 
 

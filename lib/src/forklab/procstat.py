@@ -1,0 +1,61 @@
+"""What /proc/PID/stat says about a process: the one parser of that file in forklab and its tests.
+
+    >>> from forklab.procstat import read_stat
+    >>> read_stat(1).ppid
+    0
+
+The second field is the program's name in parentheses, and that name may itself contain spaces
+and ")" (a program can call itself "a) b"): so split at the *last* ")", never on spaces.
+
+Only the standard library, and nothing from forklab: the C cells' supervisor, which runs without
+the package on its path, loads this file too.
+"""
+import os
+from collections import namedtuple
+
+#: The fields forklab reads (proc(5) numbers them 1, 2, 3, 4, 5, 6 and 20).
+ProcStat = namedtuple("ProcStat", "pid comm state ppid pgrp session num_threads")
+
+
+def parse_stat(data) -> ProcStat:
+    """One /proc/PID/stat line (bytes or str) as a ProcStat."""
+    if isinstance(data, bytes):
+        data = data.decode(errors="replace")
+    head, _, rest = data.rpartition(")")
+    pid, _, comm = head.partition(" (")
+    fields = rest.split()      # fields[0] is field 3 of proc(5), the state
+    return ProcStat(int(pid), comm, fields[0], int(fields[1]), int(fields[2]), int(fields[3]),
+                    int(fields[17]))
+
+
+def read_stat(pid) -> "ProcStat | None":
+    """The process's ProcStat, or None if it is gone (or was never there)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return parse_stat(f.read())
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def process_state(pid) -> "str | None":
+    """The state letter of a process as /proc shows it ("R", "S", "Z", ...), or None if gone."""
+    st = read_stat(pid)
+    return st.state if st else None
+
+
+def all_processes() -> dict:
+    """pid -> ProcStat for every process now on the machine (those that end meanwhile are left out)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    found[int(entry)] = parse_stat(f.read())
+            except OSError:
+                continue
+    return found
+
+
+def children_of(pid: int) -> list:
+    """Processes whose parent is pid, zombies included."""
+    return [p for p, st in all_processes().items() if st.ppid == pid]
