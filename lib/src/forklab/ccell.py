@@ -48,6 +48,7 @@ class CResult:
     max_procs_seen: int = 0        # most processes alive at once (as sampled by the supervisor)
     max_procs: int = 64
     backstop: str = ""             # hard cap under the count: "pids cgroup", "RLIMIT_NPROC" or "none"
+    start_error: str = ""          # why the program could not be started ("" if it was)
     timeout: float = 5.0
     command: list = field(default_factory=list)
 
@@ -148,6 +149,20 @@ def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=No
         return _decode(out), _decode(err), status
 
 
+def run_supervised(argv, *, stdin=None, timeout: float = 5.0, max_procs: int = 64, cwd=None,
+                   env=None) -> CResult:
+    """Run a program that needs no compiling under the supervisor: the one place its report
+    becomes a CResult (for C cells, process trees and graded programs alike)."""
+    out, err, status = run_program(argv, stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=cwd, env=env)
+    return CResult(stdout=out, stderr=err, returncode=status.get("returncode"), compiled=True,
+                   timed_out=bool(status.get("timed_out")),
+                   too_many_procs=bool(status.get("too_many_procs")),
+                   leftovers_killed=bool(status.get("main_ended_first")),
+                   max_procs_seen=int(status.get("max_seen", 0)), max_procs=max_procs,
+                   backstop=status.get("backstop", ""), start_error=status.get("start_error") or "",
+                   timeout=timeout)
+
+
 def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: int = 64,
           cflags=()) -> CResult:
     """Compile `source` (a complete C program) with warnings on and run it in the sandbox."""
@@ -155,24 +170,15 @@ def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: 
         args = shlex.split(args)
     if isinstance(cflags, str):
         cflags = shlex.split(cflags)
-    result = CResult(max_procs=max_procs, timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="forklab-c-") as tmp:
-        ok, result.compile_output, binary = compile_c(source, Path(tmp), cflags)
-        result.compiled = ok
+        ok, compile_output, binary = compile_c(source, Path(tmp), cflags)
         if not ok:
-            return result
-        result.command = ["./cell", *map(str, args)]
-        out, err, status = run_program([binary, *args], stdin=stdin, timeout=timeout,
-                                       max_procs=max_procs, cwd=tmp)
-    result.stdout, result.stderr = out, err
-    if status.get("start_error"):
-        result.stderr += status["start_error"] + "\n"
-    result.returncode = status.get("returncode")
-    result.timed_out = bool(status.get("timed_out"))
-    result.too_many_procs = bool(status.get("too_many_procs"))
-    result.leftovers_killed = bool(status.get("main_ended_first"))
-    result.max_procs_seen = int(status.get("max_seen", 0))
-    result.backstop = status.get("backstop", "")
+            return CResult(compile_output=compile_output, max_procs=max_procs, timeout=timeout)
+        result = run_supervised([binary, *args], stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=tmp)
+    result.compile_output = compile_output
+    result.command = ["./cell", *map(str, args)]
+    if result.start_error:
+        result.stderr += result.start_error + "\n"
     return result
 
 

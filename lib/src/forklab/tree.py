@@ -262,14 +262,10 @@ def parse_log(data: bytes) -> tuple[list, list]:
 
 
 def _run(argv, log: Path, *, timeout, max_procs, env=None, cwd=None):
-    out, err, status = ccell.run_program(argv, timeout=timeout, max_procs=max_procs, env=env, cwd=cwd)
-    result = ccell.CResult(stdout=out, stderr=err, returncode=status.get("returncode"), compiled=True,
-                           timed_out=bool(status.get("timed_out")), max_procs=max_procs, timeout=timeout,
-                           too_many_procs=bool(status.get("too_many_procs")),
-                           leftovers_killed=bool(status.get("main_ended_first")),
-                           max_procs_seen=int(status.get("max_seen", 0)), backstop=status.get("backstop", ""))
+    result = ccell.run_supervised(argv, timeout=timeout, max_procs=max_procs, env=env, cwd=cwd)
     procs, outputs = parse_log(log.read_bytes())
-    return ProcessTree(processes=procs, outputs=outputs, stdout=out, stderr=err, result=result)
+    return ProcessTree(processes=procs, outputs=outputs, stdout=result.stdout, stderr=result.stderr,
+                       result=result)
 
 
 def run_python(code: str, *, timeout: float = 5.0, max_procs: int = 64) -> ProcessTree:
