@@ -11,6 +11,8 @@ pages. The child reports its minor page faults (getrusage) and its Private_Dirty
 memory (/proc/self/smaps_rollup) before and after the writes: each write to a shared page is one
 fault, and moves 4 KiB from "shared with the parent" to "my own".
 
+`faults_for_writes(offsets)` runs the same meter for chosen byte offsets (what graded exercises ask).
+
 `fork_cost()` times fork() in a parent of growing size (another small C program): the
 kernel copies the page tables (about 2 KiB of them per MiB of touched memory), so fork slows down
 as the parent grows even though no data page is copied.
@@ -19,12 +21,13 @@ Neither ever forks the caller (the Jupyter kernel).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from . import ccell
 
 COW_METER = r'''
-/* The copy-on-write meter: the child writes into N of its parent's pages, and we count. */
+/* The copy-on-write meter: a child writes into its parent's pages, and we count. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -54,6 +57,23 @@ static long minflt(void) {
     return ru.ru_minflt;
 }
 
+/* What the child writes, one experiment per argument: "N" is one byte in each of the first N pages;
+   "@a,b,c" is one byte at each of those offsets (two in one page: still one copy). */
+static long write_bytes(volatile char *region, long page, const char *what) {
+    long writes = 0;
+    if (what[0] != '@') {
+        for (long k = atol(what); writes < k; writes++)
+            region[writes * page] = 2;            /* first write to a shared page: a fault */
+        return writes;
+    }
+    for (const char *p = what + 1; *p; writes++) {
+        char *end;
+        region[strtol(p, &end, 10)] = 2;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return writes;
+}
+
 int main(int argc, char **argv) {
     long page = sysconf(_SC_PAGESIZE), pages = atol(argv[1]);
     char *region = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -64,7 +84,6 @@ int main(int argc, char **argv) {
     printf("page %ld\n", page);
     fflush(stdout);
     for (int i = 2; i < argc; i++) {
-        long n = atol(argv[i]);
         pid_t pid = fork();
         if (pid < 0) { perror("fork"); return 1; }
         if (pid == 0) {
@@ -72,8 +91,7 @@ int main(int argc, char **argv) {
                copy that stack page, so make it once before counting for real. */
             minflt();
             long priv0 = field("Private_Dirty:"), shared0 = field("Shared_Dirty:"), f0 = minflt();
-            for (long k = 0; k < n; k++)
-                region[k * page] = 2;                 /* first write to a shared page: a fault */
+            long n = write_bytes(region, page, argv[i]);
             long f1 = minflt(), priv1 = field("Private_Dirty:"), shared1 = field("Shared_Dirty:");
             printf("row %ld %ld %ld %ld %ld %ld\n", n, f1 - f0, priv0, priv1, shared0, shared1);
             fflush(stdout);
@@ -215,6 +233,21 @@ def measure(writes=(0, 16, 64, 256, 1024, 4096), region_pages: int = 4096,
         out.append(CowRow(pages_written=n, minor_faults=faults, private_kib=p1,
                           private_added_kib=p1 - p0, shared_lost_kib=s0 - s1))
     return CowMeasurement(rows=out, region_pages=region_pages, page_size=page)
+
+
+def faults_for_writes(offsets, *, pages: int = 64, timeout: float = 10.0) -> int:
+    """Page faults a fork child takes writing one byte at each offset of a buffer its parent filled.
+
+    The same meter as measure(): the parent touches all ``pages`` pages, forks, and the child
+    writes; two offsets in one page cost one fault (that page is copied once).
+    """
+    size = pages * os.sysconf("SC_PAGE_SIZE")
+    offsets = [int(o) for o in offsets]
+    bad = [o for o in offsets if not 0 <= o < size]
+    if bad:
+        raise ValueError(f"offsets must lie in the {pages}-page buffer (0 to {size - 1}); got {bad[:3]}")
+    rows = _run(COW_METER, [pages, "@" + ",".join(map(str, offsets))], timeout)
+    return int(rows[1][1])
 
 
 @dataclass

@@ -1,0 +1,24 @@
+"""The one /proc/PID/stat parser: names with spaces and parentheses, real processes, gone ones."""
+import os
+
+from forklab.children import Children
+from forklab.procstat import children_of, parse_stat, process_state, read_stat
+
+# field 20 (num_threads) is the 18th after the name; the rest of a real line is abridged
+LINE = b"4242 (a) b (c) S 17 4242 4242 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 3 0 99 1000 5\n"
+
+
+def test_a_name_with_spaces_and_parentheses_is_read_whole():
+    st = parse_stat(LINE)
+    assert (st.pid, st.comm, st.state, st.ppid, st.pgrp, st.session, st.num_threads) == \
+        (4242, "a) b (c", "S", 17, 4242, 4242, 3)
+    assert parse_stat(LINE.decode()) == st
+
+
+def test_a_real_child_with_a_tricky_name_is_found_and_its_state_read():
+    with Children(["sleep 30; :"], name="x) y") as kids:      # "; :" keeps the shell from exec-ing sleep
+        pid = kids.pids[0]
+        st = read_stat(pid)
+        assert st.comm == "x) y" and st.ppid == os.getpid() and st.state in "RS"
+        assert pid in children_of(os.getpid())
+    assert process_state(pid) is None and read_stat(pid) is None     # killed and reaped on leaving
