@@ -7,7 +7,8 @@ import forklab
 from forklab import picture
 from forklab.lab import has_cap_sys_admin
 from forklab.presets import PRESETS, preset_named
-from forklab.widgets import FlagExplorer, benchmark_toggles, explore
+from forklab.benchmark import explorer_toggles, percentile
+from forklab.widgets import FlagExplorer, explore
 
 # each sharing flag, the flags it needs with it, and the row it makes shared
 SHARING = [
@@ -200,7 +201,7 @@ def test_the_view_model_diffs_only_the_rows_that_changed():
 
 
 def test_the_benchmark_reports_percentiles():
-    r = benchmark_toggles(n=10)
+    r = explorer_toggles(n=10)
     assert r["n"] == 10
     assert 0 < r["beyond_p50_ms"] <= r["beyond_p95_ms"] < r["toggle_p95_ms"] + 1e-9
 
@@ -221,3 +222,9 @@ def test_the_output_carries_a_still_picture_for_readers_without_the_widget():
     a.flags = ("CLONE_SIGHAND",)                              # a refusal shows the rule and the fix in words
     refused = a._repr_mimebundle_()["text/html"]
     assert "The kernel refused: EINVAL" in refused and "SIGHAND needs VM" in refused and "add CLONE_VM" in refused
+
+
+def test_percentiles_interpolate_between_the_nearest_values():
+    assert percentile([3, 1, 2, 4], 50) == 2.5
+    assert percentile([1, 2, 3, 4, 5], 95) == 4.8
+    assert percentile([7], 95) == 7

@@ -13,7 +13,7 @@
 
 Every change runs one experiment with ``forklab.run`` (about a millisecond; 25 ms with CLONE_VFORK)
 and redraws the picture from what was observed. What is drawn, and how, lives in
-``forklab.picture``; the presets in ``forklab.presets``.
+``forklab.picture``; the presets in ``forklab.presets``; how fast a toggle is, in ``forklab.benchmark``.
 """
 from __future__ import annotations
 
@@ -342,35 +342,3 @@ class FlagExplorer(widgets.VBox):
 def explore(preset: str | None = None, **kwargs) -> FlagExplorer:
     """A new FlagExplorer (``forklab.explore()``), optionally starting from a preset."""
     return FlagExplorer(preset=preset, **kwargs)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
-def benchmark_toggles(n: int = 200) -> dict:
-    """Time n programmatic toggles of CLONE_VM: (a) toggle -> redrawn view, (b) the part beyond the
-    experiment itself (checking, diffing, rendering, syncing the widgets). Milliseconds."""
-    ex = FlagExplorer()
-    ex.flags = ("CLONE_VM",)                 # warm up
-    totals, beyond = [], []
-    for i in range(n):
-        start = time.perf_counter()
-        ex.flags = () if i % 2 == 0 else ("CLONE_VM",)
-        totals.append((time.perf_counter() - start) * 1000)
-        beyond.append(totals[-1] - ex.last_timing["experiment_ms"])
-        if ex.observation is None:
-            raise RuntimeError(f"the benchmark's experiment failed: {ex.error or ex.problem}")
-    return {"n": n,
-            "toggle_p50_ms": _percentile(totals, 0.5), "toggle_p95_ms": _percentile(totals, 0.95),
-            "beyond_p50_ms": _percentile(beyond, 0.5), "beyond_p95_ms": _percentile(beyond, 0.95)}
-
-
-if __name__ == "__main__":
-    r = benchmark_toggles()
-    print(f"flag explorer, {r['n']} toggles of CLONE_VM: toggle -> redrawn view p50 {r['toggle_p50_ms']:.2f} ms, "
-          f"p95 {r['toggle_p95_ms']:.2f} ms; beyond the experiment p50 {r['beyond_p50_ms']:.2f} ms, "
-          f"p95 {r['beyond_p95_ms']:.2f} ms (target p95 <= 5 ms)")
