@@ -193,6 +193,7 @@ struct fl_spawned fl_spawn(struct fl_bench *b)
             munmap(s.stack, s.stack_size);
         s.stack = NULL;
     }
+    /* A kernel older than 5.2 ignores CLONE_PIDFD and leaves the word at -1: nothing relies on it. */
     if (s.id > 0 && (b->flags & CLONE_PIDFD))
         s.pidfd = r->pidfd_from_clone;
     return s;
