@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from forklab import grading
+from forklab import children, grading
 from forklab.grading import expect, require
 
 
@@ -84,7 +84,10 @@ def test_file_written_by_runs_the_program_in_an_empty_folder():
         grading.file_written_by("pass")
 
 
-def test_children_reports_exactly_the_unreaped_ones_and_cleans_up():
+@pytest.mark.parametrize("pidfds", ["pidfd_open", "none (Linux < 5.3)"])
+def test_children_reports_exactly_the_unreaped_ones_and_cleans_up(pidfds, monkeypatch):
+    if pidfds.startswith("none"):
+        monkeypatch.setattr(children, "_pidfd_open", lambda pid: None)
     with grading.Children(["exit 0", "exit 4", "sleep 30"]) as kids:
         reaped, zombie, running = kids.pids
         kids.wait_until_exited(zombie)

@@ -5,6 +5,7 @@ import os
 import select
 import signal
 import tempfile
+import time
 
 
 class Children:
@@ -15,7 +16,8 @@ class Children:
         require(not kids.unreaped, kids.unreaped_sentence("reap_all()"))
 
     The children are started with posix_spawn (the caller is never forked). A pidfd is taken for
-    each at once, so the check below is exact even if a pid is reused: on leaving the block,
+    each at once, so the check below is exact even if a pid is reused (where the kernel has no
+    pidfd_open, before Linux 5.3, the check goes by pid): on leaving the block,
     ``unreaped`` lists the children the student's code left unreaped (zombies or still running),
     and every one of them is then killed and reaped - nothing outlives the check.
     """
@@ -25,7 +27,7 @@ class Children:
         self.name = name
         self.pids: list[int] = []
         self.unreaped: list[int] = []
-        self._fds: dict[int, int] = {}
+        self._fds: dict[int, int | None] = {}
         self._tmp = None
 
     def __enter__(self) -> "Children":
@@ -38,7 +40,7 @@ class Children:
             for script in self.scripts:
                 pid = os.posix_spawn(shell, [shell, "-c", script], dict(os.environ))
                 self.pids.append(pid)
-                self._fds[pid] = os.pidfd_open(pid)
+                self._fds[pid] = _pidfd_open(pid)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -46,12 +48,25 @@ class Children:
 
     def wait_until_exited(self, pid: int, timeout: float = 5.0) -> None:
         """Wait until child ``pid`` has ended, without reaping it (it stays a zombie)."""
-        if not select.select([self._fds[pid]], [], [], timeout)[0]:
+        fd, deadline = self._fds[pid], time.monotonic() + timeout
+        if fd is not None:
+            ended = bool(select.select([fd], [], [], timeout)[0])
+        else:
+            while not (ended := _exited_unreaped(pid)) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        if not ended:
             raise AssertionError(f"Child {pid} did not end within {timeout:g} s.")
 
     def __exit__(self, *exc) -> None:
         for pid, fd in self._fds.items():
             try:
+                if fd is None:
+                    running = not _exited_unreaped(pid)     # ChildProcessError: already reaped
+                    self.unreaped.append(pid)
+                    if running:
+                        os.kill(pid, signal.SIGKILL)
+                    os.waitid(os.P_PID, pid, os.WEXITED)
+                    continue
                 if os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None or \
                         not _ended(fd):
                     self.unreaped.append(pid)
@@ -60,7 +75,8 @@ class Children:
             except ChildProcessError:
                 pass                          # the student's code reaped it
             finally:
-                os.close(fd)
+                if fd is not None:
+                    os.close(fd)
         self._fds.clear()
         if self._tmp:
             self._tmp.cleanup()
@@ -70,6 +86,20 @@ class Children:
         return (f"{who} returned while {n} of its {len(self.pids)} children had not been reaped "
                 f"(pid{'s' if n != 1 else ''} {', '.join(map(str, self.unreaped))}): each stays a zombie "
                 f"(or runs on) until someone calls wait on it.")
+
+
+def _pidfd_open(pid: int) -> int | None:
+    """A pidfd for our child, or None: Linux < 5.3 has no pidfd_open (ENOSYS), and a Python built
+    with older headers has no os.pidfd_open at all."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _exited_unreaped(pid: int) -> bool:
+    """Our child has ended and is not reaped yet (a zombie). ChildProcessError if it was reaped."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def _ended(pidfd: int) -> bool:

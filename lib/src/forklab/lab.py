@@ -313,6 +313,10 @@ def _observation(res, primitive, mask, signal_name, timeout, duration_ms) -> Obs
     notes = []
     if status is not None and status < 0:
         notes.append(f"the child was killed by {_signame(-status)} after reporting")
+    if mask & FLAGS["CLONE_PIDFD"].value and res.pidfd_from_clone < 0:
+        notes.append("CLONE_PIDFD was asked for, but no pidfd came back: this kernel is older than 5.2 and "
+                     "does not know the flag, and clone() ignores flags it does not know - so the child was "
+                     "created as if CLONE_PIDFD were absent (forklab waited for it by its pid instead)")
     return Observation(
         primitive=primitive, flags=names, exit_signal=signal_name, resources=verdicts,
         parent=_side(res.parent), child=_side(res.child),

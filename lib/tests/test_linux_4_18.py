@@ -1,5 +1,6 @@
-"""The C core builds against Linux 4.18's headers (RHEL 8, conda-forge's sysroot, Ubuntu 18.04 has
-older still) and, built that way, runs where every system call newer than 4.18 answers ENOSYS.
+"""Linux 4.18 (RHEL 8's kernel): forklab's C core builds against its headers (conda-forge's sysroot
+and Ubuntu 18.04 have older ones still), runs where every system call newer than 4.18 answers
+ENOSYS, and says so when the kernel ignored a flag it did not know.
 
 Old headers are not installed here, so the test makes them: it copies each installed header that
 defines a system call number or a clone flag, leaving out every definition that 4.18 did not have
@@ -166,3 +167,19 @@ def test_built_with_4_18_headers_it_runs_where_newer_calls_are_enosys(bench_4_18
         server.stdin.close()
         assert server.wait(timeout=30) == 0
         server.stdout.close()
+
+
+def test_a_clone_pidfd_the_kernel_ignored_is_reported_not_hidden(monkeypatch):
+    """Linux < 5.2 ignores CLONE_PIDFD and writes no pidfd; the filter cannot imitate that, so the
+    bench's answer is edited the way such a kernel would leave it."""
+    from forklab import benchserver
+    assert not [n for n in forklab.run("clone", ["PIDFD"]).notes if "CLONE_PIDFD" in n]
+    real = benchserver.run_experiment
+
+    def as_on_linux_4_18(req, res, timeout):
+        real(req, res, timeout)
+        res.pidfd_from_clone = -1
+
+    monkeypatch.setattr(benchserver, "run_experiment", as_on_linux_4_18)
+    obs = forklab.run("clone", ["PIDFD"])
+    assert [n for n in obs.notes if "CLONE_PIDFD was asked for, but no pidfd came back" in n]
