@@ -47,12 +47,23 @@ site: $(VENV)/.installed-dev
 	$(PY) site/build.py
 	$(PY) tools/check_links.py --site build/site/html --repo
 
+# Not Linux (macOS, Windows without WSL2): the experiments need a Linux kernel; a container has one.
+define NOT_LINUX
+forklab's experiments run on a Linux kernel, and this is $(shell uname -s). Use the course in a container:
+  Binder       open the "launch binder" link in README.md - nothing to install
+  Docker       docker build -t forklab . && docker run --rm -p 8888:8888 forklab
+               (Docker Desktop runs a Linux VM; open the http://127.0.0.1:8888/lab?token=... it prints)
+  Codespaces   on GitHub: Code > Codespaces > Create codespace (it uses .devcontainer/)
+  Windows      WSL2 is Linux: run make lab inside it
+endef
+export NOT_LINUX
+
 check-tools:
+	@[ "$$(uname -s)" = Linux ] || { echo "$$NOT_LINUX"; exit 1; }
 	@command -v $(PYTHON) >/dev/null || { echo "forklab needs Python 3.10 or newer as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "forklab needs Python >= 3.10; '$(PYTHON)' is $$($(PYTHON) --version)"; exit 1; }
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "'$(PYTHON)' lacks the venv module (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 	@command -v cc >/dev/null || command -v gcc >/dev/null || { echo "forklab needs a C compiler (Debian/Ubuntu: apt-get install gcc python3-dev)"; exit 1; }
-	@[ "$$(uname -s)" = Linux ] || { echo "forklab experiments run on Linux only (on Windows use WSL2)"; exit 1; }
 
 $(VENV)/bin/python: | check-tools
 	$(PYTHON) -m venv $(VENV)

@@ -1,4 +1,6 @@
 """The ways to install forklab agree with each other."""
+import json
+import os
 import re
 from pathlib import Path
 
@@ -42,3 +44,50 @@ def test_dev_requirements_extend_the_student_ones():
 def test_library_metadata_names_cffi_and_python_version():
     text = (ROOT / "lib" / "pyproject.toml").read_text()
     assert 'requires-python = ">=3.10"' in text and "cffi" in text
+
+
+# --- Binder, the Dockerfile and the devcontainer install the same course -----------------------
+
+def _pip_installs(script: str) -> list[str]:
+    """The arguments of every `pip install` in a shell script or Dockerfile, options dropped."""
+    script = script.replace("\\\n", " ")
+    found = []
+    for m in re.finditer(r"pip install ([^\n&;]*)", script):
+        args = m.group(1).split()
+        found += [a if not a.startswith("-r") else "-r" for a in args if not a.startswith("--") and a != "-q"]
+    return found
+
+
+def test_binder_installs_requirements_txt_and_builds_the_library():
+    binder = ROOT / "binder"
+    lines = [line.split("#")[0].strip() for line in (binder / "requirements.txt").read_text().splitlines()]
+    assert [line for line in lines if line] == ["-r ../requirements.txt"]      # cannot drift from it
+    post_build = binder / "postBuild"
+    assert os.access(post_build, os.X_OK), "repo2docker runs binder/postBuild only if it is executable"
+    assert "./lib" in _pip_installs(post_build.read_text())
+    assert {"gcc", "strace"} <= set((binder / "apt.txt").read_text().split())
+    assert re.fullmatch(r"python-3\.\d+\n?", (binder / "runtime.txt").read_text())
+
+
+def test_dockerfile_installs_what_binder_does():
+    docker = (ROOT / "Dockerfile").read_text()
+    installs = _pip_installs(docker)
+    assert "requirements.txt" in installs and "./lib" in installs
+    assert installs.index("requirements.txt") < installs.index("./lib")
+    apt = re.search(r"apt-get install ([^\n&]*)", docker.replace("\\\n", " ")).group(1).split()
+    assert set((ROOT / "binder" / "apt.txt").read_text().split()) <= set(apt)
+    # The same Python as Binder's runtime.txt, and a student who is not root.
+    python = (ROOT / "binder" / "runtime.txt").read_text().strip().removeprefix("python-")
+    assert re.search(rf"^FROM python:{re.escape(python)}\b", docker, re.M)
+    assert re.search(r"^USER student$", docker, re.M)
+    # Every option that unlocks namespaces is written beside it.
+    for option in ("seccomp=unconfined", "apparmor=unconfined", "SYS_ADMIN", "seccompProfile"):
+        assert option in docker
+
+
+def test_devcontainer_builds_the_dockerfile_and_says_how_to_unlock_namespaces():
+    text = (ROOT / ".devcontainer" / "devcontainer.json").read_text()
+    config = json.loads("\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//")))
+    assert config["build"] == {"dockerfile": "../Dockerfile", "context": ".."}
+    assert config["remoteUser"] == "student"
+    assert '"runArgs": ["--security-opt", "seccomp=unconfined"' in text

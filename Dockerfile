@@ -1,0 +1,50 @@
+# forklab in a container: the image a laptop (macOS, Windows, Linux) or a JupyterHub runs.
+#
+#   docker build -t forklab .
+#   docker run --rm -p 8888:8888 forklab          # then open the http://127.0.0.1:8888/lab?token=... it prints
+#
+# It installs exactly what Binder does (binder/): requirements.txt, then ./lib built with gcc.
+# Experiments run on the host's kernel - that is what the course measures - as the unprivileged user
+# `student`, under Docker's default seccomp profile, which refuses clone() with any CLONE_NEW* flag
+# (EPERM), clone3() (ENOSYS), unshare, setns, mount and kcmp. The course works like that: it finds out
+# what the machine allows, explains each refusal and shows reference outputs for the namespace chapter.
+#
+# To watch namespaces being made too, relax the profile for this one container:
+#   docker run --rm -p 8888:8888 --security-opt seccomp=unconfined forklab
+#       clone3, kcmp, and user namespaces - and, in the same call as CLONE_NEWUSER, every other
+#       namespace - for `student` (if the host kernel lets unprivileged users create user namespaces).
+#   ... --security-opt apparmor=unconfined   on AppArmor hosts (Ubuntu) as well: Docker's AppArmor
+#       profile denies mount(), so the tmpfs the child mounts in its new mount namespace is refused.
+# --cap-add SYS_ADMIN does not help `student`: a non-root user has no capabilities either way. (Docker's
+# profile does let a *root* container with CAP_SYS_ADMIN make namespaces - but a root notebook with that
+# capability can also change the container's mounts; prefer the two options above.)
+# Kubernetes (a JupyterHub) runs pods without seccomp unless the kubelet's --seccomp-default or the pod
+# asks for RuntimeDefault; to be explicit, set in the single-user pod's securityContext:
+#   seccompProfile: {type: Unconfined}      (and, on AppArmor nodes, appArmorProfile: {type: Unconfined},
+#                                            Kubernetes 1.30+)
+# For a JupyterHub, also install the hub's own version of jupyterhub: --build-arg JUPYTERHUB=5.2.1
+FROM python:3.11-slim
+
+# gcc and libc6-dev: forklab's C core and the notebooks' C cells; strace: which system calls really happen.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev strace \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --shell /bin/bash student \
+ && mkdir /home/student/forklab && chown student: /home/student/forklab \
+ && python -m venv /opt/forklab && chown -R student: /opt/forklab
+ENV PATH=/opt/forklab/bin:$PATH
+USER student
+WORKDIR /home/student/forklab
+
+# Requirements first, so that editing a notebook does not reinstall them.
+COPY --chown=student requirements.txt ./
+RUN python -m pip install --no-cache-dir -r requirements.txt
+ARG JUPYTERHUB=""
+RUN if [ -n "$JUPYTERHUB" ]; then python -m pip install --no-cache-dir "jupyterhub==$JUPYTERHUB"; fi
+
+COPY --chown=student . ./
+RUN python -m pip install --no-cache-dir ./lib
+
+EXPOSE 8888
+CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "notebooks/00_start_here.ipynb"]

@@ -1,0 +1,83 @@
+"""Binder's steps work for a student: repo2docker's pip route, then the whole course in a container.
+
+What repo2docker does with binder/ (its Ubuntu base image, apt.txt and runtime.txt aside): install
+binder/requirements.txt into a fresh Python environment, then run binder/postBuild from the
+repository's root. This test does the same as an unprivileged user (nobody, when started as root)
+in a copy of the tree without any build products, with a fresh venv from /usr/bin/python3 - and
+then runs every notebook in that venv under Docker's default seccomp rules (tools/confine docker),
+which is how Binder, a hub or `docker run` meets the course. Everything it made is removed after.
+
+Slow (every student package from PyPI, then the course): it runs only when asked,
+    FORKLAB_SLOW=1 python -m pytest -q -p no:cacheprovider tests/test_binder.py
+or in CI (the CI environment variable is set).
+"""
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_PYTHON = "/usr/bin/python3"
+STUDENT = os.environ.get("FORKLAB_STUDENT_USER", "nobody")
+
+pytestmark = [
+    pytest.mark.skipif(not (os.environ.get("FORKLAB_SLOW") or os.environ.get("CI")),
+                       reason="slow (minutes, needs PyPI): set FORKLAB_SLOW=1 to run Binder's steps"),
+    pytest.mark.skipif(subprocess.run([BASE_PYTHON, "-c", "import venv, ensurepip"],
+                                      capture_output=True).returncode != 0 if os.path.exists(BASE_PYTHON) else True,
+                       reason=f"needs {BASE_PYTHON} with the venv module"),
+]
+
+# What a fresh clone does not have: environments and everything a build leaves behind.
+NOT_IN_A_CLONE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "*.so", "*.o", "build",
+                                        "forklab-bench", ".pytest_cache", ".ipynb_checkpoints")
+
+
+def _as_student(work: Path):
+    """The command prefix and environment that run a step as the student, in work/."""
+    env = {"HOME": str(work / ".home"), "PATH": f"{work / 'venv' / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    if os.geteuid() != 0:
+        return [], env                                   # already unprivileged
+    return ["runuser", "-u", STUDENT, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items())], env
+
+
+def _step(prefix, env, work, *argv):
+    out = subprocess.run([*prefix, *argv], cwd=work, env=None if prefix else {**os.environ, **env},
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert out.returncode == 0, f"{' '.join(argv)} failed (exit {out.returncode}):\n{out.stdout[-4000:]}"
+    return out.stdout
+
+
+def test_binder_steps_build_the_course_and_every_notebook_runs_under_docker_rules():
+    work = Path(tempfile.mkdtemp(prefix="forklab-binder-", dir="/tmp"))
+    try:
+        work.chmod(0o755)
+        shutil.copytree(ROOT, work, ignore=NOT_IN_A_CLONE, dirs_exist_ok=True)
+        (work / ".home").mkdir()
+        if os.geteuid() == 0:
+            uid = pwd.getpwnam(STUDENT).pw_uid
+            for path in [work, *work.rglob("*")]:
+                os.lchown(path, uid, -1)
+        prefix, env = _as_student(work)
+        venv_python = str(work / "venv" / "bin" / "python")
+
+        _step(prefix, env, work, BASE_PYTHON, "-m", "venv", str(work / "venv"))
+        _step(prefix, env, work, venv_python, "-m", "pip", "install", "-q", "--no-cache-dir",
+              "-r", "binder/requirements.txt")
+        _step(prefix, env, work, "binder/postBuild")
+
+        # forklab comes from the venv (postBuild built it), not from the tree.
+        where = _step(prefix, env, work, venv_python, "-c", "import forklab; print(forklab.__file__)")
+        assert str(work / "venv") in where, where
+
+        out = _step(prefix, env, work, venv_python, "tools/confine", "docker", "--",
+                    venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                    "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "notebooks")
+        assert " passed" in out and "failed" not in out, out[-2000:]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
