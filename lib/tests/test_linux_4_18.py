@@ -1,12 +1,13 @@
-"""Linux 4.18 (RHEL 8's kernel): forklab's C core builds against its headers (conda-forge's sysroot
-and Ubuntu 18.04 have older ones still), runs where every system call newer than 4.18 answers
-ENOSYS, and says so when the kernel ignored a flag it did not know.
+"""Linux 4.18 (RHEL 8's kernel): forklab's C core builds against its headers, and against Linux 3.10's
+(conda-forge's glibc 2.17 sysroot); runs where every system call newer than 4.18 answers ENOSYS; and
+says so when the kernel ignored a clone flag it did not know.
 
-Old headers are not installed here, so the test makes them: it copies each installed header that
-defines a system call number or a clone flag, leaving out every definition that 4.18 did not have
-(system call numbers from 424 up, clone flags 4.18 did not know), and puts those
-copies first on the include path. Then it compiles every C file of the core, links the bench server
-and runs experiments through it under `tools/confine linux-4.18`.
+Old headers are not installed here, so the test makes them: it copies each installed header the C
+core reaches that defines a system call number or a clone flag, leaving out every definition that
+kernel did not have, and puts those copies first on the include path (-isystem). glibc's own headers
+stay as installed (2.36 here), so an old glibc is not imitated - only old kernel headers.
+Then it compiles every C file, links the bench server and runs experiments through it under
+`tools/confine linux-4.18`.
 """
 import errno
 import os
@@ -37,6 +38,12 @@ CLONE_4_18 = {"CSIGNAL", "CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND",
               "CLONE_SETTLS", "CLONE_PARENT_SETTID", "CLONE_CHILD_CLEARTID", "CLONE_DETACHED",
               "CLONE_UNTRACED", "CLONE_CHILD_SETTID", "CLONE_NEWCGROUP", "CLONE_NEWUTS",
               "CLONE_NEWIPC", "CLONE_NEWUSER", "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_IO"}
+# Older still: Linux 3.10, the headers of conda-forge's glibc 2.17 sysroot (CentOS 7). Its last system
+# call is finit_module (313 on x86_64, 273 on the generic table); CLONE_NEWCGROUP came in 4.6.
+KERNELS = {
+    "4.18": (FIRST_NR_AFTER_4_18, CLONE_4_18),
+    "3.10": ({"x86_64": 314, "aarch64": 274}.get(os.uname().machine, 0), CLONE_4_18 - {"CLONE_NEWCGROUP"}),
+}
 
 pytestmark = [
     pytest.mark.skipif(CC is None, reason="needs a C compiler"),
@@ -44,20 +51,21 @@ pytestmark = [
 ]
 
 
-def _newer_than_4_18(line: str) -> str | None:
-    """The name this line defines, if Linux 4.18 did not have it."""
+def _newer_than(kernel: str, line: str) -> str | None:
+    """The name this line defines, if that kernel's headers did not have it."""
+    first_nr, clone_flags = KERNELS[kernel]
     m = re.match(r"\s*#\s*define\s+(__NR_\w+)\s+(\d+)", line)
     if m:
-        return m.group(1) if int(m.group(2)) >= FIRST_NR_AFTER_4_18 else None
+        return m.group(1) if int(m.group(2)) >= first_nr else None
     m = re.match(r"\s*#\s*define\s+((?:CLONE_|CSIGNAL)\w*)\b", line)
-    return m.group(1) if m and m.group(1) not in CLONE_4_18 else None
+    return m.group(1) if m and m.group(1) not in clone_flags else None
 
 
-def as_in_4_18(text: str) -> tuple[str, list[str]]:
-    """text without the definitions Linux 4.18 lacked; also the names removed."""
+def as_in(kernel: str, text: str) -> tuple[str, list[str]]:
+    """text without the definitions that kernel's headers lacked; also the names removed."""
     out, removed, lines, i = [], [], text.splitlines(), 0
     while i < len(lines):
-        name = _newer_than_4_18(lines[i])
+        name = _newer_than(kernel, lines[i])
         if name:
             removed.append(name)
             chunk = lines[i]            # with its continuation lines and the rest of a comment it opens
@@ -78,8 +86,8 @@ def _include_dirs() -> list[Path]:
     return sorted((Path(d.strip()) for d in block.splitlines() if d.strip()), key=lambda p: -len(p.parts))
 
 
-def make_4_18_headers(shim: Path) -> list[str]:
-    """Copies, under shim/, of every header the C core reaches that has something newer than 4.18."""
+def make_headers(kernel: str, shim: Path) -> list[str]:
+    """Copies, under shim/, of every header the C core reaches that has something newer than kernel."""
     headers = set()
     for name in SOURCES:
         out = subprocess.run([CC, "-H", "-fsyntax-only", "-I", str(CSRC), str(CSRC / name)],
@@ -91,7 +99,7 @@ def make_4_18_headers(shim: Path) -> list[str]:
         root = next((r for r in roots if header.is_relative_to(r)), None)
         if root is None:
             continue                                            # one of ours
-        text, gone = as_in_4_18(header.read_text(errors="replace"))
+        text, gone = as_in(kernel, header.read_text(errors="replace"))
         if gone:
             (shim / header.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
             (shim / header.relative_to(root)).write_text(text)
@@ -105,7 +113,7 @@ def bench_4_18(tmp_path_factory):
     work = tmp_path_factory.mktemp("headers-4.18")
     shim = work / "include"
     shim.mkdir()
-    removed = make_4_18_headers(shim)
+    removed = make_headers("4.18", shim)
     # The copies really are older: what the C core needs from newer kernels is gone from them.
     for name in ("__NR_pidfd_open", "__NR_clone3", "CLONE_PIDFD"):
         assert name in removed, f"{name} was not found in the installed headers, so this test checks nothing"
@@ -125,15 +133,18 @@ def bench_4_18(tmp_path_factory):
     return program
 
 
-def test_every_c_file_compiles_against_4_18_headers(bench_4_18, tmp_path):
-    # The cffi module's files too (build.py's SOURCES), with the flags the real build uses.
-    shim = bench_4_18.parent / "include"
-    for name in ("run.c", "bench.c", "spawn.c", "child.c"):
+@pytest.mark.parametrize("kernel", ["4.18", "3.10"])
+def test_every_c_file_compiles_against_old_headers(kernel, tmp_path):
+    """With the flags of the real build (build.py), each file on its own."""
+    shim = tmp_path / "include"
+    removed = make_headers(kernel, shim)
+    assert "__NR_pidfd_open" in removed and (kernel != "3.10" or "__NR_memfd_create" in removed)
+    for name in SOURCES:
         out = subprocess.run([CC, "-isystem", str(shim), "-I", str(CSRC), "-std=gnu11", "-Wall", "-Wextra",
-                              "-Wno-unused-parameter", "-c", "-o", str(tmp_path / (name + ".o")), str(CSRC / name)],
+                              "-Wno-unused-parameter", "-Werror=implicit-function-declaration",
+                              "-c", "-o", str(tmp_path / (name + ".o")), str(CSRC / name)],
                              capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr
-        assert "warning" not in out.stderr, out.stderr
+        assert out.returncode == 0, f"{name} does not build against Linux {kernel}'s headers:\n{out.stderr}"
 
 
 def _experiment(server, primitive, flags=0):
