@@ -13,7 +13,7 @@
 #include <sched.h>
 #include <sys/syscall.h>
 
-/* System call numbers from Linux 5.1 on are the same on every architecture. */
+/* System call numbers from 424 (Linux 5.1) on are the same on x86_64 and aarch64. */
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434       /* Linux 5.3; before it, wait without a pidfd */
 #endif

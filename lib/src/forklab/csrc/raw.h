@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 #include <sys/syscall.h>
-#include "kernel_compat.h"      /* what older headers lack (Linux 4.18: pidfd_open, clone3) */
+#include "kernel_compat.h"      /* the numbers older headers lack: pidfd_open, clone3, ... */
 
 #if defined(__x86_64__)
 static inline long raw_syscall6(long n, long a, long b, long c, long d, long e, long f)
