@@ -216,6 +216,16 @@ def test_link_checker_finds_missing_files_and_anchors(tmp_path):
         "docs/a.md: gone/", "docs/a.md: img/nope.png", "docs/a.md: missing.md", "n.ipynb: ../nowhere.ipynb"]
 
 
+def test_link_checker_finds_the_documents_of_a_copy_without_git(tmp_path):
+    """A downloaded copy has no .git: the checker still finds every markdown file and notebook, minus build output."""
+    for name in ("README.md", "docs/a.md", "notebooks/n.ipynb", "build/site/src/x.md", ".venv/lib/y.md",
+                 "site/pages/index.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    found = check_links._repository_documents(tmp_path)
+    assert sorted(str(p.relative_to(tmp_path)) for p in found) == ["README.md", "docs/a.md", "notebooks/n.ipynb"]
+
+
 # --- in a real browser ----------------------------------------------------------------------------------------
 
 def _missing(what: str):

@@ -129,12 +129,17 @@ def _markdown_links(text: str) -> list[str]:
 
 
 def _repository_documents(root: Path) -> list[Path]:
-    """Markdown files and notebooks that git knows of (tracked, or new and not ignored)."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z",
-                          "*.md", "*.ipynb"], cwd=root, check=True, capture_output=True, text=True).stdout
+    """Markdown files and notebooks of the repository: what git knows of (tracked, or new and not ignored);
+    without git (a downloaded copy), every one outside hidden folders and build output."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z",
+                              "*.md", "*.ipynb"], cwd=root, check=True, capture_output=True, text=True).stdout
+        names = [name for name in out.split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        names = [str(p.relative_to(root)) for pattern in ("*.md", "*.ipynb") for p in root.rglob(pattern)
+                 if not any(part.startswith(".") or part == "build" for part in p.relative_to(root).parts)]
     # site/pages/ are written for the website's layout, not the repository's: check_site checks them, once built
-    return sorted({root / name for name in out.split("\0")
-                   if name and not name.startswith("site/pages/") and (root / name).is_file()})
+    return sorted({root / name for name in names if not name.startswith("site/pages/") and (root / name).is_file()})
 
 
 def check_repo(root: Path, documents: list[Path] | None = None) -> tuple[list[str], set[str]]:
