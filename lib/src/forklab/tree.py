@@ -16,16 +16,15 @@
   process printed. Output is unbuffered (`python -u`), so each print happens exactly once.
 * `run_c(source)` does the same for a C program: a small header is put in front of it that logs
   each process (`pthread_atfork`, so only glibc's `fork()` is seen) and each `printf`/`puts` call.
-* `ProcessTree.draw()` draws it with matplotlib (layered: a parent above its children, in order of
-  birth); `.text()` gives it as indented text.
-* `predict(code, processes=..., prints=...)`: the student commits to a number of processes (or a
-  tree, as nested lists) first, then sees the real tree beside their guess.
-* `random_program()`: OSTEP-style practice (`a+b` = a forks b, `b-` = b exits), answer on demand.
+* `.text()` gives the tree as indented text; `ProcessTree.draw()` draws it with matplotlib and
+  `predict(code, processes=..., prints=...)` draws it beside the student's guess (both in
+  forklab.tree_drawing).
+* `random_program()`: OSTEP-style practice (`a+b` = a forks b, `b-` = b exits), answer on demand
+  (forklab.forkgame).
 """
 from __future__ import annotations
 
 import os
-import random
 import string
 import sys
 import tempfile
@@ -163,19 +162,10 @@ class ProcessTree:
 
     def text(self, pids: bool = False) -> str:
         """The tree as indented text, e.g. `a\\n├── b\\n└── c`, with what each process printed."""
-        lines = []
-
-        def walk(p, prefix, last, top):
+        def name(p):
             said = p.said.strip().replace("\n", " | ")
-            name = p.label + (f" (pid {p.pid})" if pids else "") + (f"  says: {said}" if said else "")
-            lines.append(name if top else prefix + ("└── " if last else "├── ") + name)
-            kids = p.children
-            for i, c in enumerate(kids):
-                walk(c, "" if top else prefix + ("    " if last else "│   "), i == len(kids) - 1, False)
-
-        if self.processes:
-            walk(self.root, "", True, True)
-        return "\n".join(lines)
+            return p.label + (f" (pid {p.pid})" if pids else "") + (f"  says: {said}" if said else "")
+        return drawn_as_text(self.root, lambda p: p.children, name) if self.processes else ""
 
     def summary(self) -> str:
         return (f"{self.count} processes, {len(self.outputs)} prints, "
@@ -183,42 +173,8 @@ class ProcessTree:
 
     def draw(self, ax=None, title: str | None = None, color: str = "#cfe3ff"):
         """Draw the tree with matplotlib: parents above children, siblings left to right by birth."""
-        import matplotlib.pyplot as plt
-        if ax is None:
-            _, ax = plt.subplots(figsize=(max(3.0, 1.1 * max(1, self._leaves())), 0.9 + 1.0 * self.depth()))
-        pos = {}
-        next_x = [0]
-
-        def place(p, depth):
-            if not p.children:
-                x = next_x[0]
-                next_x[0] += 1
-            else:
-                xs = [place(c, depth + 1) for c in p.children]
-                x = (xs[0] + xs[-1]) / 2
-            pos[p.pid] = (x, -depth)
-            return x
-
-        if self.processes:
-            place(self.root, 0)
-        for p in self.processes:
-            for c in p.children:
-                (x0, y0), (x1, y1) = pos[p.pid], pos[c.pid]
-                ax.plot([x0, x1], [y0, y1], color="#555555", zorder=1)
-        for p in self.processes:
-            x, y = pos[p.pid]
-            said = textwrap.shorten(p.said, 24)
-            label = p.label + ("\n" + said if said else "")
-            ax.text(x, y, label, ha="center", va="center", zorder=2, fontsize=9,
-                    bbox=dict(boxstyle="round,pad=0.35", fc=color, ec="#333333"))
-        ax.set_xlim(-0.7, max(0.7, next_x[0] - 0.3))
-        ax.set_ylim(-self.depth() + 0.5, 0.5)
-        ax.axis("off")
-        ax.set_title(title or f"the real tree: {self.count} processes")
-        return ax
-
-    def _leaves(self) -> int:
-        return sum(1 for p in self.processes if not p.children)
+        from .tree_drawing import draw
+        return draw(self, ax=ax, title=title, color=color)
 
 
 def _label(i: int) -> str:
@@ -302,51 +258,6 @@ def run(program: str, **kw) -> ProcessTree:
     return run_python(program, **kw)
 
 
-def predict(program: str, processes=None, prints: int | None = None, *,
-            text: str | None = None, draw: bool = True, **kw) -> ProcessTree:
-    """Reveal a program's real tree next to the student's prediction.
-
-    processes: the predicted number of processes (the program itself included), or the predicted
-      tree as nested lists, a process being the list of its children: [[[]], []] is a process with
-      two children, the first of which has a child of its own (order of siblings does not matter);
-    prints: how many lines they predicted it prints (or, with text="hello", how many "hello" lines).
-    """
-    tree = run(program, **kw)
-    guess_tree = None
-    if isinstance(processes, (list, tuple)):
-        guess_tree = from_shape(processes)
-    elif processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)):
-        raise TypeError("processes is a number of processes or a tree as nested lists, e.g. [[[]], []]")
-    printed = tree.outputs.count(text) if text is not None else len(tree.outputs)
-    what = f'"{text}" lines' if text is not None else "printed lines"
-    if processes is None and prints is None:
-        print("(no prediction written: make one first, then run this cell again)")
-    guessed_count = guess_tree.count if guess_tree else processes
-    for name, guess, real in (("processes", guessed_count, tree.count), (what, prints, printed)):
-        verdict = ""
-        if guess is not None:
-            verdict = "  - you predicted it!" if guess == real else f"  - you predicted {guess}"
-        print(f"{name}: {real}{verdict}")
-    if guess_tree is not None:
-        same = canonical(guess_tree.shape()) == canonical(tree.shape())
-        print("tree shape: " + ("the same as yours!" if same else "different from yours (compare the drawings)"))
-    if draw:
-        import matplotlib.pyplot as plt
-        two = processes is not None
-        depth = max(tree.depth(), guess_tree.depth() if guess_tree else 1)
-        fig, axes = plt.subplots(1, 2 if two else 1, figsize=(9 if two else 5, 1 + depth), squeeze=False)
-        if guess_tree is not None:
-            guess_tree.draw(ax=axes[0][0], title=f"your tree: {guess_tree.count} processes", color="#ffe9b3")
-        elif two:
-            _draw_guess(axes[0][0], processes)
-        tree.draw(ax=axes[0][1] if two else axes[0][0])
-        for ax in axes[0]:
-            ax.set_ylim(-depth + 0.5, 0.5)        # one level per row in both drawings
-        fig.tight_layout()
-        plt.show()
-    return tree
-
-
 def canonical(shape) -> list:
     """A nested-list tree with siblings in a fixed order, so two drawings of one tree compare equal."""
     return sorted((canonical(c) for c in shape), key=repr)
@@ -374,107 +285,22 @@ def from_shape(shape) -> ProcessTree:
     return ProcessTree(processes=ordered, outputs=[], stdout="", stderr="", result=None)
 
 
-def _draw_guess(ax, n: int) -> None:
-    """The student's guess as a row of n boxes (they guessed a number, not a shape)."""
-    for i in range(n):
-        ax.text(i, 0, "?", ha="center", va="center", fontsize=9,
-                bbox=dict(boxstyle="round,pad=0.35", fc="#ffe9b3", ec="#333333"))
-    ax.set_xlim(-0.7, max(0.7, n - 0.3))
-    ax.set_ylim(-1, 1)
-    ax.axis("off")
-    ax.set_title(f"your guess: {n} processes")
+def drawn_as_text(root, children_of, name_of) -> str:
+    """A tree as indented text (`a`, `├── b`, `│   └── d`, `└── c`): for recorded trees and the fork game."""
+    lines = [name_of(root)]
 
-
-# ------------------------------------------------------------------ OSTEP-style practice
-
-@dataclass
-class ForkExercise:
-    """A random sequence of actions: `a+b` (a forks b) and `b-` (b exits; its children go to a)."""
-    actions: list
-    seed: int | None
-
-    def __str__(self) -> str:
-        lines = ["Process tree:  a  (the program starts as a)", "Actions:"]
-        lines += [f"  {describe(a)}" for a in self.actions]
-        return "\n".join(lines)
-
-    def final_tree(self) -> dict:
-        """parent -> children after every action, orphans reparented to a (the init of the game)."""
-        return simulate(self.actions)[-1]
-
-    def answer(self) -> str:
-        """Each action followed by the tree it leaves (what OSTEP's fork.py -c prints)."""
-        out = []
-        for action, state in zip(self.actions, simulate(self.actions)[1:]):
-            out.append(f"{describe(action)}\n{_indent(render(state))}")
-        return "\n".join(out)
-
-
-def describe(action: str) -> str:
-    if action.endswith("-"):
-        return f"{action[:-1]} EXITS"
-    a, b = action.split("+")
-    return f"{a} forks {b}"
-
-
-def simulate(actions) -> list:
-    """The tree after each action (dicts parent -> list of children), starting with {'a': []}."""
-    tree = {"a": []}
-    states = [_copy(tree)]
-    for action in actions:
-        if action.endswith("-"):
-            gone = action[:-1]
-            parent = next(p for p, kids in tree.items() if gone in kids)
-            tree[parent].remove(gone)
-            tree["a"].extend(tree.pop(gone))   # orphans are adopted by a, the init of this game
-        else:
-            parent, child = action.split("+")
-            tree[parent].append(child)
-            tree[child] = []
-        states.append(_copy(tree))
-    return states
-
-
-def render(tree: dict, node: str = "a") -> str:
-    lines = [node]
-
-    def walk(n, prefix):
-        kids = tree.get(n, [])
-        for i, c in enumerate(kids):
+    def walk(node, prefix):
+        kids = children_of(node)
+        for i, child in enumerate(kids):
             last = i == len(kids) - 1
-            lines.append(prefix + ("└── " if last else "├── ") + c)
-            walk(c, prefix + ("    " if last else "│   "))
+            lines.append(prefix + ("└── " if last else "├── ") + name_of(child))
+            walk(child, prefix + ("    " if last else "│   "))
 
-    walk(node, "")
+    walk(root, "")
     return "\n".join(lines)
 
 
-def random_program(seed: int | None = None, actions: int = 5, fork_percentage: float = 0.7) -> ForkExercise:
-    """A random exercise like OSTEP's fork.py: predict the final tree, then look at .answer()."""
-    rng = random.Random(seed)
-    tree = {"a": []}
-    names = iter(_label(i) for i in range(1, 1000))
-    out = []
-    while len(out) < actions:
-        alive = list(tree)
-        exitable = [p for p in alive if p != "a"]
-        if exitable and rng.random() >= fork_percentage:
-            gone = rng.choice(exitable)
-            out.append(f"{gone}-")
-            parent = next(p for p, kids in tree.items() if gone in kids)
-            tree[parent].remove(gone)
-            tree["a"].extend(tree.pop(gone))
-        else:
-            parent, child = rng.choice(alive), next(names)
-            out.append(f"{parent}+{child}")
-            tree[parent].append(child)
-            tree[child] = []
-    return ForkExercise(actions=out, seed=seed)
-
-
-def _copy(tree: dict) -> dict:
-    return {k: list(v) for k, v in tree.items()}
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
+# Drawing with the prediction beside it, and the OSTEP-style game, live in modules of their own;
+# notebooks reach them as tree.predict, tree.random_program, ... (imported last: they import this).
+from .forkgame import ForkExercise, describe, random_program, render, simulate  # noqa: E402
+from .tree_drawing import predict  # noqa: E402
