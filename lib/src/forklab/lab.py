@@ -238,7 +238,8 @@ def run(primitive: str, flags: Iterable[str] | int = (), *, exit_signal="SIGCHLD
     return _observation(res, primitive, mask, signal_name, timeout, duration_ms)
 
 
-def _c_call(primitive: str, mask: int, signal_name: str | None) -> str:
+def c_call_of(primitive: str, mask: int, signal_name: str | None) -> str:
+    """The C call that makes this request (the explorer shows it for refused requests too)."""
     if primitive == "fork":
         return "pid = fork();"
     if primitive == "vfork":
@@ -324,7 +325,7 @@ def _observation(res, primitive, mask, signal_name, timeout, duration_ms) -> Obs
         parent_was_suspended=not res.child_saw_parent_run,
         parent_blocked_ms=res.parent_blocked_ns / 1e6,
         exit_status=status, kcmp=kcmp, kcmp_reason=kcmp_reason,
-        c_call=_c_call(primitive, mask, signal_name), duration_ms=duration_ms, notes=tuple(notes))
+        c_call=c_call_of(primitive, mask, signal_name), duration_ms=duration_ms, notes=tuple(notes))
 
 
 # --- from readings to verdicts -----------------------------------------------------------

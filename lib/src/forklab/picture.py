@@ -17,7 +17,7 @@ import html as _html
 from dataclasses import dataclass
 
 from .flags import FLAGS
-from .lab import RESOURCES, Observation
+from .lab import RESOURCES, Observation, c_call_of
 
 #: Okabe-Ito colours (Okabe & Ito 2008), each paired with a border style so colour is never alone.
 COLOURS = {
@@ -105,11 +105,10 @@ def flipped_rows(previous: Observation | None, current: Observation | None) -> d
 
 def c_call_for(primitive: str, flags: tuple[str, ...], exit_signal: str | None) -> str:
     """The C call for a request that was not run (a refused one)."""
-    from .lab import _c_call
     mask = 0
     for n in flags:
         mask |= FLAGS[n].value
-    return _c_call(primitive, mask, exit_signal)
+    return c_call_of(primitive, mask, exit_signal)
 
 
 def view_of(primitive: str, flags: tuple[str, ...], exit_signal: str | None, *,
