@@ -1,6 +1,7 @@
 """The flag explorer at model level: no browser, the real kernel (as root and as an unprivileged user)."""
 import re
 
+import ipywidgets as widgets
 import pytest
 
 import forklab
@@ -228,3 +229,15 @@ def test_percentiles_interpolate_between_the_nearest_values():
     assert percentile([3, 1, 2, 4], 50) == 2.5
     assert percentile([1, 2, 3, 4, 5], 95) == 4.8
     assert percentile([7], 95) == 7
+
+
+def test_the_css_is_sent_once_not_with_every_redraw(ex):
+    ex.flags = ("CLONE_VM",)
+    assert "<style" not in ex._view_w.value
+
+    def html_values(w):
+        if isinstance(w, widgets.HTML):
+            yield w.value
+        for child in getattr(w, "children", ()):
+            yield from html_values(child)
+    assert sum(v.count(picture.STYLE) for v in html_values(ex)) == 1

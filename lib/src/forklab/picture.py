@@ -3,7 +3,7 @@
 Kept apart from the widget so it can be tested (and timed) without a browser:
 
     view = picture.view_of(state, observation=obs, previous=prev_obs)   # a View: rows, C call, refusal
-    html = picture.render(view)                                         # one self-contained HTML string
+    html = picture.render(view)                                         # one HTML string, styled by STYLE
 
 Drawing rules: parent on the left, child on the right, one row per resource. A *shared* resource is
 one object that both point to; a *copied* one is two objects; a *new namespace* is the child's own,
@@ -147,7 +147,8 @@ def view_of(primitive: str, flags: tuple[str, ...], exit_signal: str | None, *,
 
 # --- HTML -------------------------------------------------------------------------------------
 
-_CSS = """
+#: The picture's CSS: sent once with the widget, not with every redraw.
+STYLE = """
 <style>
 .fl-x{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;line-height:1.35;color:var(--jp-ui-font-color1,#111);max-width:980px}
 .fl-x .fl-sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
@@ -218,8 +219,8 @@ def _row_html(r: Row) -> str:
 
 
 def render(view: View) -> str:
-    """The whole picture as HTML: status line, refusal panel, diagram, C call, notes."""
-    out = [_CSS, '<div class="fl-x">',
+    """The whole picture as HTML (styled by STYLE): status line, refusal panel, diagram, C call, notes."""
+    out = ['<div class="fl-x">',
            f'<div class="fl-status" role="status">{_e(view.status)}</div>']
     if view.refusal is not None:
         r = view.refusal

@@ -102,7 +102,9 @@ class FlagExplorer(widgets.VBox):
             style={"button_width": "7em"})
         self._toggles: dict[str, widgets.ToggleButton] = {}
         self._tooltips: dict[str, str] = {}
-        rows = [widgets.HBox([widgets.HTML("<b>primitive</b>", layout={"width": "8em"}), self._primitive_w]),
+        # The picture's CSS rides with the first label: sent once, not again with every redraw.
+        rows = [widgets.HBox([widgets.HTML(picture.STYLE + "<b>primitive</b>", layout={"width": "8em"}),
+                              self._primitive_w]),
                 widgets.HBox([widgets.HTML("<b>exit signal</b>", layout={"width": "8em"}), self._signal_w])]
         self._preset_buttons = []
         for p in PRESETS.values():
