@@ -1,7 +1,8 @@
 /* forklab.h - the one interface between Python and the C side.
  *
- * cffi reads this file into ffi.cdef() and lab.c #includes it, so both sides always agree on
- * the layout. Keep it plain: fixed-size types, simple integer #defines, no #include.
+ * cffi reads this file into ffi.cdef() and every C file #includes it (run.c and server.c
+ * directly, the others through bench.h), so both sides always agree on the layout. Keep it
+ * plain: fixed-size types, simple integer #defines, no #include.
  *
  * (cdef does not understand the include guard and #include below; build.py drops those lines.)
  *
