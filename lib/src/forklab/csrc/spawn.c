@@ -63,7 +63,12 @@ static long do_fork(struct fl_bench *b)
     return pid;
 }
 
-static long do_vfork(struct fl_bench *b)
+/* do_vfork and do_clone stay functions of their own (noinline), as CPython's _posixsubprocess.c
+ * keeps its vfork in do_fork_exec: a vfork child runs on its parent's stack while the parent is
+ * suspended, and a CLONE_VM child shares every byte of its memory. Inlined into fl_spawn, the
+ * compiler could keep values the parent needs afterwards in stack slots or registers the child
+ * is free to clobber; a separate frame bounds what the child can touch. */
+__attribute__((noinline)) static long do_vfork(struct fl_bench *b)
 {
     pid_t pid = vfork();
     if (pid == 0)
@@ -71,7 +76,7 @@ static long do_vfork(struct fl_bench *b)
     return pid;
 }
 
-static long do_clone(struct fl_bench *b, struct fl_spawned *s)
+__attribute__((noinline)) static long do_clone(struct fl_bench *b, struct fl_spawned *s)
 {
     struct fl_result *r = b->res;
     /* CLONE_PIDFD and CLONE_PARENT_SETTID share clone()'s ptid argument (hence their EINVAL). */
