@@ -34,11 +34,13 @@ static volatile int64_t fl_x = 1;   /* the parent's variable: the child writes 7
 
 static void note_usr1(int sig) { (void)sig; }
 
-void fl_setup_failed(struct fl_result *r, const char *where)
+/* Record which step of preparing failed, and why; returns -1 so a step can end with it. */
+int fl_setup_failed(struct fl_result *r, const char *where)
 {
     r->outcome = FL_SETUP;
     r->error = errno;
     fl_strcpy(r->where, where, sizeof r->where);
+    return -1;
 }
 
 /* 1 + 2: the state the child will act on, and how it looks from the parent before. */
@@ -51,24 +53,18 @@ static int prepare(struct fl_bench *b, struct fl_result *r)
     r->mem_before = fl_x;
 
     b->off_fd = (int)syscall(SYS_memfd_create, "forklab-offset", 0);
-    if (b->off_fd < 0) {
-        fl_setup_failed(r, "memfd_create");
-        return -1;
-    }
+    if (b->off_fd < 0)
+        return fl_setup_failed(r, "memfd_create");
     b->fd_probe = dup(b->off_fd);
-    if (b->fd_probe < 0) {
-        fl_setup_failed(r, "dup");
-        return -1;
-    }
+    if (b->fd_probe < 0)
+        return fl_setup_failed(r, "dup");
     r->fd_probe = b->fd_probe;
     r->fd_open_before = fcntl(b->fd_probe, F_GETFD) != -1;
     r->off_before = lseek(b->off_fd, 0, SEEK_CUR);
 
     /* fs: start from "/" with umask 022; the child goes to /tmp (or /proc) with umask 077. */
-    if (chdir("/") != 0) {
-        fl_setup_failed(r, "chdir /");
-        return -1;
-    }
+    if (chdir("/") != 0)
+        return fl_setup_failed(r, "chdir /");
     umask(022);
     r->umask_before = 022;
     if (!getcwd(r->cwd_before, sizeof r->cwd_before))

@@ -23,8 +23,8 @@ struct fl_bench {
  * Returns the child's exit status (a clone() child returns it from its start function). */
 int fl_child_main(void *bench);
 
-/* Mark the experiment as not prepared: outcome FL_SETUP, errno, and the step that failed. */
-void fl_setup_failed(struct fl_result *r, const char *where);
+/* Mark the experiment as not prepared: outcome FL_SETUP, errno, and the step that failed; -1. */
+int fl_setup_failed(struct fl_result *r, const char *where);
 
 /* The value the child writes into the parent's variable, and where it moves the file offset. */
 #define FL_CHILD_WRITES 7
