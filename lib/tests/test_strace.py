@@ -1,5 +1,8 @@
 """forklab.strace: reading strace's lines, and tracing a fresh interpreter (never the caller)."""
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +28,32 @@ def test_clone3_exit_signal_zero_reads_as_none():
     assert call.syscall == "clone3" and call.exit_signal is None
     assert "CLONE_THREAD" in call.flags and "CLONE_SETTLS" in call.flags
     assert str(call).endswith("exit_signal=0)")
+
+
+# Docker's seccomp rules (or a kernel before 5.3): clone3 is refused, and glibc falls back to clone
+FALLBACK = "\n".join([
+    "4242  clone3({flags=CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD, stack=0x7f, stack_size=0x9000}, 88)"
+    " = -1 ENOSYS (Function not implemented)",
+    "4242  clone(child_stack=0x7f, flags=CLONE_VM|CLONE_VFORK|SIGCHLD <unfinished ...>",
+    "4243  exit_group(0) = ?",
+    "4242  <... clone resumed>) = 4243",
+])
+
+
+def test_a_refused_clone3_and_the_clone_after_it_are_one_creation():
+    t = strace.Trace(("prog",), strace.parse(FALLBACK), True, None, 0)
+    assert [c.syscall for c in t.attempts] == ["clone3", "clone"]
+    assert t.attempts[0].failed and t.attempts[0].errno_name == "ENOSYS" and t.attempts[0].result == "-1 ENOSYS"
+    assert t.attempts[1].result == "4243" and not t.attempts[1].failed      # the resumed line's result
+    assert [c.syscall for c in t.calls] == ["clone"]                          # one process created
+    assert str(t) == ("clone3(CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD) = -1 ENOSYS: refused, no process created\n"
+                      "clone(CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD)")
+
+
+def test_results_are_kept():
+    assert strace.parse_line(CLONE_LINE).result == "4243"
+    assert strace.parse_line(CLONE3_LINE).result == "4244"
+    assert strace.parse_line("4242  vfork( <unfinished ...>").result is None
 
 
 def test_unfinished_lines_and_other_syscalls():
@@ -73,3 +102,21 @@ def test_a_c_program_calling_vfork_issues_the_vfork_system_call():
 def test_a_c_program_that_does_not_compile_is_reported_with_the_compiler_message():
     t = strace.trace_c("int main(void) { return undeclared; }")
     assert not t.ok and "undeclared" in t.why_not
+
+
+CONFINE = Path(__file__).resolve().parents[2] / "tools" / "confine"
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_where_clone3_is_refused_posix_spawn_still_creates_one_process():
+    """Under a 4.18 kernel's system calls (tools/confine), the real fallback, traced."""
+    code = ("from forklab import strace; t = strace.trace_python(\"import os; "
+            "os.waitpid(os.posix_spawn('/bin/true', ['true'], {}), 0)\"); "
+            "print(t.ok, [(c.syscall, c.failed) for c in t.attempts], len(t.calls), t.why_not)")
+    out = subprocess.run([sys.executable, str(CONFINE), "linux-4.18", "--", sys.executable, "-c", code],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0 or out.stdout.startswith("False"):
+        pytest.skip(f"cannot confine or trace here: {out.stdout.strip() or out.stderr.strip()[-300:]}")
+    assert out.stdout.split(" 1 ")[0] in ("True [('clone3', True), ('clone', False)]",
+                                          "True [('clone', False)]")   # an old glibc never tries clone3
+    assert " 1 None" in out.stdout

@@ -5,9 +5,11 @@
     clone3(CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD)
 
 The traced program always runs in a new process (never the caller). Only the process-creating
-system calls are traced (fork, vfork, clone, clone3). Where strace is missing or ptrace is refused
-(a container without CAP_SYS_PTRACE, a strict Yama setting), the ``Trace`` says so in words
-instead of raising.
+system calls are traced (fork, vfork, clone, clone3), each with what the kernel returned: where
+clone3 is refused (ENOSYS under Docker's seccomp rules or before Linux 5.3) libc calls clone next,
+and that is one process created, not two - ``Trace.calls`` lists creations, ``Trace.attempts``
+every call. Where strace is missing or ptrace is refused (a container without CAP_SYS_PTRACE, a
+strict Yama setting), the ``Trace`` says so in words instead of raising.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -29,6 +31,10 @@ CREATING = ("fork", "vfork", "clone", "clone3")
 _CALL = re.compile(r"^(?:\[pid\s+)?(?P<pid>\d+)?\]?\s*(?P<name>clone3|clone|vfork|fork)\((?P<args>.*)$")
 _FLAGS_ARG = re.compile(r"flags=(?P<flags>[A-Z0-9_|]+)")
 _EXIT_SIGNAL = re.compile(r"exit_signal=(?P<sig>\w+)")
+# what the kernel returned: ") = 4243", ") = -1 ENOSYS (Function not implemented)", ") = ?"
+_RESULT = re.compile(r"\)\s+=\s+(?P<result>\?|-?\d+(?:\s+E[A-Z0-9]+)?)(?:\s+\(.*\))?\s*$")
+# the second half of a call another process's line interrupted: "4242  <... clone3 resumed>) = 4244"
+_RESUMED = re.compile(r"^(?:\[pid\s+)?(?P<pid>\d+)?\]?\s*<\.\.\. (?P<name>clone3|clone|vfork|fork) resumed>")
 
 
 @dataclass(frozen=True)
@@ -38,27 +44,43 @@ class CreationCall:
     flags: tuple[str, ...]       # CLONE_* names, in forklab.FLAGS order
     exit_signal: str | None      # "SIGCHLD", another signal name, or None for exit signal 0
     line: str                    # what strace printed
+    result: str | None = None    # what the kernel returned: "4243" (the child), "-1 ENOSYS"; None: not seen
+
+    @property
+    def failed(self) -> bool:
+        """The kernel refused: no process was created."""
+        return self.result is not None and self.result.startswith("-")
+
+    @property
+    def errno_name(self) -> str | None:
+        return self.result.split()[1] if self.failed and " " in self.result else None
 
     def __str__(self) -> str:
         if self.syscall in ("fork", "vfork"):
-            return f"{self.syscall}()"
-        flags = "|".join(self.flags) or "0"
-        return f"{self.syscall}({flags}, exit_signal={self.exit_signal or 0})"
+            call = f"{self.syscall}()"
+        else:
+            call = f"{self.syscall}({'|'.join(self.flags) or '0'}, exit_signal={self.exit_signal or 0})"
+        return call + (f" = -1 {self.errno_name}: refused, no process created" if self.failed else "")
 
 
 @dataclass(frozen=True)
 class Trace:
     """The process-creating calls a command made, or why they could not be seen."""
     argv: tuple[str, ...]
-    calls: tuple[CreationCall, ...]
+    attempts: tuple[CreationCall, ...]   # every creating call, refused ones included
     ok: bool                     # strace could trace the command
     why_not: str | None          # when not ok: what stopped it, in words
     returncode: int | None       # the traced command's exit status
 
+    @property
+    def calls(self) -> tuple[CreationCall, ...]:
+        """The calls that created a process (a refused clone3 and the clone after it are one)."""
+        return tuple(c for c in self.attempts if not c.failed)
+
     def __str__(self) -> str:
         if not self.ok:
             return f"(not traced: {self.why_not})"
-        return "\n".join(str(c) for c in self.calls) or "(no process-creating system call)"
+        return "\n".join(str(c) for c in self.attempts) or "(no process-creating system call)"
 
 
 def _order(names: Sequence[str]) -> tuple[str, ...]:
@@ -83,12 +105,31 @@ def parse_line(line: str) -> CreationCall | None:
     else:                          # clone3(): its own field
         sm = _EXIT_SIGNAL.search(args)
         signal = sm.group("sig") if sm and sm.group("sig") != "0" else None
-    return CreationCall(name, _order(flags), signal, line.rstrip("\n"))
+    return CreationCall(name, _order(flags), signal, line.rstrip("\n"), _result(line))
+
+
+def _result(line: str) -> str | None:
+    m = _RESULT.search(line.strip())
+    return m.group("result") if m and m.group("result") != "?" else None
 
 
 def parse(text: str) -> tuple[CreationCall, ...]:
-    """All creating calls in ``strace -f`` output, in order."""
-    return tuple(c for c in (parse_line(line) for line in text.splitlines()) if c is not None)
+    """All creating calls in ``strace -f`` output, in order, each with its result (an
+    ``<unfinished ...>`` call gets the result of its ``<... resumed>`` line)."""
+    calls, waiting = [], {}           # pid -> index of its unfinished call
+    for line in text.splitlines():
+        resumed = _RESUMED.match(line.strip())
+        if resumed:
+            i = waiting.pop(resumed.group("pid"), None)
+            if i is not None:
+                calls[i] = replace(calls[i], result=_result(line))
+            continue
+        call = parse_line(line)
+        if call is not None:
+            if call.result is None and "<unfinished ...>" in line:
+                waiting[_CALL.match(line.strip()).group("pid")] = len(calls)
+            calls.append(call)
+    return tuple(calls)
 
 
 def _why_not(stderr: str) -> str:
@@ -143,4 +184,4 @@ def trace_c(source: str, *, timeout: float = 20.0, cflags: Sequence[str] = ()) -
         if not ok:
             return Trace(("./cell",), (), False, "the program did not compile:\n" + output, None)
         result = trace([str(binary)], timeout=timeout, cwd=tmp)
-        return Trace(("./cell",), result.calls, result.ok, result.why_not, result.returncode)
+        return Trace(("./cell",), result.attempts, result.ok, result.why_not, result.returncode)
