@@ -5,12 +5,18 @@
 Prints the median round trip of forklab.run("clone", ["CLONE_VM"]) - sandbox included - beside a
 bare C fork() + waitpid() from the same process, and their ratio. Targets on a 2-core machine:
 <= 1.0 ms median and <= 2.5x the bare fork + wait. When the flag explorer is installed, also the
-p50/p95 of a widget toggle.
+p50/p95 of a widget toggle, and a C cell on a quiet machine beside the same cell with 2,000 other
+processes alive (a hub node): the sandbox's cost must not grow with the host.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import resource
+import signal
 import statistics
+import subprocess
+import sys
 import time
 
 from . import _core
@@ -67,6 +73,54 @@ def explorer_toggles(n: int = 200) -> dict:
             "beyond_p50_ms": percentile(beyond, 50), "beyond_p95_ms": percentile(beyond, 95)}
 
 
+HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
+
+
+def _crowd(n: int) -> subprocess.Popen:
+    """n idle processes in a session of their own (end it with _disperse)."""
+    code = ("import os, signal, sys\n"
+            "for _ in range(int(sys.argv[1])):\n"
+            "    if os.fork() == 0:\n"
+            "        signal.pause(); os._exit(0)\n"
+            "print('ready', flush=True); signal.pause()\n")
+    crowd = subprocess.Popen([sys.executable, "-c", code, str(n)], stdout=subprocess.PIPE, start_new_session=True)
+    crowd.stdout.readline()
+    return crowd
+
+
+def _disperse(crowd: subprocess.Popen) -> None:
+    os.killpg(crowd.pid, signal.SIGKILL)
+    crowd.wait()
+    crowd.stdout.close()
+
+
+def _children_cpu_ms(fn) -> float:
+    """CPU time (user + system) that fn's finished child processes used: steadier than wall time on a
+    busy machine, and what a hub pays for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fn()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+
+
+def c_cell_vs_crowded_host(runs: int = 15, others: int = 2000) -> dict[str, float]:
+    """A hello-world C cell (compile + supervised run) alone and with `others` idle processes on the
+    machine: median wall time and median CPU time of the processes it starts."""
+    from .ccell import run_c
+    cell = lambda: run_c(HELLO_C)  # noqa: E731
+    cell()                                                 # warm the compiler's caches
+    quiet_ms, quiet_cpu = _times_ms(cell, runs), [_children_cpu_ms(cell) for _ in range(runs)]
+    crowd = _crowd(others)
+    try:
+        crowded_ms, crowded_cpu = _times_ms(cell, runs), [_children_cpu_ms(cell) for _ in range(runs)]
+    finally:
+        _disperse(crowd)
+    m = statistics.median
+    return {"others": others, "quiet_ms": m(quiet_ms), "crowded_ms": m(crowded_ms),
+            "quiet_cpu_ms": m(quiet_cpu), "crowded_cpu_ms": m(crowded_cpu),
+            "cpu_slower_by": m(crowded_cpu) / m(quiet_cpu) - 1}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
@@ -81,6 +135,11 @@ def main(argv=None) -> int:
                              ("clone", ["NEWUSER", "NEWPID", "NEWUTS", "NEWNS"])]:
         t = _times_ms(lambda: run(primitive, flags), max(20, args.runs // 20))
         print(f"  {primitive}({'|'.join(flags) or 'no flags'}): median {statistics.median(t):.3f} ms")
+
+    c = c_cell_vs_crowded_host()
+    print(f"%%c hello world (compile + supervised run), alone and with {c['others']} more processes alive:")
+    print(f"  CPU {c['quiet_cpu_ms']:.1f} ms vs {c['crowded_cpu_ms']:.1f} ms: {c['cpu_slower_by']:+.0%}  (target within 10%); "
+          f"wall {c['quiet_ms']:.1f} ms vs {c['crowded_ms']:.1f} ms")
 
     try:
         w = explorer_toggles(200)

@@ -8,7 +8,8 @@ copied). This fresh, single-threaded interpreter then
 * makes itself a *child subreaper* (prctl PR_SET_CHILD_SUBREAPER): every orphan the program leaves
   is reparented to us, not to init, so we can count it, kill it and reap it;
 * starts the program in a new session/process group, stdout and stderr inherited;
-* polls /proc every couple of milliseconds and counts its living descendants. More than
+* every couple of milliseconds follows /proc/PID/task/TID/children down from itself and counts
+  its living descendants (so the cost grows with the program's processes, never with the host's). More than
   max_procs alive at once, or the timeout reached: SIGKILL every descendant (by process group and
   one by one, for those that left the group) until none is left;
 * ends only when it has no child left (waitpid gives ECHILD): every process was reaped.
@@ -35,7 +36,7 @@ import time
 # package would cost the start-up time this file saves: so append the folder (after the standard
 # library, which forklab/platform.py must not shadow) and load that one stdlib-only module.
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))
-from procstat import all_processes  # noqa: E402
+from procstat import all_processes, read_stat  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -50,8 +51,43 @@ def parent_map() -> dict:
     return {pid: st.ppid for pid, st in all_processes().items()}
 
 
+def children_listed(pid: int) -> list:
+    """The children of every thread of pid, from /proc/PID/task/TID/children (Linux 3.5,
+    CONFIG_PROC_CHILDREN). A child of a non-leader thread is listed under that thread only."""
+    kids = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids                 # gone meanwhile: its children come to us, the subreaper
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+    return kids
+
+
+# Kernels built without CONFIG_PROC_CHILDREN have no children files: scan every process instead.
+HAVE_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
 def descendants(root: int) -> list:
-    """Living (or zombie) processes below root, found by walking parent links in /proc."""
+    """Living (or zombie) processes below root. Walked down from root, so unrelated processes are
+    never read: on a hub node with thousands of them, a cell pays only for its own. (The kernel
+    builds each children list without stopping anyone, so a walk can miss a process born during
+    it; the next poll, a few milliseconds later, sees it, and kill_all repeats until none is left.)"""
+    if not HAVE_CHILDREN_FILES:
+        return _descendants_by_scan(root)
+    found, todo = [], [root]
+    while todo:
+        for kid in children_listed(todo.pop()):
+            found.append(kid)
+            todo.append(kid)
+    return found
+
+
+def _descendants_by_scan(root: int) -> list:
     children = {}
     for pid, ppid in parent_map().items():
         children.setdefault(ppid, []).append(pid)
@@ -81,14 +117,18 @@ def backstop_cgroup(cap: int):
 
 
 def user_task_count() -> int:
-    """Tasks (threads included, as RLIMIT_NPROC counts them) of our real uid."""
+    """Tasks (threads included, as RLIMIT_NPROC counts them) of our real uid. Once per program,
+    for the backstop; the owner is checked first, so other users' processes are never read."""
     uid, n = os.getuid(), 0
-    for pid, st in all_processes().items():
-        try:
-            if os.stat(f"/proc/{pid}").st_uid == uid:
-                n += st.num_threads
-        except OSError:
-            pass
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid != uid:
+                    continue
+            except OSError:
+                continue
+            st = read_stat(entry)
+            n += st.num_threads if st else 0
     return n
 
 
