@@ -63,6 +63,7 @@ def test_a_thread_shares_memory_handlers_thread_group_and_parent():
     assert obs.exit_status is None                              # a thread cannot be waited for
 
 
+@pytest.mark.clone3
 def test_clone3_thread_needs_exit_signal_zero_and_then_works():
     obs = forklab.run("clone3", ["THREAD", "SIGHAND", "VM"], exit_signal=None)
     assert {"thread_group", "memory", "signal_handlers"} <= shared_set(obs)
@@ -73,6 +74,7 @@ def test_the_signal_mask_is_never_shared_even_by_a_thread():
         assert not forklab.run("clone", flags).resources["signal_mask"].shared
 
 
+@pytest.mark.clone3
 def test_clear_sighand_resets_inherited_handlers():
     plain = forklab.run("clone3")
     cleared = forklab.run("clone3", ["CLEAR_SIGHAND"])

@@ -73,6 +73,7 @@ def test_apply_fix_makes_the_combination_valid(ex):
     assert "Applied the fix: add CLONE_VM" in ex._view_w.value
 
 
+@pytest.mark.clone3
 def test_apply_fix_with_an_exit_signal_fix(ex):
     ex.primitive, ex.exit_signal = "clone3", "SIGCHLD"
     ex.flags = ("CLONE_VM", "CLONE_SIGHAND", "CLONE_THREAD")
