@@ -19,6 +19,6 @@ def test_a_real_child_with_a_tricky_name_is_found_and_its_state_read():
     with Children(["sleep 30; :"], name="x) y") as kids:      # "; :" keeps the shell from exec-ing sleep
         pid = kids.pids[0]
         st = read_stat(pid)
-        assert st.comm == "x) y" and st.ppid == os.getpid() and st.state in "RS"
+        assert st.comm == "x) y" and st.ppid == os.getpid() and st.state in "RSD"   # D: paging in after exec
         assert pid in children_of(os.getpid())
     assert process_state(pid) is None and read_stat(pid) is None     # killed and reaped on leaving
