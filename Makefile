@@ -6,7 +6,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-PIP     = $(PY) -m pip --disable-pip-version-check -q
+# pip's own lines are the progress of a first install (minutes: JupyterLab is large). Every step
+# below runs only when what it installs changed, so a later `make lab` installs and says nothing.
+PIP     = $(PY) -m pip --disable-pip-version-check
 PORT   ?= 8888
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
@@ -66,17 +68,22 @@ check-tools:
 	@command -v cc >/dev/null || command -v gcc >/dev/null || { echo "forklab needs a C compiler (Debian/Ubuntu: apt-get install gcc python3-dev)"; exit 1; }
 
 $(VENV)/bin/python: | check-tools
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip setuptools wheel
+	@echo "forklab [1/3]: creating the virtual environment $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip setuptools wheel
 
 $(VENV)/.installed-lab: $(VENV)/bin/python requirements.txt lib/pyproject.toml lib/setup.py $(wildcard lib/src/forklab/csrc/*)
-	$(PIP) install -r requirements.txt
-	$(PIP) install -e lib
-	touch $@
+	@echo "forklab [2/3]: installing JupyterLab and the course's packages (requirements.txt)"
+	@$(PIP) install -r requirements.txt
+	@echo "forklab [3/3]: compiling forklab's C core and installing the library (lib/)"
+	@$(PIP) install -e lib
+	@touch $@
+	@echo "forklab: installed in $(VENV)"
 
 $(VENV)/.installed-dev: $(VENV)/.installed-lab requirements-dev.txt
-	$(PIP) install -r requirements-dev.txt
-	touch $@
+	@echo "forklab: installing what the tests need on top (requirements-dev.txt)"
+	@$(PIP) install -r requirements-dev.txt
+	@touch $@
 
 clean:
 	rm -rf $(VENV) lib/build lib/src/*.egg-info lib/src/forklab/_core*.so build/site
