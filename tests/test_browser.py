@@ -2,8 +2,9 @@
 
 Opens notebooks/12_flag_explorer.ipynb (a copy, so the committed notebook is never autosaved over): before it
 runs, the stored output shows the explorer's still picture (text/html); then runs it,
-then clicks: CLONE_VM -> the memory row says "shared"; CLONE_SIGHAND without CLONE_VM -> the kernel's refusal;
-the fix button -> valid again; a flag pressed with the keyboard. Prints click -> redrawn times.
+then clicks: CLONE_VM -> the memory row says "shared" and the button aria-pressed="true"; CLONE_SIGHAND without
+CLONE_VM -> the kernel's refusal, announced by the one live status line; the fix button -> valid again; a flag
+pressed with the keyboard. Prints click -> redrawn times.
 
     pytest tests/test_browser.py                 # skipped if Chromium is missing, unless CI=true
     pytest tests/test_browser.py --screenshots   # also saves docs/img/flag_explorer.png for the README
@@ -203,20 +204,30 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         vm = explorer.locator(".forklab-flag-CLONE_VM")
         sighand = explorer.locator(".forklab-flag-CLONE_SIGHAND")
         assert _word(explorer, "memory") == "copied"
+        assert vm.locator("button").get_attribute("aria-pressed") == "false"
+        # the live status line is one element, kept across redraws, so screen readers announce it
+        status = explorer.locator('.forklab-status [role="status"]')
+        assert status.count() == 1 and status.inner_text().startswith("clone() ran")
+        page.evaluate("window.__status = document.querySelector('.forklab-status [role=\"status\"]')")
 
         times = {"CLONE_VM on": _click_and_time(page, vm)}
         assert _word(explorer, "memory") == "shared"
         assert "mod-active" in vm.get_attribute("class")
+        assert vm.locator("button").get_attribute("aria-pressed") == "true"      # the state, not only a colour
+        assert "memory" in status.inner_text()
+        assert page.evaluate("document.querySelector('.forklab-status [role=\"status\"]') === window.__status")
         memory = explorer.locator('.fl-row[data-resource="memory"]')
         assert "fl-flipped" in memory.get_attribute("class")
         assert memory.locator(".fl-word").inner_text().startswith("shared")
 
         times["CLONE_VM off"] = _click_and_time(page, vm)
         assert _word(explorer, "memory") == "copied"
+        assert vm.locator("button").get_attribute("aria-pressed") == "false"
         times["CLONE_SIGHAND (refused)"] = _click_and_time(page, sighand)
         refusal = explorer.locator(".fl-refusal")
         assert refusal.get_attribute("data-errno") == "EINVAL"
         assert "SIGHAND needs VM" in refusal.inner_text()
+        assert status.inner_text().startswith("The kernel refused clone() with EINVAL")
         fix = explorer.locator(".forklab-fix")
         assert fix.is_visible() and "add CLONE_VM" in fix.inner_text()
 
@@ -226,9 +237,10 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         assert "mod-active" in vm.get_attribute("class") and not fix.is_visible()
 
         files = explorer.locator(".forklab-flag-CLONE_FILES")     # keyboard: focus the toggle, press Space
-        files.focus()
+        files.locator("button").focus()
         times["CLONE_FILES by keyboard"] = _click_and_time(page, None)
         assert _word(explorer, "fd_table") == "shared"
+        assert files.locator("button").get_attribute("aria-pressed") == "true"
         times["CLONE_NEWUSER"] = _click_and_time(page, explorer.locator(".forklab-flag-CLONE_NEWUSER"))
         assert _word(explorer, "user_ns") == "new namespace"    # works unprivileged too
 

@@ -8,6 +8,7 @@ import forklab
 from forklab import picture
 from forklab.lab import has_cap_sys_admin
 from forklab.presets import PRESETS, preset_named
+from forklab.accessible import FlagToggle
 from forklab.benchmark import explorer_toggles, percentile
 from forklab.widgets import FlagExplorer, explore
 
@@ -96,7 +97,7 @@ def test_clicking_a_toggle_is_the_same_as_setting_flags(ex):
     assert ex.flags == ("CLONE_FILES",) and ex.observation.resources["fd_table"].shared
     ex.flags = ("VM",)                                       # short names work from code
     assert ex._toggles["CLONE_VM"].value and not ex._toggles["CLONE_FILES"].value
-    assert ex._toggles["CLONE_VM"].icon == "check"           # a mark besides colour
+    assert isinstance(ex._toggles["CLONE_VM"], FlagToggle)   # a mark and aria-pressed besides colour
     assert ex._toggles["CLONE_VM"].tooltip.startswith("CLONE_VM is on.")          # and the state in words
     assert ex._toggles["CLONE_FILES"].tooltip.startswith("CLONE_FILES is off.")
 
@@ -191,7 +192,8 @@ def test_every_row_speaks_to_a_screen_reader(ex):
     sentences = re.findall(r'<span class="fl-sr"> ([^<]+)</span>', html)
     assert len(sentences) == len(forklab.RESOURCES)
     assert any(s.startswith("memory (address space): shared; parent and child point to one") for s in sentences)
-    assert 'role="status"' in html and 'role="table"' in html
+    assert 'role="table"' in html
+    assert ex._status_w.text == ex.view.status and ex.view.status.startswith("clone() ran: shared memory")
 
 
 def test_the_view_model_diffs_only_the_rows_that_changed():
@@ -242,3 +244,11 @@ def test_the_css_is_sent_once_not_with_every_redraw(ex):
         for child in getattr(w, "children", ()):
             yield from html_values(child)
     assert sum(v.count(picture.STYLE) for v in html_values(ex)) == 1
+
+
+def test_the_status_line_is_one_element_that_only_changes(ex):
+    status = ex._status_w
+    ex.flags = ()
+    ex.flags = ("CLONE_SIGHAND",)
+    assert ex._status_w is status and status.text.startswith("The kernel refused clone() with EINVAL")
+    assert status in ex.children and "fl-status" not in ex._view_w.value

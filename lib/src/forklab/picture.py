@@ -152,7 +152,6 @@ STYLE = """
 <style>
 .fl-x{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;line-height:1.35;color:var(--jp-ui-font-color1,#111);max-width:980px}
 .fl-x .fl-sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
-.fl-x .fl-status{margin:4px 0 8px 0;font-weight:600}
 .fl-x .fl-head,.fl-x .fl-row{display:grid;grid-template-columns:13em 6.5em 11.5em 6.5em 13em;align-items:center;column-gap:4px}
 .fl-x .fl-head{font-weight:700;border-bottom:1px solid #888;padding-bottom:2px}
 .fl-x .fl-row{padding:1px 0;border-bottom:1px solid rgba(128,128,128,.25)}
@@ -219,9 +218,9 @@ def _row_html(r: Row) -> str:
 
 
 def render(view: View) -> str:
-    """The whole picture as HTML (styled by STYLE): status line, refusal panel, diagram, C call, notes."""
-    out = ['<div class="fl-x">',
-           f'<div class="fl-status" role="status">{_e(view.status)}</div>']
+    """The whole picture as HTML (styled by STYLE): refusal panel, diagram, C call, notes. The status
+    line is not in it: the explorer shows ``view.status`` in a live region of its own."""
+    out = ['<div class="fl-x">']
     if view.refusal is not None:
         r = view.refusal
         title = (f"The kernel refused: {r.errno_name} ({r.errno})" if r.by == "kernel"

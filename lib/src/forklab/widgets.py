@@ -24,6 +24,7 @@ import ipywidgets as widgets
 import traitlets
 
 from . import picture
+from .accessible import FlagToggle, LiveStatus
 from .errors import CloneRefused, ForklabError
 from .explain import UNCHANGED
 from .flags import FLAGS, names_of, parse_flags
@@ -100,7 +101,7 @@ class FlagExplorer(widgets.VBox):
             tooltips=["the parent is sent SIGCHLD when the child ends (what fork() does)",
                       "no signal: only waitpid(__WALL) notices the child end (what threads use)"],
             style={"button_width": "7em"})
-        self._toggles: dict[str, widgets.ToggleButton] = {}
+        self._toggles: dict[str, FlagToggle] = {}
         self._tooltips: dict[str, str] = {}
         # The picture's CSS rides with the first label: sent once, not again with every redraw.
         rows = [widgets.HBox([widgets.HTML(picture.STYLE + "<b>primitive</b>", layout={"width": "8em"}),
@@ -123,9 +124,8 @@ class FlagExplorer(widgets.VBox):
                 name = "CLONE_" + short
                 f = FLAGS[name]
                 self._tooltips[name] = _flag_tooltip(name, self.privileged)
-                t = widgets.ToggleButton(value=False, description=name, layout={"width": "auto"},
-                                         tooltip=f"{name} is off. {self._tooltips[name]}",
-                                         disabled=not f.runnable)
+                t = FlagToggle(value=False, description=name, layout={"width": "auto"},
+                               tooltip=f"{name} is off. {self._tooltips[name]}", disabled=not f.runnable)
                 t.add_class("forklab-flag")
                 t.add_class(f"forklab-flag-{name}")
                 t.observe(lambda change, name=name: self._on_toggle(name, change["new"]), "value")
@@ -144,11 +144,13 @@ class FlagExplorer(widgets.VBox):
                                      tooltip="change the flags as the refusal suggests")
         self._fix_w.add_class("forklab-fix")
         self._fix_w.on_click(lambda _b: self.apply_fix())
+        self._status_w = LiveStatus()       # created once: screen readers announce each new sentence
+        self._status_w.add_class("forklab-status")
         self._view_w = widgets.HTML()
         self._view_w.add_class("forklab-view")
         self._primitive_w.observe(self._on_primitive_clicked, "value")
         self._signal_w.observe(self._on_signal_clicked, "value")
-        super().__init__(rows + [self._fix_w, self._view_w], **kwargs)
+        super().__init__(rows + [self._fix_w, self._status_w, self._view_w], **kwargs)
         self.add_class("forklab-explorer")
         with self._batch():
             self._dirty = True              # run once at the start, even with the default state
@@ -296,6 +298,7 @@ class FlagExplorer(widgets.VBox):
             self._previous = obs
         self.view = view
         self._sync_controls()
+        self._status_w.text = view.status
         self._view_w.value = picture.render(view)
         total = time.perf_counter() - start
         self.last_timing = {"total_ms": total * 1000, "experiment_ms": experiment * 1000,
@@ -309,11 +312,10 @@ class FlagExplorer(widgets.VBox):
             on = set(self.flags)
             for name, t in self._toggles.items():
                 if t.value != (name in on):
-                    t.value = name in on
-                icon = "check" if name in on else ""
-                if t.icon != icon:       # a visible mark besides the colour of the pressed button ...
-                    t.icon = icon        # ... and the state in words (ipywidgets 8 sets no aria-pressed)
-                    t.tooltip = f"{name} is {'on' if name in on else 'off'}. {self._tooltips[name]}"
+                    t.value = name in on     # the button shows a mark and sets aria-pressed from it
+                tooltip = f"{name} is {'on' if name in on else 'off'}. {self._tooltips[name]}"
+                if t.tooltip != tooltip:     # and the state in words, for a mouse user too
+                    t.tooltip = tooltip
             fix = self.error.fix if self.error is not None else None
             if fix is not None:
                 self._fix_w.description = f"apply the fix: {fix}"
