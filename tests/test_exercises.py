@@ -24,7 +24,7 @@ if not SOLUTIONS.is_dir():   # a students' copy of the course (docs/instructors.
 NAMES = sorted(p.name for p in SOLUTIONS.glob("[0-9]*.ipynb"))
 COURSE = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies_orphans", "05_exec_and_spawn",
           "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers",
-          "11_inside_the_kernel"]
+          "11_inside_the_kernel", "13_fork_and_threads"]
 TIMEOUT = 120
 
 
@@ -213,6 +213,15 @@ SLIPS = {
     },
     "10_namespaces_and_containers.ipynb": {
         "ex15-answer": "container_flags = {'CLONE_NEWPID', 'CLONE_NEWUTS'}",
+    },
+    "13_fork_and_threads.ipynb": {
+        # the parent loses its threads at fork; the grandchild gets its parent's threads
+        "ex13-1-answer": "threads_reported = {'A': 1, 'B': 4, 'C': 1, 'D': 3, 'E': 2}",
+        # the lock made usable in the child, but the fork still copies a half-done update
+        "ex13-2-answer": ('ATFORK_HANDLERS = """\nstatic void prepare(void) {}\nstatic void in_parent(void) {}\n'
+                          'static void in_child(void) { pthread_mutex_init(&lock, NULL); }\n"""'),
+        # "fork is never safe with threads" - but logging repairs its own locks at fork
+        "ex13-3-answer": "safe_methods = {'lock': {'forkserver', 'spawn'}, 'logging': {'forkserver', 'spawn'}}",
     },
 }
 
