@@ -1,5 +1,6 @@
 """Course part 2 (notebooks 06-11): the seed tutorial's three examples keep their promised results in
-the committed outputs, and every notebook keeps the course's shape (navigation, predictions, summary link)."""
+the committed outputs, and every notebook (part 3 from 13 on too) keeps the course's shape (navigation,
+predictions, summary link)."""
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PART2 = ["06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones",
          "10_namespaces_and_containers", "11_inside_the_kernel"]
+PART3 = ["13_fork_and_threads"]          # fork in real programs: the same shape
 
 
 def _nb(name):
@@ -52,7 +54,7 @@ def test_example_3_sigusr1_exit_signal_needs_wclone_and_yields_42():
     assert re.search(r"__WALL\s*\) -> the child, exit status 42", out)   # exit signal 0
 
 
-@pytest.mark.parametrize("name", PART2)
+@pytest.mark.parametrize("name", PART2 + PART3)
 def test_shape_navigation_prediction_and_summary_link(name):
     nb = _nb(name)
     first, last = nb.cells[0].source, nb.cells[-1].source
@@ -64,7 +66,7 @@ def test_shape_navigation_prediction_and_summary_link(name):
     assert f"../exercises/{name}.ipynb" in summary
 
 
-@pytest.mark.parametrize("name", PART2)
+@pytest.mark.parametrize("name", PART2 + PART3)
 def test_no_stored_output_is_an_error(name):
     for cell in _nb(name).cells:
         for out in cell.get("outputs", []):
