@@ -255,6 +255,13 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         shot.parent.mkdir(parents=True, exist_ok=True)
         explorer.screenshot(path=str(shot))
         assert shot.stat().st_size > 10000
+        # the primitive is a labelled group of buttons; the chosen one says aria-pressed
+        primitive = explorer.locator('[role="group"][aria-label="primitive"]')
+        fork, clone = (primitive.get_by_role("button", name=n, exact=True) for n in ("fork", "clone"))
+        assert clone.get_attribute("aria-pressed") == "true" and fork.get_attribute("aria-pressed") == "false"
+        times["fork (primitive)"] = _click_and_time(page, fork)
+        assert fork.get_attribute("aria-pressed") == "true" and clone.get_attribute("aria-pressed") == "false"
+        assert status.inner_text().startswith("fork() ran") and "mod-active" not in vm.get_attribute("class")
         with capsys.disabled():
             print(f"\nflag explorer in Chromium: run all {run_all_s:.1f} s; click -> redrawn: "
                   + ", ".join(f"{k} {v:.0f} ms" for k, v in times.items()) + f"; screenshot {shot}")

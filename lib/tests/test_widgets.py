@@ -3,6 +3,7 @@ import re
 
 import ipywidgets as widgets
 import pytest
+import traitlets
 
 import forklab
 from forklab import picture
@@ -252,3 +253,15 @@ def test_the_status_line_is_one_element_that_only_changes(ex):
     ex.flags = ("CLONE_SIGHAND",)
     assert ex._status_w is status and status.text.startswith("The kernel refused clone() with EINVAL")
     assert status in ex.children and "fl-status" not in ex._view_w.value
+
+
+def test_choosing_a_primitive_button_is_the_same_as_setting_primitive(ex):
+    ex._primitive_w.value = "fork"                           # what a click on "fork" does
+    assert ex.primitive == "fork" and ex.observation.primitive == "fork"
+    ex.primitive = "clone"
+    assert ex._primitive_w.value == "clone"
+    ex._signal_w.value = "none"
+    assert ex.exit_signal is None and ex.observation.exit_signal is None
+    ex.exit_signal = "SIGCHLD"
+    with pytest.raises(traitlets.TraitError, match="not one of"):
+        ex._primitive_w.value = "posix_spawn"

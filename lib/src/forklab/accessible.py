@@ -1,7 +1,10 @@
-"""Two small widgets the flag explorer needs for screen readers, which stock ipywidgets 8 lack.
+"""Small widgets the flag explorer needs for screen readers, which stock ipywidgets 8 lack.
 
 * `FlagToggle`: a toggle button that says whether it is pressed (``aria-pressed``), not only by
   its colour - ipywidgets' ToggleButton sets no such attribute.
+* `ChoiceButtons`: one of a few choices (the primitive, the exit signal) as a labelled group of
+  buttons, the chosen one ``aria-pressed`` - in place of ipywidgets' ToggleButtons, which say
+  nothing either.
 * `LiveStatus`: one status line created once and then only changed (``role="status"``), so a
   screen reader announces each new sentence; a status element re-created with every redraw may
   be missed.
@@ -45,6 +48,37 @@ function render({ model, el }) {
 export default { render };
 """
 
+_CHOICE_JS = """
+function render({ model, el }) {
+  const group = document.createElement("div");
+  group.setAttribute("role", "group");
+  group.setAttribute("aria-label", model.get("label"));
+  group.className = "widget-inline-hbox";
+  const buttons = model.get("options").map(([label, value], i) => {
+    const button = document.createElement("button");
+    button.className = "jupyter-button widget-toggle-button";
+    button.style.width = model.get("button_width");
+    button.textContent = label;
+    button.title = model.get("tooltips")[i] || "";
+    button.addEventListener("click", () => { model.set("value", value); model.save_changes(); });
+    group.appendChild(button);
+    return [button, value];
+  });
+  const show = () => {
+    for (const [button, value] of buttons) {
+      const on = value === model.get("value");
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.classList.toggle("mod-active", on);
+    }
+  };
+  model.on("change:value", show);
+  show();
+  el.appendChild(group);
+  return () => model.off("change:value", show);
+}
+export default { render };
+"""
+
 _STATUS_JS = """
 function render({ model, el }) {
   const line = document.createElement("div");
@@ -68,6 +102,23 @@ class FlagToggle(anywidget.AnyWidget):
     value = traitlets.Bool(False).tag(sync=True)
     description = traitlets.Unicode("").tag(sync=True)
     disabled = traitlets.Bool(False).tag(sync=True)
+
+
+class ChoiceButtons(anywidget.AnyWidget):
+    """One of a few choices: ``options`` are (label, value) pairs, ``value`` the chosen value."""
+    _esm = _CHOICE_JS
+    label = traitlets.Unicode("").tag(sync=True)          # what the group is, for screen readers
+    options = traitlets.List().tag(sync=True)
+    tooltips = traitlets.List().tag(sync=True)
+    button_width = traitlets.Unicode("auto").tag(sync=True)
+    value = traitlets.Unicode("").tag(sync=True)
+
+    @traitlets.validate("value")
+    def _one_of_the_options(self, proposal):
+        values = [v for _, v in self.options]
+        if proposal["value"] not in values:
+            raise traitlets.TraitError(f"{proposal['value']!r} is not one of {values}")
+        return proposal["value"]
 
 
 class LiveStatus(anywidget.AnyWidget):

@@ -24,7 +24,7 @@ import ipywidgets as widgets
 import traitlets
 
 from . import picture
-from .accessible import FlagToggle, LiveStatus
+from .accessible import ChoiceButtons, FlagToggle, LiveStatus
 from .errors import CloneRefused, ForklabError
 from .explain import UNCHANGED
 from .flags import FLAGS, names_of, parse_flags
@@ -91,16 +91,14 @@ class FlagExplorer(widgets.VBox):
         self._notes: list[str] = []
         self.privileged = has_cap_sys_admin()
 
-        self._primitive_w = widgets.ToggleButtons(
-            options=list(PRIMITIVES), value="clone",
+        self._primitive_w = ChoiceButtons(
+            label="primitive", options=[(p, p) for p in PRIMITIVES], value="clone", button_width="6em",
             tooltips=["fork(): the child is a copy; no flags", "vfork(): the parent waits; no flags",
-                      "clone(): choose what to share", "clone3(): clone with a struct of arguments (Linux 5.3)"],
-            style={"button_width": "6em"})
-        self._signal_w = widgets.ToggleButtons(
-            options=list(EXIT_SIGNALS), value="SIGCHLD",
+                      "clone(): choose what to share", "clone3(): clone with a struct of arguments (Linux 5.3)"])
+        self._signal_w = ChoiceButtons(
+            label="exit signal", options=[list(o) for o in EXIT_SIGNALS], value="SIGCHLD", button_width="7em",
             tooltips=["the parent is sent SIGCHLD when the child ends (what fork() does)",
-                      "no signal: only waitpid(__WALL) notices the child end (what threads use)"],
-            style={"button_width": "7em"})
+                      "no signal: only waitpid(__WALL) notices the child end (what threads use)"])
         self._toggles: dict[str, FlagToggle] = {}
         self._tooltips: dict[str, str] = {}
         # The picture's CSS rides with the first label: sent once, not again with every redraw.
