@@ -16,13 +16,22 @@ def privileged() -> bool:
 @pytest.fixture(scope="session")
 def ns_prefix(privileged):
     """Flags to put beside a namespace flag so that it works here: nothing as root, NEWUSER otherwise."""
+    if namespaces_refused():
+        pytest.skip(NO_NAMESPACES)
     return [] if privileged else ["NEWUSER"]
 
 
-# --- clone3: Linux < 5.3 and Docker's default seccomp profile answer ENOSYS ------------------------
+# --- where the platform refuses: clone3 (Linux < 5.3, Docker's seccomp profile answers ENOSYS) and
+# namespaces (Docker's profile answers EPERM to every CLONE_NEW* flag, even CLONE_NEWUSER) -----------
+# Tests of what these do cannot run there; the refusals themselves, explained, are tested where they
+# happen (test_linux_4_18.py, test_platform_limits.py).
+NO_CLONE3 = "clone3() answers ENOSYS here (Linux < 5.3, or a seccomp filter)"
+NO_NAMESPACES = "namespaces are refused here, even with CLONE_NEWUSER (a seccomp filter, or a sysctl)"
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "clone3: the test runs clone3() experiments (skipped where clone3 is ENOSYS)")
+    config.addinivalue_line("markers", "namespaces: the test makes namespaces (skipped where they are refused)")
 
 
 @functools.cache
@@ -34,19 +43,33 @@ def clone3_missing() -> bool:
     return False
 
 
-def _uses_clone3(item) -> bool:
-    if item.get_closest_marker("clone3"):
-        return True
+@functools.cache
+def namespaces_refused() -> bool:
+    try:
+        forklab.run("clone", ["NEWUTS"] + ([] if has_cap_sys_admin() else ["NEWUSER"]))
+    except forklab.CloneRefused as e:
+        return e.errno == errno.EPERM
+    return False
+
+
+def _param_values(item):
+    """Every parameter value of a parametrized test, lists and tuples opened."""
     params = getattr(item, "callspec", None)
-    values = params.params.values() if params else ()
-    return any(v == "clone3" or (isinstance(v, (tuple, list)) and "clone3" in v) for v in values)
+    todo, out = list(params.params.values()) if params else [], []
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (list, tuple)):
+            todo.extend(v)
+        else:
+            out.append(v)
+    return out
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests of what clone3() does cannot run where it does not exist; that refusal (ENOSYS, explained)
-    is tested where it happens (test_linux_4_18.py, test_refusals.py's explanations)."""
-    users = [item for item in items if _uses_clone3(item)]
-    if users and clone3_missing():
-        skip = pytest.mark.skip(reason="clone3() answers ENOSYS here (Linux < 5.3, or a seccomp filter)")
-        for item in users:
-            item.add_marker(skip)
+    for item in items:
+        values = _param_values(item)
+        if (item.get_closest_marker("clone3") or "clone3" in values) and clone3_missing():
+            item.add_marker(pytest.mark.skip(reason=NO_CLONE3))
+        news = [v for v in values if isinstance(v, str) and v.removeprefix("CLONE_").startswith("NEW")]
+        if (item.get_closest_marker("namespaces") or news) and namespaces_refused():
+            item.add_marker(pytest.mark.skip(reason=NO_NAMESPACES))

@@ -57,6 +57,7 @@ def test_the_fix_is_the_smallest_change():
     assert "CLONE_SIGHAND needs" in str(info.value)
 
 
+@pytest.mark.namespaces
 def test_man_page_entries_that_are_stale_on_this_kernel_are_not_refused():
     # clone(2) still lists CLONE_NEWPID|CLONE_PARENT as EINVAL; fine since 3.13 (with NEWUSER if unprivileged).
     prefix = [] if forklab.lab.has_cap_sys_admin() else ["NEWUSER"]

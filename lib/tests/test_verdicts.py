@@ -114,6 +114,7 @@ def test_new_network_namespace_has_only_loopback(ns_prefix):
     assert "child sees 1," in obs.resources["net_ns"].evidence
 
 
+@pytest.mark.namespaces
 def test_new_user_namespace_maps_the_child_to_root_inside():
     obs = forklab.run("clone", ["NEWUSER"])
     assert obs.child.uid == 0
