@@ -185,3 +185,158 @@ def trace_c(source: str, *, timeout: float = 20.0, cflags: Sequence[str] = ()) -
             return Trace(("./cell",), (), False, "the program did not compile:\n" + output, None)
         result = trace([str(binary)], timeout=timeout, cwd=tmp)
         return Trace(("./cell",), result.attempts, result.ok, result.why_not, result.returncode)
+
+
+# --- every call of a few kinds, process by process ---------------------------------------------
+
+@dataclass(frozen=True)
+class Call:
+    """One system call as strace showed it, with the process that made it named by its role."""
+    process: str                 # "parent" (the command itself), "child", "child 2", "grandchild", ...
+    name: str                    # the system call, e.g. "dup2"
+    text: str                    # strace's line, pids of the traced processes replaced by their roles
+
+    def __str__(self) -> str:
+        return f"{self.process}: {self.text}"
+
+
+@dataclass(frozen=True)
+class CallLog:
+    """The system calls of the chosen kinds a command and its children made, or why they could not be seen."""
+    argv: tuple[str, ...]
+    calls: tuple[Call, ...]      # process by process (parent first, then children in the order created)
+    ok: bool
+    why_not: str | None
+    returncode: int | None
+
+    def of(self, process: str) -> tuple[Call, ...]:
+        return tuple(c for c in self.calls if c.process == process)
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.process for c in self.calls))
+
+    def __str__(self) -> str:
+        if not self.ok:
+            return f"(not traced: {self.why_not})"
+        return "\n".join(str(c) for c in self.calls) or "(none of those system calls)"
+
+
+_ANY_CALL = re.compile(r"^(?P<name>[a-z_0-9]+)\((?P<rest>.*)$")
+_RETURNS = re.compile(r"=\s+(?P<value>-?\d+)(?:\s|$)")
+
+
+def trace_calls(argv: Sequence[str], calls: Sequence[str], *, timeout: float = 20.0,
+                cwd: str | None = None) -> CallLog:
+    """Run ``argv`` under ``strace -ff`` and return its calls named in ``calls``, process by process.
+
+    Each process is traced into its own file (so no line is split by another process's), and
+    named by its role: the command is "parent", the processes it creates "child", "child 2", ...,
+    theirs "grandchild", ... Their pids in the text are replaced by those names (``= <child>``), so
+    the log is the same from one run to the next. The calls that create processes are always traced.
+    """
+    argv = tuple(str(a) for a in argv)
+    strace = shutil.which("strace")
+    if strace is None:
+        return CallLog(argv, (), False, "strace is not installed here (Debian/Ubuntu: apt-get install strace)",
+                       None)
+    wanted = tuple(dict.fromkeys([*calls, *CREATING]))
+    with tempfile.TemporaryDirectory(prefix="forklab-strace-") as tmp:
+        prefix = os.path.join(tmp, "trace")
+        cmd = [strace, "-ff", "-qq", "-o", prefix, "-e", "trace=" + ",".join(wanted), "-e", "signal=none",
+               "--", *argv]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp)
+        except subprocess.TimeoutExpired:
+            return CallLog(argv, (), False, f"the traced command did not finish within {timeout:g} s", None)
+        per_pid = {}
+        for name in os.listdir(tmp):
+            if name.startswith("trace."):
+                with open(os.path.join(tmp, name)) as f:
+                    per_pid[int(name.split(".", 1)[1])] = f.read().splitlines()
+    if not per_pid:
+        return CallLog(argv, (), False, _why_not(proc.stderr), proc.returncode)
+    created = {}                                   # pid -> the pids it created, in order
+    for pid, lines in per_pid.items():
+        for line in lines:
+            if parse_line(line) is not None and (m := _RETURNS.search(line.rsplit(")", 1)[-1])):
+                if int(m.group("value")) > 0:
+                    created.setdefault(pid, []).append(int(m.group("value")))
+    children = {kid for kids in created.values() for kid in kids}
+    roots = sorted(pid for pid in per_pid if pid not in children)
+    names, order = {}, []
+
+    def label(pid, depth, index):
+        role = ("parent", "child", "grandchild")[min(depth, 2)] if depth < 3 else f"descendant (level {depth})"
+        names[pid] = role if index == 0 or depth == 0 else f"{role} {index + 1}"
+        order.append(pid)
+
+    level, depth = roots[:1], 0
+    label(level[0], 0, 0)
+    while level:
+        nxt = []
+        for pid in level:
+            nxt.extend(created.get(pid, []))
+        depth += 1
+        for i, pid in enumerate(nxt):
+            label(pid, depth, i)
+        level = nxt
+    pid_word = re.compile(r"\b(" + "|".join(str(p) for p in sorted(names, key=lambda p: -p)) + r")\b")
+    found = []
+    for pid in order:
+        for line in per_pid.get(pid, []):
+            m = _ANY_CALL.match(line)
+            if not m or m.group("name") not in wanted:
+                continue
+            text = pid_word.sub(lambda w: f"<{names[int(w.group(1))]}>", line)
+            found.append(Call(names[pid], m.group("name"), text))
+    return CallLog(argv, tuple(found), True, None, proc.returncode)
+
+
+_ENVP = re.compile(r", 0x[0-9a-f]+ /\* \d+ vars? \*/\)")
+_SIGACTION = re.compile(r"^rt_sigaction\((?P<sig>\w+), \{sa_handler=(?P<handler>[^,]+),.*$")
+_SIGMASK = re.compile(r"^rt_sigprocmask\((?P<how>\w+), (?P<set>\[[^\]]*\]|~\[[^\]]*\]),.*$")
+_CLONE3_ARGS = re.compile(r"^clone3\(\{flags=(?P<flags>[A-Z_|0-9]+), exit_signal=(?P<sig>\w+)[^}]*\}, \d+\)")
+_CLONE_ARGS = re.compile(r"^clone\(child_stack=[^,]+, flags=(?P<flags>[A-Z_|0-9]+)[^)]*\)")
+_BRIEF_RESULT = re.compile(r"\)\s+=\s+(?P<result>.*)$")
+
+
+def brief(text: str) -> str | None:
+    """One strace line made short and the same from run to run, or None for a query that changes nothing.
+
+    execve loses its environment pointer, clone/clone3 keep only their flags, rt_sigaction and
+    rt_sigprocmask become sigaction(SIGINT, SIG_IGN) / sigprocmask(SIG_BLOCK, [CHLD]); a
+    sigaction or sigprocmask that only reads (a NULL new value) gives None.
+    """
+    text = re.sub(r"\s+=\s+", " = ", text.strip())
+    result = _BRIEF_RESULT.search(text)
+    tail = f" = {result.group('result')}" if result else ""
+    if text.startswith("execve("):
+        return _ENVP.sub(")", text)
+    if m := _CLONE3_ARGS.match(text):
+        return f"clone3({m.group('flags')}, exit_signal={m.group('sig')}){tail}"
+    if m := _CLONE_ARGS.match(text):
+        return f"clone({m.group('flags')}){tail}"
+    if text.startswith("rt_sigaction("):
+        m = _SIGACTION.match(text)
+        return f"sigaction({m.group('sig')}, {m.group('handler')})" if m else None
+    if text.startswith("rt_sigprocmask("):
+        m = _SIGMASK.match(text)
+        return f"sigprocmask({m.group('how')}, {m.group('set')})" if m else None
+    return text
+
+
+def trace_c_calls(source: str, calls: Sequence[str], *, timeout: float = 20.0,
+                  cflags: Sequence[str] = ()) -> CallLog:
+    """Compile a whole C program the way a C cell does and trace its ``calls`` (see trace_calls).
+
+    It runs in an empty temporary folder (its cwd), without the C cell's process-count supervisor:
+    meant for small, well-behaved programs.
+    """
+    from .ccell import compile_c
+    with tempfile.TemporaryDirectory(prefix="forklab-strace-c-") as tmp:
+        ok, output, binary = compile_c(source, Path(tmp), tuple(cflags))
+        if not ok:
+            return CallLog(("./cell",), (), False, "the program did not compile:\n" + output, None)
+        log = trace_calls([str(binary)], calls, timeout=timeout, cwd=tmp)
+        return CallLog(("./cell",), log.calls, log.ok, log.why_not, log.returncode)
