@@ -24,7 +24,8 @@ if not SOLUTIONS.is_dir():   # a students' copy of the course (docs/instructors.
 NAMES = sorted(p.name for p in SOLUTIONS.glob("[0-9]*.ipynb"))
 COURSE = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies_orphans", "05_exec_and_spawn",
           "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers",
-          "11_inside_the_kernel", "13_fork_and_threads"]
+          "11_inside_the_kernel", "13_fork_and_threads",
+          "14_a_mini_shell"]
 TIMEOUT = 120
 
 
@@ -210,6 +211,22 @@ SLIPS = {
     "06_vfork.ipynb": {
         "ex10-answer": ('SPAWN_BODY = r"""\n    pid_t pid = vfork();\n    if (pid == 0) {\n'
                         '        execvp(argv[0], argv);\n        exit(127);\n    }\n    return pid;\n"""'),
+    },
+    "14_a_mini_shell.ipynb": {
+        # two opens of f behave like one (they do not: two offsets), >> like > ...
+        "ex14.1-answer": ("answers = {'a': ('out\\nerr\\n', ''), 'b': ('out\\n', 'err\\n'), 'c': ('out\\nerr\\n', ''), "
+                          "'d': ('out\\nerr\\n', ''), 'e': ('', 'out\\nerr\\n'), 'f': ('old\\nout\\nerr\\n', '')}"),
+        # the writer keeps the read end: this pipeline still finishes, but `yes | head` would hang
+        "ex14.2-answer": ('PIPELINE_BODY = r"""\n    int p[2];\n    if (pipe(p) == -1) return -1;\n'
+                          '    pid_t w = fork();\n    if (w == 0) { dup2(p[1], 1); close(p[1]); execvp(left[0], left); _exit(127); }\n'
+                          '    pid_t r = fork();\n    if (r == 0) { dup2(p[0], 0); close(p[0]); close(p[1]); execvp(right[0], right); _exit(127); }\n'
+                          '    close(p[0]); close(p[1]);\n    int status;\n    waitpid(w, NULL, 0);\n    waitpid(r, &status, 0);\n'
+                          '    return status;\n"""'),
+        # a pipe without close-on-exec: the started program inherits the write end
+        "ex14.3-answer": ('SPAWN_BODY = r"""\n    int p[2];\n    if (pipe(p) == -1) return -errno;\n    pid_t pid = fork();\n'
+                          '    if (pid == 0) { close(p[0]); execv(argv[0], argv); int e = errno; write(p[1], &e, sizeof e); _exit(127); }\n'
+                          '    close(p[1]);\n    int e;\n    ssize_t n = read(p[0], &e, sizeof e);\n    close(p[0]);\n'
+                          '    if (n == 0) return pid;\n    waitpid(pid, NULL, 0);\n    return -e;\n"""'),
     },
     "10_namespaces_and_containers.ipynb": {
         "ex15-answer": "container_flags = {'CLONE_NEWPID', 'CLONE_NEWUTS'}",
