@@ -120,3 +120,34 @@ def test_where_clone3_is_refused_posix_spawn_still_creates_one_process():
     assert out.stdout.split(" 1 ")[0] in ("True [('clone3', True), ('clone', False)]",
                                           "True [('clone', False)]")   # an old glibc never tries clone3
     assert " 1 None" in out.stdout
+
+
+def test_brief_keeps_what_a_reader_needs_and_drops_what_changes_between_runs():
+    assert strace.brief('execve("/bin/sh", ["sh", "-c", "exit 3"], 0x7ffd8bdfb968 /* 35 vars */) = 0') == \
+        'execve("/bin/sh", ["sh", "-c", "exit 3"]) = 0'
+    assert strace.brief("clone3({flags=CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD, stack=0x7f58c7b15000, "
+                        "stack_size=0x9000}, 88) = <child>") == \
+        "clone3(CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD) = <child>"
+    assert strace.brief("clone(child_stack=0x7f2a1c000000, flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = <child>") == \
+        "clone(CLONE_VM|CLONE_VFORK|SIGCHLD) = <child>"
+    assert strace.brief("rt_sigaction(SIGINT, {sa_handler=SIG_IGN, sa_mask=[], sa_flags=SA_RESTORER, "
+                        "sa_restorer=0x7f58c796e050}, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, 8) = 0") == \
+        "sigaction(SIGINT, SIG_IGN)"
+    assert strace.brief("rt_sigaction(SIGHUP, NULL, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, 8) = 0") is None
+    assert strace.brief("rt_sigprocmask(SIG_BLOCK, [CHLD], [], 8) = 0") == "sigprocmask(SIG_BLOCK, [CHLD])"
+    assert strace.brief("rt_sigprocmask(SIG_BLOCK, NULL, ~[KILL STOP], 8) = 0") is None
+    assert strace.brief("dup2(1, 2)                              = 2") == "dup2(1, 2) = 2"
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_trace_c_calls_lists_each_process_by_role_without_pids():
+    log = strace.trace_c_calls('#include <stdlib.h>\nint main(void) { return system("exit 3") == -1; }',
+                               ["execve", "wait4"])
+    if not log.ok:
+        pytest.skip(log.why_not)
+    assert log.processes == ("parent", "child")
+    assert any('"/bin/sh", ["sh", "-c", "exit 3"]' in c.text for c in log.of("child") if c.name == "execve")
+    wait = next(c for c in log.of("parent") if c.name == "wait4")
+    assert wait.text.startswith("wait4(<child>,") and "WEXITSTATUS(s) == 3" in wait.text
+    created = [c for c in log.of("parent") if c.name.startswith("clone") and "<child>" in c.text]
+    assert created and "CLONE_VM" in created[-1].text and "CLONE_VFORK" in created[-1].text
