@@ -91,3 +91,10 @@ def test_devcontainer_builds_the_dockerfile_and_says_how_to_unlock_namespaces():
     assert config["build"] == {"dockerfile": "../Dockerfile", "context": ".."}
     assert config["remoteUser"] == "student"
     assert '"runArgs": ["--security-opt", "seccomp=unconfined"' in text
+
+
+def test_the_binder_badge_opens_the_first_notebook():
+    readme = (ROOT / "README.md").read_text()
+    link = re.search(r"\(https://mybinder\.org/v2/gh/([^/]+)/forklab/HEAD\?urlpath=lab/tree/([^)]+)\)", readme)
+    assert link, "README.md has no Binder badge for the forklab repository"
+    assert (ROOT / link.group(2)).is_file(), f"the badge opens {link.group(2)}, which does not exist"
