@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .tree import _label, drawn_as_text
+from .tree import drawn_as_text, process_name
 
 
 @dataclass
@@ -77,7 +77,7 @@ def random_program(seed: int | None = None, actions: int = 5, fork_percentage: f
     """A random exercise like OSTEP's fork.py: predict the final tree, then look at .answer()."""
     rng = random.Random(seed)
     tree = {"a": []}
-    names = iter(_label(i) for i in range(1, 1000))
+    names = iter(process_name(i) for i in range(1, 1000))
     out = []
     while len(out) < actions:
         exitable = [p for p in tree if p != "a"]

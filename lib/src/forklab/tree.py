@@ -177,7 +177,8 @@ class ProcessTree:
         return draw(self, ax=ax, title=title, color=color)
 
 
-def _label(i: int) -> str:
+def process_name(i: int) -> str:
+    """The i-th process's name in a tree and in the fork game: a, b, ..., z, aa, ab, ..."""
     letters = string.ascii_lowercase
     return letters[i] if i < 26 else letters[i // 26 - 1] + letters[i % 26]
 
@@ -193,7 +194,7 @@ def parse_log(data: bytes) -> tuple[list, list]:
         body = data[nl + 1:nl + 1 + length].decode("utf-8", "replace")
         i = nl + 1 + length
         if kind == b"P":
-            p = Process(pid=pid, ppid=int(body), label=_label(len(procs)))
+            p = Process(pid=pid, ppid=int(body), label=process_name(len(procs)))
             procs.append(p)
             by_pid[pid] = p
         elif kind == b"O" and pid in by_pid:
@@ -211,7 +212,7 @@ def parse_log(data: bytes) -> tuple[list, list]:
         while queue:
             p = queue.pop(0)
             p.children.sort(key=lambda c: c.pid)
-            p.label = _label(len(ordered))
+            p.label = process_name(len(ordered))
             ordered.append(p)
             queue.extend(p.children)
     return ordered, [o.strip() for o in outputs]
@@ -279,7 +280,7 @@ def from_shape(shape) -> ProcessTree:
     ordered, queue = [], [procs[0]]
     while queue:                                   # label breadth-first, like a real tree
         p = queue.pop(0)
-        p.label = _label(len(ordered))
+        p.label = process_name(len(ordered))
         ordered.append(p)
         queue.extend(p.children)
     return ProcessTree(processes=ordered, outputs=[], stdout="", stderr="", result=None)
