@@ -12,7 +12,7 @@ PIP     = $(PY) -m pip --disable-pip-version-check
 PORT   ?= 8888
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
-.PHONY: lab test test-lib test-notebooks test-course test-browser notebooks exercises bench screenshots site check-tools clean
+.PHONY: lab test test-lib test-notebooks test-course test-browser notebooks exercises bench bench-class test-hub screenshots site check-tools clean
 
 # Running as root (a container, say) needs --allow-root; nobody else gets it.
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -39,6 +39,14 @@ exercises: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m forklab.benchmark
+
+# A class on one machine: 20 student kernels at once (figures, not a test; see docs/instructors.md).
+bench-class: $(VENV)/.installed-dev
+	$(PY) tools/bench_class.py
+
+# The class on a real JupyterHub (slow, as root: Unix users, npm, a course environment cached in /tmp).
+test-hub: $(VENV)/.installed-dev
+	FORKLAB_SLOW=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_hub.py
 
 screenshots: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py --screenshots

@@ -1,0 +1,98 @@
+"""JupyterHub for a forklab class on one Linux machine: local Unix users, one server per student.
+
+    sudo FORKLAB_COURSE_ENV=/opt/forklab/env jupyterhub -f deploy/jupyterhub_config.py
+
+Every student logs in with their Unix account (PAM) and gets their own single-user JupyterLab,
+started as *their* uid from the course environment (a virtualenv with `pip install -r
+deploy/requirements.txt ./lib`) - so one student can neither signal, trace nor read another's
+processes, and forklab's sandbox runs with that student's rights, not the hub's. The hub runs as root
+(it must switch uids); students never are.
+
+The first page a student sees pulls the course with nbgitpuller from the students' repository (a
+branch without solutions/, made by deploy/student_branch.sh) into ~/forklab and opens notebook 00.
+Later logins merge new commits without touching the student's edits.
+
+Settings, from the environment (so that this file is used unchanged, and the test starts it on
+loopback):
+    FORKLAB_COURSE_ENV        the course environment (default: the hub's own, sys.prefix)
+    FORKLAB_HUB_URL           where the proxy listens (default http://127.0.0.1:8000; put TLS in front)
+    FORKLAB_HUB_API_PORT      the hub's internal API port (8081); FORKLAB_PROXY_API_PORT: the proxy's (8001)
+    FORKLAB_HUB_STATE         the hub's database, cookie secret, proxy pid file (default /srv/forklab-hub)
+    FORKLAB_STUDENT_GROUP     Unix group whose members may log in (default: forklab)
+    FORKLAB_INSTRUCTORS       comma-separated admin users (they can see and stop every server)
+    FORKLAB_STUDENT_REPO      git URL of the students' repository; FORKLAB_STUDENT_BRANCH (default main)
+    FORKLAB_EXCHANGE, FORKLAB_COURSE   the nbgrader exchange and course id (deploy/nbgrader/nbgrader_config.py)
+    FORKLAB_IDLE_TIMEOUT      seconds before an idle server is stopped (default 3600; 0: never)
+"""
+import os
+import stat
+import sys
+from urllib.parse import urlencode
+
+c = get_config()  # noqa: F821 - provided by JupyterHub's config loader
+env = os.environ.get
+HERE = os.path.dirname(os.path.abspath(__file__))
+COURSE_ENV = env("FORKLAB_COURSE_ENV", sys.prefix)
+STATE = env("FORKLAB_HUB_STATE", "/srv/forklab-hub")
+os.makedirs(STATE, mode=0o700, exist_ok=True)
+
+# --- the hub and its proxy: loopback unless told otherwise ----------------------------------------
+c.JupyterHub.bind_url = env("FORKLAB_HUB_URL", "http://127.0.0.1:8000")
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(env("FORKLAB_HUB_API_PORT", "8081"))
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('FORKLAB_PROXY_API_PORT', '8001')}"
+c.ConfigurableHTTPProxy.pid_file = os.path.join(STATE, "proxy.pid")
+c.JupyterHub.db_url = f"sqlite:///{os.path.join(STATE, 'jupyterhub.sqlite')}"
+c.JupyterHub.cookie_secret_file = os.path.join(STATE, "jupyterhub_cookie_secret")
+c.JupyterHub.cleanup_servers = True      # stopping the hub stops every student's server (and kernels)
+
+# --- who may log in: local Unix users in the class's group -----------------------------------------
+c.JupyterHub.authenticator_class = "pam"
+c.LocalAuthenticator.allowed_groups = {env("FORKLAB_STUDENT_GROUP", "forklab")}
+c.Authenticator.admin_users = {u for u in env("FORKLAB_INSTRUCTORS", "").split(",") if u}
+
+# --- one server per student, as that student, from the course environment --------------------------
+c.JupyterHub.spawner_class = "localprocess"
+c.Spawner.ip = "127.0.0.1"
+c.Spawner.cmd = [os.path.join(COURSE_ENV, "bin", "jupyterhub-singleuser")]
+c.Spawner.notebook_dir = "~"
+c.Spawner.environment = {
+    # gcc, strace and the course environment's tools (nbgrader for fetch/submit) on the student's PATH
+    "PATH": f"{os.path.join(COURSE_ENV, 'bin')}:/usr/local/bin:/usr/bin:/bin",
+    # the nbgrader exchange and course id, read by nbgrader fetch_assignment / submit
+    "JUPYTER_CONFIG_PATH": os.path.join(HERE, "nbgrader"),
+    "FORKLAB_EXCHANGE": env("FORKLAB_EXCHANGE", "/srv/nbgrader/exchange"),
+    "FORKLAB_COURSE": env("FORKLAB_COURSE", "forklab"),
+}
+c.Spawner.start_timeout = 120            # 200 students logging in at the start of a lecture
+c.Spawner.http_timeout = 60
+c.JupyterHub.concurrent_spawn_limit = 50
+
+if env("FORKLAB_STUDENT_REPO"):
+    # nbgitpuller: the first page clones the students' branch into ~/forklab and opens notebook 00
+    c.Spawner.default_url = "/git-pull?" + urlencode({
+        "repo": env("FORKLAB_STUDENT_REPO"), "branch": env("FORKLAB_STUDENT_BRANCH", "main"),
+        "targetpath": "forklab", "urlpath": "lab/tree/forklab/notebooks/00_start_here.ipynb"})
+else:
+    c.Spawner.default_url = "/lab"
+
+
+def private_home(spawner):
+    """A student's home must be theirs alone: other students' kernels run on the same machine."""
+    import pwd
+    home = pwd.getpwnam(spawner.user.name).pw_dir
+    mode = os.stat(home).st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        spawner.log.warning("home %s of %s was mode %o: made it 0700", home, spawner.user.name, mode & 0o777)
+        os.chmod(home, 0o700)
+
+
+c.Spawner.pre_spawn_hook = private_home
+
+# --- stop servers nobody uses (their kernels and forklab bench servers go with them) ---------------
+idle = int(env("FORKLAB_IDLE_TIMEOUT", "3600"))
+if idle > 0:
+    c.JupyterHub.services = [{"name": "idle-culler",
+                              "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle}"]}]
+    c.JupyterHub.load_roles = [{"name": "idle-culler", "services": ["idle-culler"],
+                                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]}]

@@ -1,0 +1,610 @@
+"""A class on a real JupyterHub: three students, each their own uid, walled off from each other; the nbgrader
+exchange from release to feedback; nothing left running when the hub stops.
+
+The hub is deploy/jupyterhub_config.py, unchanged, started on loopback as root with DummyAuthenticator
+(a shared password) instead of PAM; students are Unix users made for the test (prefix flhub-, deleted
+afterwards, even on failure). Everything a student does goes through the hub's REST API and a kernel's
+websocket, as a browser would: log in with the form, make a token, start the server, pull the course
+with nbgitpuller from a students' repository without solutions/ (deploy/student_branch.sh), run
+notebook 00 and an experiment, fetch and submit with nbgrader.
+
+Slow (a world-readable course environment, configurable-http-proxy from npm, three users, 33 notebooks
+autograded): it runs when FORKLAB_SLOW=1 (.ci/run sets it) and then fails loudly if it cannot, and is
+skipped otherwise. The environment and the npm install are cached under /tmp/forklab-hub, keyed on
+what they install, so a second run starts in seconds.
+"""
+from __future__ import annotations
+
+import csv
+import errno
+import fcntl
+import hashlib
+import html.parser
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+if os.environ.get("FORKLAB_SLOW") != "1":
+    pytest.skip("the JupyterHub class test is slow: run it with FORKLAB_SLOW=1", allow_module_level=True)
+
+import nbformat  # noqa: E402
+import requests  # noqa: E402
+import websocket  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path("/tmp/forklab-hub")
+CHP_VERSION = "configurable-http-proxy@^5"
+PREFIX = "flhub-"
+STUDENTS = ["alice", "bob", "carol"]
+TEACHER = "teacher"
+PASSWORD = secrets.token_urlsafe(12)
+ASSIGNMENT = "exercises"
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9]*.ipynb"))
+BOUND = 180        # seconds any one wait may take before the test gives up (a bound, not a measurement)
+STUDENT_PYTHON = "/usr/bin/python3"   # root's default python may live in a private home
+
+
+def require(ok, why):
+    if not ok:
+        pytest.fail(f"the hub test cannot run here: {why}")
+
+
+# --- the course environment and the proxy, cached ------------------------------------------------------
+
+def _locked(name):
+    CACHE.mkdir(parents=True, exist_ok=True)
+    os.chmod(CACHE, 0o755)
+    lock = open(CACHE / f"{name}.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+def class_env() -> Path:
+    """A virtualenv every student can run: deploy/requirements.txt (the course + hub + nbgrader + nbgitpuller)."""
+    key = hashlib.sha256((ROOT / "requirements.txt").read_bytes()
+                         + (ROOT / "deploy" / "requirements.txt").read_bytes()).hexdigest()[:12]
+    venv = CACHE / f"venv-{key}"
+    with _locked("venv"):
+        if not (venv / ".installed").exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([STUDENT_PYTHON, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            "-r", str(ROOT / "deploy" / "requirements.txt")], check=True)
+            subprocess.run(["chmod", "-R", "a+rX", str(venv)], check=True)
+            (venv / ".installed").touch()
+    return venv
+
+
+def proxy_bin() -> Path:
+    """configurable-http-proxy from npm (JupyterHub's default proxy)."""
+    folder = CACHE / ("chp-" + hashlib.sha256(CHP_VERSION.encode()).hexdigest()[:8])
+    binary = folder / "node_modules" / ".bin" / "configurable-http-proxy"
+    with _locked("chp"):
+        if not binary.exists():
+            require(shutil.which("npm"), "npm is missing (apt-get install npm, or nodejs >= 18)")
+            folder.mkdir(exist_ok=True)
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", CHP_VERSION],
+                           cwd=folder, check=True)
+    return binary
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- Unix users --------------------------------------------------------------------------------------
+
+def delete_user(name):
+    if _exists(name):
+        subprocess.run(["pkill", "-KILL", "-u", name], check=False)   # only this test's own users
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+def _exists(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def processes_of(uids) -> list[tuple[int, int, str]]:
+    """(pid, uid, command line) of every process owned by one of uids."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                uid = os.stat(f"/proc/{entry}").st_uid
+                if uid in uids:
+                    cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    found.append((int(entry), uid, cmd.strip()))
+            except OSError:
+                pass
+    return found
+
+
+# --- talking to the hub as a browser would -------------------------------------------------------------
+
+class Student:
+    """One student's session: logged in with the form, then a token of their own for the API."""
+
+    def __init__(self, hub_url: str, user: str):
+        self.url, self.user = hub_url, user
+        self.http = requests.Session()
+
+    def log_in(self):
+        self.http.get(f"{self.url}/hub/login", timeout=30).raise_for_status()
+        xsrf = self.http.cookies.get("_xsrf")
+        r = self.http.post(f"{self.url}/hub/login", data={"username": self.user, "password": PASSWORD, "_xsrf": xsrf},
+                           allow_redirects=False, timeout=30)
+        assert r.status_code == 302, f"login of {self.user} failed: {r.status_code}"
+        r = self.http.post(f"{self.url}/hub/api/users/{self.user}/tokens", json={"note": "forklab hub test"},
+                           headers={"X-XSRFToken": self.http.cookies.get("_xsrf")}, timeout=30)
+        r.raise_for_status()
+        self.http.headers["Authorization"] = f"token {r.json()['token']}"
+
+    def start_server(self):
+        r = self.http.post(f"{self.url}/hub/api/users/{self.user}/server", timeout=60)
+        assert r.status_code in (201, 202), r.text
+        deadline = time.monotonic() + BOUND
+        while time.monotonic() < deadline:
+            server = self.http.get(f"{self.url}/hub/api/users/{self.user}", timeout=30).json()["servers"].get("")
+            if server and server.get("ready"):
+                return
+            time.sleep(0.5)
+        pytest.fail(f"the server of {self.user} did not start within {BOUND} s")
+
+    def api(self, method, path, **kw):
+        r = self.http.request(method, f"{self.url}/user/{self.user}/api/{path}", timeout=60, **kw)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    def git_pull(self, repo: str, branch: str, target: str):
+        """What an nbgitpuller link does: the server clones (later: merges) the course into ~/target."""
+        r = self.http.get(f"{self.url}/user/{self.user}/git-pull/api",
+                          params={"repo": repo, "branch": branch, "targetpath": target}, stream=True, timeout=BOUND)
+        r.raise_for_status()
+        events = []
+        for line in r.iter_lines(decode_unicode=True):
+            if line and line.startswith("data:"):
+                event = json.loads(line[5:])
+                events.append(event)
+                if event.get("phase") in ("finished", "error"):
+                    break
+        r.close()
+        assert events and events[-1].get("phase") == "finished", events[-3:]
+
+    def kernel(self, path: str = "") -> "RemoteKernel":
+        k = self.api("POST", "kernels", json={"name": "python3", "path": path})
+        return RemoteKernel(self, k["id"])
+
+
+class RemoteKernel:
+    """A kernel of a student's server, driven over its websocket (Jupyter's messaging protocol)."""
+
+    def __init__(self, student: Student, kernel_id: str):
+        self.student, self.id = student, kernel_id
+        self.ws_url = student.url.replace("http", "ws", 1) + f"/user/{student.user}/api/kernels/{kernel_id}/channels"
+        self.session = uuid.uuid4().hex
+
+    def _connect(self):
+        # one connection per cell: a connection left idle while the teacher grades may be closed by then
+        return websocket.create_connection(self.ws_url, timeout=BOUND,
+                                           header=[f"Authorization: {self.student.http.headers['Authorization']}"])
+
+    def run(self, code: str) -> tuple[str, list[dict]]:
+        """(stdout + results as text, errors) of one cell."""
+        msg_id = uuid.uuid4().hex
+        ws = self._connect()
+        try:
+            return self._run(ws, msg_id, code)
+        finally:
+            ws.close()
+
+    def _run(self, ws, msg_id, code):
+        ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": self.student.user, "session": self.session,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}))
+        text, errors = [], []
+        deadline = time.monotonic() + BOUND
+        while time.monotonic() < deadline:
+            msg = json.loads(ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id or msg.get("channel") != "iopub":
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                text.append(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                text.append(content["data"].get("text/plain", ""))
+            elif kind == "error":
+                errors.append({"ename": content["ename"], "evalue": content["evalue"]})
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(text), errors
+        pytest.fail(f"a cell in {self.student.user}'s kernel did not finish within {BOUND} s")
+
+    def json(self, code: str):
+        """Run code whose last line prints one JSON value; that value."""
+        out, errors = self.run(code)
+        assert not errors, errors
+        return json.loads(out.strip().splitlines()[-1])
+
+
+
+# --- the class: users, course, exchange, hub ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def classroom():
+    require(os.geteuid() == 0, "it creates Unix users and the hub must switch uids: run it as root")
+    for tool in ("useradd", "userdel", "runuser", "git"):
+        require(shutil.which(tool), f"{tool} is missing")
+    require(os.path.exists(STUDENT_PYTHON), f"{STUDENT_PYTHON} is missing (the students' interpreter)")
+    require(list((ROOT / "lib" / "src" / "forklab").glob("_core*.so")), "forklab's C core is not built (make test)")
+    started = time.monotonic()
+    venv, chp = class_env(), proxy_bin()
+    prepared = time.monotonic() - started
+    names = {s: PREFIX + s for s in STUDENTS + [TEACHER]}
+    tmp = Path(tempfile.mkdtemp(prefix="forklab-hubtest-"))
+    os.chmod(tmp, 0o755)
+    hub = git_daemon = None
+    try:
+        for name in names.values():
+            delete_user(name)          # a previous run that was killed before its cleanup
+            # homes made 0755 on purpose: the hub's pre-spawn hook must make them private
+            subprocess.run(["useradd", "--create-home", "--home-dir", str(tmp / "home" / name), "-K", "HOME_MODE=0755",
+                            "--shell", "/bin/bash", name], check=True, capture_output=True)
+        # the course as it reaches a class: a copy everyone can read (this checkout may be in a private home)
+        course = tmp / "course-src"
+        course.mkdir()
+        subprocess.run(f"tar -C '{ROOT}' --exclude=./.venv --exclude=./.git -cf - . | tar -C '{course}' -xf -",
+                       shell=True, check=True)
+        students_repo = tmp / "forklab-students"
+        subprocess.run([str(ROOT / "deploy" / "student_branch.sh"), str(students_repo)], check=True,
+                       capture_output=True)
+        # served as a remote on loopback (git's protocol): what an nbgitpuller link points at
+        git_port = free_port()
+        git_daemon = subprocess.Popen(["git", "daemon", "--listen=127.0.0.1", f"--port={git_port}", "--export-all",
+                                       "--reuseaddr", f"--base-path={tmp}", str(tmp)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+        exchange = tmp / "exchange"
+        exchange.mkdir()
+        os.chmod(exchange, 0o1777)
+        teacher_course = tmp / "home" / names[TEACHER] / "course"
+        (teacher_course / "source" / ASSIGNMENT).mkdir(parents=True)
+        for n in NOTEBOOKS:
+            shutil.copy(ROOT / "solutions" / f"{n}.ipynb", teacher_course / "source" / ASSIGNMENT)
+        for f in ("nbgrader_config.py", "forklab_nbgrader.py"):
+            shutil.copy(course / "deploy" / "nbgrader" / f, teacher_course)
+        subprocess.run(["chmod", "-R", "a+rX", str(course), str(students_repo)], check=True)
+        subprocess.run(["chown", "-R", names[TEACHER], str(teacher_course)], check=True)
+
+        state = tmp / "hub-state"
+        port = free_port()
+        config = tmp / "jupyterhub_config.py"
+        config.write_text(f"""\
+load_subconfig({str(course / 'deploy' / 'jupyterhub_config.py')!r})
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {PASSWORD!r}
+c.Authenticator.allowed_users = {set(names[s] for s in STUDENTS)!r}
+c.Spawner.environment["PYTHONPATH"] = {str(course / 'lib' / 'src')!r}   # forklab, as `pip install ./lib` would
+""")
+        environment = {
+            "PATH": f"{venv / 'bin'}:{chp.parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
+            "FORKLAB_COURSE_ENV": str(venv), "FORKLAB_HUB_URL": f"http://127.0.0.1:{port}",
+            "FORKLAB_HUB_API_PORT": str(free_port()), "FORKLAB_PROXY_API_PORT": str(free_port()),
+            "FORKLAB_HUB_STATE": str(state), "FORKLAB_EXCHANGE": str(exchange), "FORKLAB_COURSE": "forklab",
+            "FORKLAB_STUDENT_REPO": f"git://127.0.0.1:{git_port}/forklab-students", "FORKLAB_STUDENT_BRANCH": "main",
+        }
+        log = open(tmp / "hub.log", "w")
+        hub = subprocess.Popen([str(venv / "bin" / "jupyterhub"), "-f", str(config)], cwd=tmp, env=environment,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + BOUND
+        while time.monotonic() < deadline and hub.poll() is None:
+            try:
+                if requests.get(f"{url}/hub/api/", timeout=5).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"the hub did not come up:\n{(tmp / 'hub.log').read_text()[-3000:]}")
+        room = {"url": url, "hub": hub, "tmp": tmp, "names": names, "venv": venv, "course": course,
+                "teacher_course": teacher_course, "exchange": exchange, "students_repo": students_repo,
+                "students_url": environment["FORKLAB_STUDENT_REPO"],
+                "uids": {s: pwd.getpwnam(n).pw_uid for s, n in names.items()}, "env": environment,
+                "prepared_s": prepared, "students": {}, "answers": {}, "kernels": {}, "facts": {}}
+        yield room
+    finally:
+        if hub is not None and hub.poll() is None:
+            os.killpg(hub.pid, signal.SIGTERM)
+            try:
+                hub.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(hub.pid, signal.SIGKILL)
+                hub.wait()
+        if git_daemon is not None:
+            git_daemon.terminate()
+            git_daemon.wait()
+        for name in names.values():
+            delete_user(name)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def as_teacher(room, *args, check=True) -> subprocess.CompletedProcess:
+    """nbgrader (or python) as the instructor's Unix user, in the course folder."""
+    env = dict(room["env"], HOME=str(room["teacher_course"].parent),
+               PYTHONPATH=str(room["course"] / "lib" / "src"))
+    cmd = ["runuser", "-u", room["names"][TEACHER], "--", "env", "-i"] + [f"{k}={v}" for k, v in env.items()] + \
+        [str(room["venv"] / "bin" / "python"), *args]
+    started = time.monotonic()
+    r = subprocess.run(cmd, cwd=room["teacher_course"], capture_output=True, text=True, timeout=1800)
+    print(f"teacher: {' '.join(args[1:3])}: {time.monotonic() - started:.1f} s")
+    if check:
+        assert r.returncode == 0, f"{args}: {r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    return r
+
+
+def nbgrader_in_kernel(kernel, *args) -> str:
+    """nbgrader run by the student, from their own kernel (as the Assignments tab would)."""
+    out = kernel.json(f"""\
+import json, os, subprocess, sys
+r = subprocess.run([sys.executable, "-m", "nbgrader", *{list(args)!r}], cwd=os.path.expanduser("~"),
+                   capture_output=True, text=True)
+print(json.dumps([r.returncode, r.stdout + r.stderr]))""")
+    assert out[0] == 0, out[1][-3000:]
+    return out[1]
+
+
+# --- the tests, in the order a class lives them ---------------------------------------------------------------
+
+def test_students_log_in_and_each_gets_a_server_as_their_own_uid(classroom):
+    room = classroom
+    for s in STUDENTS:
+        student = Student(room["url"], room["names"][s])
+        student.log_in()
+        student.start_server()
+        room["students"][s] = student
+    servers = processes_of(set(room["uids"][s] for s in STUDENTS))
+    for s in STUDENTS:
+        mine = [cmd for pid, uid, cmd in servers if uid == room["uids"][s] and "jupyterhub-singleuser" in cmd]
+        assert mine, f"no single-user server runs as {room['names'][s]}"
+        home = Path(pwd.getpwnam(room["names"][s]).pw_dir)
+        assert home.stat().st_mode & 0o777 == 0o700, "the hub made the student's home private before starting"
+    print("hub ready after", f"{room['prepared_s']:.1f} s of preparing the environment and the proxy")
+
+
+def test_nbgitpuller_brings_the_course_without_solutions(classroom):
+    room = classroom
+    for s in STUDENTS:
+        student = room["students"][s]
+        student.git_pull(room["students_url"], "main", "forklab")
+        names = {e["name"] for e in student.api("GET", "contents/forklab")["content"]}
+        assert {"notebooks", "exercises", "lib"} <= names
+        assert "solutions" not in names
+    history = subprocess.run(["git", "-C", str(room["students_repo"]), "log", "--all", "--name-only", "--format="],
+                             capture_output=True, text=True, check=True).stdout
+    assert "solutions/" not in history, "the students' repository's history holds solutions"
+
+
+def test_each_student_runs_notebook_00_and_an_experiment(classroom):
+    room = classroom
+    for s in STUDENTS:
+        student = room["students"][s]
+        nb = nbformat.from_dict(student.api("GET", "contents/forklab/notebooks/00_start_here.ipynb")["content"])
+        kernel = student.kernel("forklab/notebooks")
+        for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+            out, errors = kernel.run(cell.source)
+            assert not errors, f"{s}: notebook 00, code cell {i}: {errors}"
+        facts = kernel.json("""\
+import json, os, forklab
+from forklab.benchserver import server_pid
+obs = forklab.run("clone", ["CLONE_VM"])
+with open(os.path.expanduser("~/secret.txt"), "w") as f:
+    f.write("my answers")
+print(json.dumps({"uid": os.getuid(), "pid": os.getpid(), "bench": server_pid(), "home": os.path.expanduser("~"),
+                  "memory_shared": obs.resources["memory"].shared}))""")
+        assert facts["uid"] == room["uids"][s] and facts["memory_shared"] is True
+        assert facts["bench"], "the experiment ran in a bench server"
+        out, errors = kernel.run("%load_ext forklab.ccell")
+        assert not errors, errors
+        out, errors = kernel.run("""%%c
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+    printf("C program ran as uid %d\\n", (int)getuid());
+    return 0;
+}""")
+        assert not errors and f"C program ran as uid {room['uids'][s]}" in out, (out, errors)
+        room["kernels"][s], room["facts"][s] = kernel, facts
+    assert len({room["facts"][s]["uid"] for s in STUDENTS}) == len(STUDENTS)
+
+
+PROBE = """\
+import ctypes, errno, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+PTRACE_ATTACH, PTRACE_DETACH = 16, 17
+def attempt(action):
+    try:
+        action()
+        return "allowed"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def ptrace(pid):
+    if libc.ptrace(PTRACE_ATTACH, pid, 0, 0) == 0:
+        libc.ptrace(PTRACE_DETACH, pid, 0, 0)
+        return "allowed"
+    return errno.errorcode[ctypes.get_errno()]
+def read(path):
+    with open(path, "rb") as f:
+        f.read(1)
+pid, bench, home = {pid}, {bench}, {home!r}
+print(json.dumps({{
+    "signal kernel": attempt(lambda: os.kill(pid, 0)),
+    "signal bench server": attempt(lambda: os.kill(bench, 0)),
+    "SIGKILL kernel": attempt(lambda: os.kill(pid, 9)),
+    "ptrace attach": ptrace(pid),
+    "read /proc/pid/mem": attempt(lambda: read(f"/proc/{{pid}}/mem")),
+    "read /proc/pid/environ": attempt(lambda: read(f"/proc/{{pid}}/environ")),
+    "list home": attempt(lambda: os.listdir(home)),
+    "read a file in home": attempt(lambda: read(home + "/secret.txt")),
+    "observed: /proc/pid visible": os.path.exists(f"/proc/{{pid}}"),
+    "observed: read /proc/pid/cmdline": attempt(lambda: read(f"/proc/{{pid}}/cmdline")),
+}}))"""
+
+
+def test_no_student_can_signal_trace_or_read_another(classroom):
+    room = classroom
+    for a, b in [("alice", "bob"), ("bob", "carol"), ("carol", "alice")]:
+        seen = room["kernels"][a].json(PROBE.format(**room["facts"][b]))
+        print(f"{a} -> {b}: {seen}")
+        assert seen["signal kernel"] == "EPERM" and seen["signal bench server"] == "EPERM"
+        assert seen["SIGKILL kernel"] == "EPERM"
+        assert seen["ptrace attach"] == "EPERM"
+        # hidepid=invisible would say ENOENT instead: still nothing read
+        assert seen["read /proc/pid/mem"] in ("EACCES", "EPERM", "ENOENT")
+        assert seen["read /proc/pid/environ"] in ("EACCES", "ENOENT")
+        assert seen["list home"] == "EACCES" and seen["read a file in home"] == "EACCES"
+    for s in STUDENTS:   # and the victims are still alive and well
+        assert room["kernels"][s].json("print(1)") == 1
+
+
+# --- nbgrader: release, fetch, submit, collect, autograde, feedback --------------------------------------------
+
+def answers_of(notebook: str, source: str) -> dict[str, str]:
+    """grade_id -> answer cell source of solutions/ (source='solutions') or of the slips (wrong answers)."""
+    nb = nbformat.read(ROOT / "solutions" / f"{notebook}.ipynb", as_version=4)
+    answers = {c.metadata.nbgrader.grade_id: c.source for c in nb.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    if source == "slips":
+        sys.path.insert(0, str(ROOT / "tests"))
+        from test_exercises import SLIPS
+        return SLIPS.get(f"{notebook}.ipynb", {})
+    return answers
+
+
+class _Text(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def text_lines(html_text: str) -> set[str]:
+    """Every line of the page's text, stripped, and again without a traceback's line-number gutter."""
+    parser = _Text()
+    parser.feed(html_text)
+    lines = set()
+    for line in "".join(parser.parts).splitlines():
+        lines.add(line.strip())
+        lines.add(re.sub(r"^(-*>)?\s*\d+\s", "", line).strip())
+    return lines
+
+
+def hidden_lines(notebook: str, answers: dict[str, str]) -> set[str]:
+    """Lines of the hidden tests that appear nowhere in what the student received or wrote."""
+    released = [c.source for c in nbformat.read(ROOT / "exercises" / f"{notebook}.ipynb", as_version=4).cells]
+    visible = {ln.strip() for text in released + list(answers.values()) for ln in text.splitlines()}
+    found = set()
+    for cell in nbformat.read(ROOT / "solutions" / f"{notebook}.ipynb", as_version=4).cells:
+        for part in cell.source.split("### BEGIN HIDDEN TESTS")[1:]:
+            found |= {ln.strip() for ln in part.split("### END HIDDEN TESTS")[0].splitlines()}
+    return {ln for ln in found if ln and ln not in visible}
+
+
+def test_nbgrader_exchange_from_release_to_feedback(classroom):
+    room = classroom
+    as_teacher(room, "-m", "nbgrader", "generate_assignment", ASSIGNMENT)
+    for n in NOTEBOOKS:   # what nbgrader releases is what exercises/ holds
+        released = nbformat.read(room["teacher_course"] / "release" / ASSIGNMENT / f"{n}.ipynb", as_version=4)
+        ours = nbformat.read(ROOT / "exercises" / f"{n}.ipynb", as_version=4)
+        assert [c.source for c in released.cells] == [c.source for c in ours.cells], n
+    as_teacher(room, "-m", "nbgrader", "release_assignment", ASSIGNMENT)
+
+    plan = {"alice": "solutions", "bob": "blank", "carol": "slips"}
+    for s, how in plan.items():
+        kernel = room["kernels"][s]
+        nbgrader_in_kernel(kernel, "fetch_assignment", ASSIGNMENT)
+        answers = room["answers"][s] = {n: answers_of(n, how) if how != "blank" else {} for n in NOTEBOOKS}
+        kernel.json(f"""\
+import json, os, nbformat
+answers = json.loads({json.dumps(json.dumps(answers))})
+for name, mine in answers.items():
+    path = os.path.expanduser(f"~/{ASSIGNMENT}/{{name}}.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.source = mine.get(cell.metadata.get("nbgrader", {{}}).get("grade_id"), cell.source)
+    nbformat.write(nb, path)
+print(json.dumps(len(answers)))""")
+        nbgrader_in_kernel(kernel, "submit", ASSIGNMENT)
+
+    as_teacher(room, "-m", "nbgrader", "collect", ASSIGNMENT)
+    graded = as_teacher(room, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create")
+    log = graded.stdout + graded.stderr
+    assert "checksum" not in log.lower(), [ln for ln in log.splitlines() if "checksum" in ln.lower()]
+    assert "has changed" not in log
+    as_teacher(room, "-m", "nbgrader", "generate_feedback", ASSIGNMENT)
+    as_teacher(room, "-m", "nbgrader", "release_feedback", ASSIGNMENT)
+    as_teacher(room, "-m", "nbgrader", "export")
+    with open(room["teacher_course"] / "grades.csv") as f:
+        scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)}
+    print("scores:", scores)
+    alice, bob, carol = (scores[room["names"][s]] for s in STUDENTS)
+    assert alice[0] == alice[1] > 0 and bob[0] == 0
+    assert carol[0] == 0, "the slips pass only the visible tests: the hidden tests take every point"
+
+    leaks, generic = [], {s: 0 for s in plan}
+    for s in plan:
+        nbgrader_in_kernel(room["kernels"][s], "fetch_feedback", ASSIGNMENT)
+        pages = sorted(Path(pwd.getpwnam(room["names"][s]).pw_dir, ASSIGNMENT, "feedback").rglob("*.html"))
+        assert {p.stem for p in pages} == set(NOTEBOOKS), f"{s} got feedback for {[p.stem for p in pages]}"
+        for page in pages:
+            page_text = page.read_text()
+            shown = text_lines(page_text)
+            leaks += [(s, page.stem, ln) for ln in hidden_lines(page.stem, room["answers"][s][page.stem]) if ln in shown]
+            generic[s] += page_text.count("A hidden test of this exercise failed")
+    assert not leaks, f"feedback quotes hidden tests: {leaks[:5]}"
+    # carol's slips for exercises 6, 7 and 10 fail only hidden tests (15's fails a visible one already
+    # when the grader is not root); alice fails nothing, bob's blanks fail the visible tests
+    assert generic["carol"] >= 3 and generic["alice"] == generic["bob"] == 0, generic
+    print(f"feedback: {len(NOTEBOOKS) * len(plan)} pages, no hidden-test line in any; failures in hidden "
+          f"tests told in a sentence: {generic}")
+
+
+def test_stopping_the_hub_leaves_nothing_running(classroom):
+    room = classroom
+    hub = room["hub"]
+    proxy = int((room["tmp"] / "hub-state" / "proxy.pid").read_text())
+    os.kill(hub.pid, signal.SIGTERM)        # the hub alone: it must stop everything it started
+    hub.wait(timeout=BOUND)
+    uids = set(room["uids"].values())
+    deadline = time.monotonic() + 30        # servers finish shutting their kernels down
+    left = processes_of(uids)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = processes_of(uids)
+    assert not left, f"still running after the hub stopped: {left}"
+    assert not os.path.exists(f"/proc/{proxy}"), "the proxy is still running"
