@@ -388,7 +388,11 @@ def test_students_log_in_and_each_gets_a_server_as_their_own_uid(classroom):
         assert mine, f"no single-user server runs as {room['names'][s]}"
         home = Path(pwd.getpwnam(room["names"][s]).pw_dir)
         assert home.stat().st_mode & 0o777 == 0o700, "the hub made the student's home private before starting"
-    print("hub ready after", f"{room['prepared_s']:.1f} s of preparing the environment and the proxy")
+    rss = sorted(int(next(ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if ln.startswith("VmRSS")).split()[1]) // 1024
+                 for pid, uid, cmd in servers if "jupyterhub-singleuser" in cmd)
+    print(f"course environment and proxy ready in {room['prepared_s']:.1f} s; single-user servers "
+          f"(before any kernel) hold {rss} MB RSS")
 
 
 def test_nbgitpuller_brings_the_course_without_solutions(classroom):
