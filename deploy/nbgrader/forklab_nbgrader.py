@@ -15,7 +15,7 @@ nbgrader_config.py (beside this file) puts them in place:
   feedback HTML - students who get feedback would learn the hidden tests. Each test cell is shown as
   the student received it; a failure inside the hidden part becomes one sentence that names no
   test; a failure in the visible part keeps its traceback, minus any line it quotes from the
-  hidden part.
+  hidden part. (What a test cell prints is kept: hidden tests must not print what they check.)
 """
 from __future__ import annotations
 
