@@ -18,16 +18,16 @@ bench server is checked to be gone (they end with their kernel).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -107,17 +107,20 @@ def percentile(values, p):
 
 
 class Student:
-    """One kernel and its client."""
+    """One kernel and its client (asyncio: every kernel is driven from one event loop, no threads)."""
 
-    def __init__(self, cwd: str):
-        self.km = KernelManager(kernel_name="python3")
-        self.km.start_kernel(cwd=cwd, stderr=subprocess.DEVNULL)   # each kernel's start-up warnings
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=120)
+    def __init__(self):
+        self.km = AsyncKernelManager(kernel_name="python3")
+        self.kc = None
         self.pids: dict = {}
 
-    def run(self, code: str, timeout: float = 600) -> dict:
+    async def start(self, cwd: str):
+        await self.km.start_kernel(cwd=cwd, stderr=subprocess.DEVNULL)   # each kernel's start-up warnings
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        await self.kc.wait_for_ready(timeout=120)
+
+    async def run(self, code: str, timeout: float = 600) -> dict:
         out, errors = [], []
 
         def hook(msg):
@@ -125,7 +128,7 @@ class Student:
                 out.append(msg["content"]["text"])
             elif msg["msg_type"] == "error":
                 errors.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
-        self.kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+        await self.kc.execute_interactive(code, timeout=timeout, output_hook=hook, allow_stdin=False)
         if errors:
             raise RuntimeError(f"a kernel failed: {errors[0]}")
         return json.loads("".join(out).strip().splitlines()[-1])
@@ -135,33 +138,20 @@ class Student:
         includes what it reaped: the compiler and the supervisor of %%c cells."""
         return cpu_seconds(self.pids["kernel"]), cpu_seconds(self.pids["bench"])
 
-    def stop(self):
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=False)
-
-
-def all_at_once(students, code: str) -> list[dict]:
-    """Run code in every kernel at the same time; the results in order."""
-    results, failures = [None] * len(students), []
-
-    def one(i):
+    async def stop(self):
+        if self.kc is not None:
+            self.kc.stop_channels()
         try:
-            results[i] = students[i].run(code)
-        except Exception as e:  # reported below, after every thread has ended
-            failures.append(e)
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(students))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failures:
-        raise failures[0]
-    return results
+            await self.km.shutdown_kernel(now=False)    # the kernel ends; its bench server sees end of file
+        except Exception as e:                           # never leave a kernel behind
+            print(f"kernel shutdown failed ({type(e).__name__}: {e}); killing it", file=sys.stderr)
+            await self.km.shutdown_kernel(now=True)
 
 
-def phase(students, code: str, per_kernel: int, what: str) -> dict:
+async def phase(students, code: str, per_kernel: int, what: str) -> dict:
+    """Run code in every kernel at the same time: latencies as the kernels measured them, CPU from /proc."""
     cpu0, wall0 = [s.cpu() for s in students], time.monotonic()
-    results = all_at_once(students, code)
+    results = await asyncio.gather(*(s.run(code) for s in students))
     wall, cpu1 = time.monotonic() - wall0, [s.cpu() for s in students]
     kernel = sum(b[0] - a[0] for a, b in zip(cpu0, cpu1))
     bench = sum(b[1] - a[1] for a, b in zip(cpu0, cpu1))
@@ -175,6 +165,27 @@ def phase(students, code: str, per_kernel: int, what: str) -> dict:
             "wall_s": wall, "per_s": count / wall}
 
 
+async def drive(args, tmp: str) -> tuple[dict, dict, list, list, int]:
+    students = [Student() for _ in range(args.kernels)]
+    started = time.monotonic()
+    try:
+        for s in students:          # one at a time: 20 interpreters starting at once only thrash
+            await s.start(tmp)
+        for s in students:
+            s.pids = await s.run(SETUP)
+        steps = students[0].pids["steps"]
+        print(f"{args.kernels} kernels started and warmed up in {time.monotonic() - started:.1f} s "
+              f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run)")
+        await asyncio.sleep(2)      # let them settle: idle memory is what a student costs between cells
+        mem = [(memory_kb(s.pids["kernel"]), memory_kb(s.pids["bench"])) for s in students]
+        toggles = await phase(students, TOGGLES.format(rounds=args.rounds), steps * args.rounds, "toggles")
+        ccells = await phase(students, C_CELLS.format(cells=args.c_cells, program=C_PROGRAM), args.c_cells,
+                             "%%c cells")
+        return toggles, ccells, mem, [s.pids["bench"] for s in students], steps
+    finally:
+        await asyncio.gather(*(s.stop() for s in students), return_exceptions=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernels", type=int, default=20)
@@ -182,26 +193,8 @@ def main(argv=None) -> int:
     ap.add_argument("--c-cells", type=int, default=3, help="%%c cells each kernel runs")
     args = ap.parse_args(argv)
 
-    students, bench_pids = [], []
-    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="forklab-bench-class-") as tmp:
-        try:
-            for _ in range(args.kernels):
-                students.append(Student(tmp))
-            for s in students:
-                s.pids = s.run(SETUP)
-                bench_pids.append(s.pids["bench"])
-            steps = students[0].pids["steps"]
-            print(f"{args.kernels} kernels started and warmed up in {time.monotonic() - started:.1f} s "
-                  f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run)")
-            time.sleep(2)    # let them settle: idle memory is what a student costs between cells
-            mem = [(memory_kb(s.pids["kernel"]), memory_kb(s.pids["bench"])) for s in students]
-            toggles = phase(students, TOGGLES.format(rounds=args.rounds), steps * args.rounds, "toggles")
-            ccells = phase(students, C_CELLS.format(cells=args.c_cells, program=C_PROGRAM), args.c_cells,
-                           "%%c cells")
-        finally:
-            for s in students:
-                s.stop()
+        toggles, ccells, mem, bench_pids, steps = asyncio.run(drive(args, tmp))
     left = [pid for pid in bench_pids if os.path.exists(f"/proc/{pid}")]
     deadline = time.monotonic() + 10
     while left and time.monotonic() < deadline:
@@ -226,7 +219,7 @@ def main(argv=None) -> int:
         total = [a + b for a, b in zip(kern, bench)]
         print(f"idle student, {key}: kernel {mb(statistics.median(kern))}, bench server {mb(statistics.median(bench))},"
               f" together {mb(statistics.median(total))} (median; max {mb(max(total))})")
-    print(f"all {len(students)} kernels shut down; bench servers still running: {len(left)}")
+    print(f"all {args.kernels} kernels shut down; bench servers still running: {len(left)}")
     return 1 if left else 0
 
 
