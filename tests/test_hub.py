@@ -8,9 +8,9 @@ websocket, as a browser would: log in with the form, make a token, start the ser
 with nbgitpuller from a students' repository without solutions/ (deploy/student_branch.sh), run
 notebook 00 and an experiment, fetch and submit with nbgrader.
 
-Slow (a world-readable course environment, configurable-http-proxy from npm, three users, 33 notebooks
-autograded): it runs when FORKLAB_SLOW=1 (.ci/run sets it) and then fails loudly if it cannot, and is
-skipped otherwise. The environment and the npm install are cached under /tmp/forklab-hub, keyed on
+Slow (a world-readable course environment, configurable-http-proxy from npm, three users, every
+exercise notebook autograded three times): it runs when FORKLAB_SLOW=1 (.ci/run sets it) and then
+fails loudly if it cannot, and is skipped otherwise. The environment and the npm install are cached under /tmp/forklab-hub, keyed on
 what they install, so a second run starts in seconds.
 """
 from __future__ import annotations
