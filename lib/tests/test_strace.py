@@ -54,6 +54,7 @@ def test_results_are_kept():
     assert strace.parse_line(CLONE_LINE).result == "4243"
     assert strace.parse_line(CLONE3_LINE).result == "4244"
     assert strace.parse_line("4242  vfork( <unfinished ...>").result is None
+    assert strace.parse_line("vfork()                                 = 6046").result == "6046"
 
 
 def test_unfinished_lines_and_other_syscalls():

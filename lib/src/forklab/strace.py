@@ -95,7 +95,7 @@ def parse_line(line: str) -> CreationCall | None:
         return None
     name, args = m.group("name"), m.group("args")
     if name in ("fork", "vfork"):
-        return CreationCall(name, (), "SIGCHLD", line.rstrip("\n"))
+        return CreationCall(name, (), "SIGCHLD", line.rstrip("\n"), _result(line))
     fm = _FLAGS_ARG.search(args)
     parts = fm.group("flags").split("|") if fm else []
     flags = [p for p in parts if p.startswith("CLONE_")]
