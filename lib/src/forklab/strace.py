@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -141,30 +142,38 @@ def _why_not(stderr: str) -> str:
     return "strace failed" + (f": {first[0]}" if first else "")
 
 
-def trace(argv: Sequence[str], *, timeout: float = 20.0, cwd: str | None = None) -> Trace:
-    """Run ``argv`` under ``strace -f`` and return its process-creating system calls."""
-    argv = tuple(str(a) for a in argv)
+def _strace(argv: tuple[str, ...], syscalls: Sequence[str], *, per_process: bool, timeout: float,
+            cwd: str | None) -> tuple[dict, str | None, int | None]:
+    """Run argv under strace: ({pid: what strace wrote} - one entry, pid None, unless per_process),
+    why nothing could be seen (None if something was), and the command's exit status."""
     strace = shutil.which("strace")
     if strace is None:
-        return Trace(argv, (), False, "strace is not installed here (Debian/Ubuntu: apt-get install strace)",
-                     None)
+        return {}, "strace is not installed here (Debian/Ubuntu: apt-get install strace)", None
     with tempfile.TemporaryDirectory(prefix="forklab-strace-") as tmp:
-        out = os.path.join(tmp, "trace")
-        cmd = [strace, "-f", "-qq", "-o", out, "-e", "trace=" + ",".join(CREATING), "-e", "signal=none",
-               "--", *argv]
+        out = os.path.join(tmp, "trace")      # with -ff, strace writes trace.<pid>: one file a process
+        cmd = [strace, "-ff" if per_process else "-f", "-qq", "-o", out, "-e", "trace=" + ",".join(syscalls),
+               "-e", "signal=none", "--", *argv]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp)
         except subprocess.TimeoutExpired:
-            return Trace(argv, (), False, f"the traced command did not finish within {timeout:g} s", None)
-        text = ""
-        if os.path.exists(out):
-            with open(out) as f:
-                text = f.read()
-    if not text.strip() and proc.returncode != 0 and "ptrace" in proc.stderr.lower():
-        return Trace(argv, (), False, _why_not(proc.stderr), proc.returncode)
-    if not text and proc.returncode != 0:
-        return Trace(argv, (), False, _why_not(proc.stderr), proc.returncode)
-    return Trace(argv, parse(text), True, None, proc.returncode)
+            return {}, f"the traced command did not finish within {timeout:g} s", None
+        texts = {}
+        for name in os.listdir(tmp):
+            if name == "trace" or name.startswith("trace."):
+                with open(os.path.join(tmp, name)) as f:
+                    texts[int(name[6:]) if name != "trace" else None] = f.read()
+    if not any(t.strip() for t in texts.values()) and proc.returncode != 0:
+        return {}, _why_not(proc.stderr), proc.returncode
+    return texts, None, proc.returncode
+
+
+def trace(argv: Sequence[str], *, timeout: float = 20.0, cwd: str | None = None) -> Trace:
+    """Run ``argv`` under ``strace -f`` and return its process-creating system calls."""
+    argv = tuple(str(a) for a in argv)
+    texts, why_not, returncode = _strace(argv, CREATING, per_process=False, timeout=timeout, cwd=cwd)
+    if why_not:
+        return Trace(argv, (), False, why_not, returncode)
+    return Trace(argv, parse(texts.get(None, "")), True, None, returncode)
 
 
 def trace_python(code: str, *, timeout: float = 20.0) -> Trace:
@@ -178,13 +187,20 @@ def trace_c(source: str, *, timeout: float = 20.0, cflags: Sequence[str] = ()) -
     Meant for small, well-behaved programs: strace must be the program's parent, so it runs
     without the C cell's process-count supervisor (the timeout still applies).
     """
+    with _compiled(source, cflags) as (binary, why_not):
+        if binary is None:
+            return Trace(("./cell",), (), False, why_not, None)
+        return replace(trace([str(binary)], timeout=timeout, cwd=str(binary.parent)), argv=("./cell",))
+
+
+@contextmanager
+def _compiled(source: str, cflags: Sequence[str]):
+    """The program compiled as a C cell is, in an empty temporary folder: (binary, None), or
+    (None, the compiler's message)."""
     from .ccell import compile_c
     with tempfile.TemporaryDirectory(prefix="forklab-strace-c-") as tmp:
         ok, output, binary = compile_c(source, Path(tmp), tuple(cflags))
-        if not ok:
-            return Trace(("./cell",), (), False, "the program did not compile:\n" + output, None)
-        result = trace([str(binary)], timeout=timeout, cwd=tmp)
-        return Trace(("./cell",), result.attempts, result.ok, result.why_not, result.returncode)
+        yield (binary, None) if ok else (None, "the program did not compile:\n" + output)
 
 
 # --- every call of a few kinds, process by process ---------------------------------------------
@@ -223,7 +239,6 @@ class CallLog:
 
 
 _ANY_CALL = re.compile(r"^(?P<name>[a-z_0-9]+)\((?P<rest>.*)$")
-_RETURNS = re.compile(r"=\s+(?P<value>-?\d+)(?:\s|$)")
 
 
 def trace_calls(argv: Sequence[str], calls: Sequence[str], *, timeout: float = 20.0,
@@ -236,32 +251,17 @@ def trace_calls(argv: Sequence[str], calls: Sequence[str], *, timeout: float = 2
     the log is the same from one run to the next. The calls that create processes are always traced.
     """
     argv = tuple(str(a) for a in argv)
-    strace = shutil.which("strace")
-    if strace is None:
-        return CallLog(argv, (), False, "strace is not installed here (Debian/Ubuntu: apt-get install strace)",
-                       None)
     wanted = tuple(dict.fromkeys([*calls, *CREATING]))
-    with tempfile.TemporaryDirectory(prefix="forklab-strace-") as tmp:
-        prefix = os.path.join(tmp, "trace")
-        cmd = [strace, "-ff", "-qq", "-o", prefix, "-e", "trace=" + ",".join(wanted), "-e", "signal=none",
-               "--", *argv]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp)
-        except subprocess.TimeoutExpired:
-            return CallLog(argv, (), False, f"the traced command did not finish within {timeout:g} s", None)
-        per_pid = {}
-        for name in os.listdir(tmp):
-            if name.startswith("trace."):
-                with open(os.path.join(tmp, name)) as f:
-                    per_pid[int(name.split(".", 1)[1])] = f.read().splitlines()
-    if not per_pid:
-        return CallLog(argv, (), False, _why_not(proc.stderr), proc.returncode)
+    texts, why_not, returncode = _strace(argv, wanted, per_process=True, timeout=timeout, cwd=cwd)
+    if why_not or not texts:
+        return CallLog(argv, (), False, why_not or "strace saw no process", returncode)
+    per_pid = {pid: text.splitlines() for pid, text in texts.items()}
     created = {}                                   # pid -> the pids it created, in order
     for pid, lines in per_pid.items():
         for line in lines:
-            if parse_line(line) is not None and (m := _RETURNS.search(line.rsplit(")", 1)[-1])):
-                if int(m.group("value")) > 0:
-                    created.setdefault(pid, []).append(int(m.group("value")))
+            call = parse_line(line)
+            if call is not None and call.result is not None and not call.failed and int(call.result) > 0:
+                created.setdefault(pid, []).append(int(call.result))
     children = {kid for kids in created.values() for kid in kids}
     roots = sorted(pid for pid in per_pid if pid not in children)
     names, order = {}, []
@@ -290,7 +290,7 @@ def trace_calls(argv: Sequence[str], calls: Sequence[str], *, timeout: float = 2
                 continue
             text = pid_word.sub(lambda w: f"<{names[int(w.group(1))]}>", line)
             found.append(Call(names[pid], m.group("name"), text))
-    return CallLog(argv, tuple(found), True, None, proc.returncode)
+    return CallLog(argv, tuple(found), True, None, returncode)
 
 
 _ENVP = re.compile(r", 0x[0-9a-f]+ /\* \d+ vars? \*/\)")
@@ -333,10 +333,7 @@ def trace_c_calls(source: str, calls: Sequence[str], *, timeout: float = 20.0,
     It runs in an empty temporary folder (its cwd), without the C cell's process-count supervisor:
     meant for small, well-behaved programs.
     """
-    from .ccell import compile_c
-    with tempfile.TemporaryDirectory(prefix="forklab-strace-c-") as tmp:
-        ok, output, binary = compile_c(source, Path(tmp), tuple(cflags))
-        if not ok:
-            return CallLog(("./cell",), (), False, "the program did not compile:\n" + output, None)
-        log = trace_calls([str(binary)], calls, timeout=timeout, cwd=tmp)
-        return CallLog(("./cell",), log.calls, log.ok, log.why_not, log.returncode)
+    with _compiled(source, cflags) as (binary, why_not):
+        if binary is None:
+            return CallLog(("./cell",), (), False, why_not, None)
+        return replace(trace_calls([str(binary)], calls, timeout=timeout, cwd=str(binary.parent)), argv=("./cell",))
