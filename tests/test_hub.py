@@ -1,8 +1,8 @@
 """A class on a real JupyterHub: three students, each their own uid, walled off from each other; the nbgrader
 exchange from release to feedback; nothing left running when the hub stops.
 
-The hub is deploy/jupyterhub_config.py, unchanged, started on loopback as root with DummyAuthenticator
-(a shared password) instead of PAM; students are Unix users made for the test (prefix flhub-, deleted
+The hub is deploy/jupyterhub_config.py, unchanged, started on loopback as root: PAM logins of Unix users
+made for the test (prefix flhub-, random passwords, the students in group flhub-class; all deleted
 afterwards, even on failure). Everything a student does goes through the hub's REST API and a kernel's
 websocket, as a browser would: log in with the form, make a token, start the server, pull the course
 with nbgitpuller from a students' repository without solutions/ (deploy/student_branch.sh), run
@@ -50,7 +50,8 @@ CHP_VERSION = "configurable-http-proxy@^5"
 PREFIX = "flhub-"
 STUDENTS = ["alice", "bob", "carol"]
 TEACHER = "teacher"
-PASSWORD = secrets.token_urlsafe(12)
+CLASS_GROUP = PREFIX + "class"
+PASSWORDS = {s: secrets.token_urlsafe(12) for s in STUDENTS + [TEACHER]}
 ASSIGNMENT = "exercises"
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9]*.ipynb"))
 BOUND = 180        # seconds any one wait may take before the test gives up (a bound, not a measurement)
@@ -147,12 +148,16 @@ class Student:
         self.url, self.user = hub_url, user
         self.http = requests.Session()
 
-    def log_in(self):
+    def try_log_in(self, password: str) -> bool:
+        """The login form (PAM behind it): True if the hub let us in."""
         self.http.get(f"{self.url}/hub/login", timeout=30).raise_for_status()
         xsrf = self.http.cookies.get("_xsrf")
-        r = self.http.post(f"{self.url}/hub/login", data={"username": self.user, "password": PASSWORD, "_xsrf": xsrf},
+        r = self.http.post(f"{self.url}/hub/login", data={"username": self.user, "password": password, "_xsrf": xsrf},
                            allow_redirects=False, timeout=30)
-        assert r.status_code == 302, f"login of {self.user} failed: {r.status_code}"
+        return r.status_code == 302
+
+    def log_in(self, password: str):
+        assert self.try_log_in(password), f"login of {self.user} failed"
         r = self.http.post(f"{self.url}/hub/api/users/{self.user}/tokens", json={"note": "forklab hub test"},
                            headers={"X-XSRFToken": self.http.cookies.get("_xsrf")}, timeout=30)
         r.raise_for_status()
@@ -253,7 +258,7 @@ class RemoteKernel:
 @pytest.fixture(scope="module")
 def classroom():
     require(os.geteuid() == 0, "it creates Unix users and the hub must switch uids: run it as root")
-    for tool in ("useradd", "userdel", "runuser", "git"):
+    for tool in ("useradd", "userdel", "groupadd", "chpasswd", "runuser", "git"):
         require(shutil.which(tool), f"{tool} is missing")
     require(os.path.exists(STUDENT_PYTHON), f"{STUDENT_PYTHON} is missing (the students' interpreter)")
     require(list((ROOT / "lib" / "src" / "forklab").glob("_core*.so")), "forklab's C core is not built (make test)")
@@ -267,9 +272,14 @@ def classroom():
     try:
         for name in names.values():
             delete_user(name)          # a previous run that was killed before its cleanup
+        subprocess.run(["groupdel", CLASS_GROUP], check=False, capture_output=True)
+        subprocess.run(["groupadd", CLASS_GROUP], check=True)
+        for who, name in names.items():
             # homes made 0755 on purpose: the hub's pre-spawn hook must make them private
             subprocess.run(["useradd", "--create-home", "--home-dir", str(tmp / "home" / name), "-K", "HOME_MODE=0755",
-                            "--shell", "/bin/bash", name], check=True, capture_output=True)
+                            "--shell", "/bin/bash"] + (["-G", CLASS_GROUP] if who in STUDENTS else []) + [name],
+                           check=True, capture_output=True)
+            subprocess.run(["chpasswd"], input=f"{name}:{PASSWORDS[who]}\n", text=True, check=True)
         # the course as it reaches a class: a copy everyone can read (this checkout may be in a private home)
         course = tmp / "course-src"
         course.mkdir()
@@ -300,16 +310,13 @@ def classroom():
         config = tmp / "jupyterhub_config.py"
         config.write_text(f"""\
 load_subconfig({str(course / 'deploy' / 'jupyterhub_config.py')!r})
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = {PASSWORD!r}
-c.Authenticator.allowed_users = {set(names[s] for s in STUDENTS)!r}
 c.Spawner.environment["PYTHONPATH"] = {str(course / 'lib' / 'src')!r}   # forklab, as `pip install ./lib` would
 """)
         environment = {
             "PATH": f"{venv / 'bin'}:{chp.parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
             "FORKLAB_COURSE_ENV": str(venv), "FORKLAB_HUB_URL": f"http://127.0.0.1:{port}",
             "FORKLAB_HUB_API_PORT": str(free_port()), "FORKLAB_PROXY_API_PORT": str(free_port()),
-            "FORKLAB_HUB_STATE": str(state), "FORKLAB_EXCHANGE": str(exchange), "FORKLAB_COURSE": "forklab",
+            "FORKLAB_HUB_STATE": str(state), "FORKLAB_STUDENT_GROUP": CLASS_GROUP, "FORKLAB_EXCHANGE": str(exchange), "FORKLAB_COURSE": "forklab",
             "FORKLAB_STUDENT_REPO": f"git://127.0.0.1:{git_port}/forklab-students", "FORKLAB_STUDENT_BRANCH": "main",
         }
         log = open(tmp / "hub.log", "w")
@@ -345,6 +352,7 @@ c.Spawner.environment["PYTHONPATH"] = {str(course / 'lib' / 'src')!r}   # forkla
             git_daemon.wait()
         for name in names.values():
             delete_user(name)
+        subprocess.run(["groupdel", CLASS_GROUP], check=False, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -375,11 +383,14 @@ print(json.dumps([r.returncode, r.stdout + r.stderr]))""")
 
 # --- the tests, in the order a class lives them ---------------------------------------------------------------
 
-def test_students_log_in_and_each_gets_a_server_as_their_own_uid(classroom):
+def test_the_class_logs_in_with_unix_passwords_and_each_gets_a_server_as_their_own_uid(classroom):
     room = classroom
+    assert not Student(room["url"], room["names"]["alice"]).try_log_in("not-her-password"), "a wrong password"
+    assert not Student(room["url"], room["names"][TEACHER]).try_log_in(PASSWORDS[TEACHER]), \
+        "a Unix user outside the class's group logged in"
     for s in STUDENTS:
         student = Student(room["url"], room["names"][s])
-        student.log_in()
+        student.log_in(PASSWORDS[s])
         student.start_server()
         room["students"][s] = student
     servers = processes_of(set(room["uids"][s] for s in STUDENTS))
