@@ -8,6 +8,7 @@ kernels at a time):
 * the exercises graded with the hidden tests put back (what tools/grade.py does): zero.
 """
 import importlib.util
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,6 +61,9 @@ def test_at_least_twelve_graded_exercises_with_unique_ids():
     for n in NAMES:
         ids = [c.metadata.nbgrader.grade_id for c in nbgrader_cells(SOLUTIONS / n)]
         assert len(ids) == len(set(ids)), f"grade_ids repeat in {n}"
+        # nbgrader's schema: generate_assignment refuses any other character ("ex14.1-test" fails)
+        bad = [i for i in ids if not re.fullmatch(r"[a-zA-Z0-9_\-]*", i)]
+        assert not bad, f"{n}: nbgrader accepts only letters, digits, _ and - in a grade_id: {bad}"
 
 @pytest.mark.parametrize("name", NAMES)
 def test_solution_cells_carry_nbgrader_markers_and_metadata(name):
@@ -214,16 +218,16 @@ SLIPS = {
     },
     "14_a_mini_shell.ipynb": {
         # two opens of f behave like one (they do not: two offsets), >> like > ...
-        "ex14.1-answer": ("answers = {'a': ('out\\nerr\\n', ''), 'b': ('out\\n', 'err\\n'), 'c': ('out\\nerr\\n', ''), "
+        "ex14-1-answer": ("answers = {'a': ('out\\nerr\\n', ''), 'b': ('out\\n', 'err\\n'), 'c': ('out\\nerr\\n', ''), "
                           "'d': ('out\\nerr\\n', ''), 'e': ('', 'out\\nerr\\n'), 'f': ('old\\nout\\nerr\\n', '')}"),
         # the writer keeps the read end: this pipeline still finishes, but `yes | head` would hang
-        "ex14.2-answer": ('PIPELINE_BODY = r"""\n    int p[2];\n    if (pipe(p) == -1) return -1;\n'
+        "ex14-2-answer": ('PIPELINE_BODY = r"""\n    int p[2];\n    if (pipe(p) == -1) return -1;\n'
                           '    pid_t w = fork();\n    if (w == 0) { dup2(p[1], 1); close(p[1]); execvp(left[0], left); _exit(127); }\n'
                           '    pid_t r = fork();\n    if (r == 0) { dup2(p[0], 0); close(p[0]); close(p[1]); execvp(right[0], right); _exit(127); }\n'
                           '    close(p[0]); close(p[1]);\n    int status;\n    waitpid(w, NULL, 0);\n    waitpid(r, &status, 0);\n'
                           '    return status;\n"""'),
         # a pipe without close-on-exec: the started program inherits the write end
-        "ex14.3-answer": ('SPAWN_BODY = r"""\n    int p[2];\n    if (pipe(p) == -1) return -errno;\n    pid_t pid = fork();\n'
+        "ex14-3-answer": ('SPAWN_BODY = r"""\n    int p[2];\n    if (pipe(p) == -1) return -errno;\n    pid_t pid = fork();\n'
                           '    if (pid == 0) { close(p[0]); execv(argv[0], argv); int e = errno; write(p[1], &e, sizeof e); _exit(127); }\n'
                           '    close(p[1]);\n    int e;\n    ssize_t n = read(p[0], &e, sizeof e);\n    close(p[0]);\n'
                           '    if (n == 0) return pid;\n    waitpid(pid, NULL, 0);\n    return -e;\n"""'),
