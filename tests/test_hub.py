@@ -16,7 +16,6 @@ what they install, so a second run starts in seconds.
 from __future__ import annotations
 
 import csv
-import errno
 import fcntl
 import hashlib
 import html.parser
@@ -86,6 +85,9 @@ def class_env() -> Path:
                             "-r", str(ROOT / "deploy" / "requirements.txt")], check=True)
             subprocess.run(["chmod", "-R", "a+rX", str(venv)], check=True)
             (venv / ".installed").touch()
+            for old in CACHE.glob("venv-*"):       # environments for requirements that are gone
+                if old != venv:
+                    shutil.rmtree(old, ignore_errors=True)
     return venv
 
 
