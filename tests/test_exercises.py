@@ -26,7 +26,7 @@ NAMES = sorted(p.name for p in SOLUTIONS.glob("[0-9]*.ipynb"))
 COURSE = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies_orphans", "05_exec_and_spawn",
           "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers",
           "11_inside_the_kernel", "13_fork_and_threads",
-          "14_a_mini_shell"]
+          "14_a_mini_shell", "15_when_fork_fails"]
 TIMEOUT = 120
 
 
@@ -243,6 +243,15 @@ SLIPS = {
                           'static void in_child(void) { pthread_mutex_init(&lock, NULL); }\n"""'),
         # "fork is never safe with threads" - but logging repairs its own locks at fork
         "ex13-3-answer": "safe_methods = {'lock': {'forkserver', 'spawn'}, 'logging': {'forkserver', 'spawn'}}",
+    },
+    "15_when_fork_fails.ipynb": {   # a loop of a fixed length; -1 passed on to waitpid(); "the parent's data"
+        "ch15-ex1-answer": ("def fork_until_refused():\n    kids = []\n    for _ in range(4):\n"
+                            "        pid = os.fork()\n        if pid == 0:\n            os._exit(0)\n"
+                            "        kids.append(pid)\n    for pid in kids:\n        os.waitpid(pid, 0)\n"
+                            "    return len(kids)"),
+        "ch15-ex2-answer": "child_sees = {'ordinary page': 7, 'WIPEONFORK page': 7, 'DONTFORK page': 7}",
+        "ch15-ex3-answer": ('RUN_CHILD_BODY = r"""\n    pid_t pid = fork();\n    if (pid == 0)\n        _exit(7);\n'
+                            '    int status;\n    waitpid(pid, &status, 0);\n    return WEXITSTATUS(status);\n"""'),
     },
 }
 

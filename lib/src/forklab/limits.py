@@ -59,8 +59,8 @@ def unused_uid() -> int:
 
 
 _HARNESS = r'''
-import json, os, resource, signal, sys, time
-
+import errno, json, os, resource, select, signal, sys, time   # now: as root, we are about to lose
+                                                               # the right to read root's Python
 def _tasks_of_uid(uid):
     n = 0
     for entry in os.listdir("/proc"):
@@ -93,7 +93,8 @@ if os.getuid() == 0:                     # root is exempt from RLIMIT_NPROC: bec
     os.setresuid(_SPARE, _SPARE, _SPARE)
 _ME, _MAIN = os.getuid(), os.getpid()
 _SOFT, _HARD = resource.getrlimit(resource.RLIMIT_NPROC)
-_namespace = {"__name__": "__student__"}
+_namespace = {"__name__": "__student__", "IN_SANDBOX": True, "os": os, "errno": errno, "signal": signal,
+              "time": time, "sys": sys, "select": select}
 exec(compile(_SOURCE, "<your answer>", "exec"), _namespace)
 _function = _namespace[_NAME]
 for _attempt in range(5):
@@ -150,6 +151,9 @@ class ForkLoopRun:
 
 def run_fork_loop(source: str, name: str, cap: int, *, timeout: float = 10.0) -> ForkLoopRun:
     """Define `source` in a fresh interpreter and call `name()` where fork() may make `cap` more processes.
+
+    The source finds `os`, `errno`, `signal`, `time`, `sys` and `select` imported, and `IN_SANDBOX`
+    set to True (so a function can refuse to run anywhere else, such as in a notebook's kernel).
 
     The limit is RLIMIT_NPROC = (tasks of my user now) + cap; as root the interpreter first becomes
     an unused uid, since root is exempt. The supervisor caps everything at cap + 16 processes.
