@@ -15,8 +15,10 @@ EAGAIN once that count would pass the limit. Two things make "exactly N more" ha
   (kernel/fork.c, copy_process()). As root, the harness therefore first becomes a user id that
   owns no process at all (`unused_uid()`), so the count starts from 1 - itself - and is exact;
 * otherwise the count includes every other process of the same user (a student's browser, other
-  notebooks). The harness sets the limit to (tasks of my user now) + N, and runs again if the
-  user's count changed meanwhile for reasons of its own.
+  notebooks). Since Linux 5.14 the count is kept per user namespace, so the harness first enters
+  a new user namespace of its own, where it is alone. Where that is forbidden (Docker's seccomp
+  profile), it sets the limit to (tasks of my user now) + N and runs until two runs undisturbed
+  by the user's other processes agree.
 
 Everything runs in a fresh interpreter under the C cells' supervisor (forklab.ccell), never in
 the caller: a wrong fork loop is capped, killed and reaped there.
@@ -91,47 +93,63 @@ if os.getuid() == 0:                     # root is exempt from RLIMIT_NPROC: bec
     os.setgroups([])
     os.setresgid(_SPARE, _SPARE, _SPARE)
     os.setresuid(_SPARE, _SPARE, _SPARE)
+    _ALONE = True                        # it has no other process: the count starts at 1, us
+else:                                    # a user namespace of our own counts only the tasks inside it
+    import ctypes
+    _ALONE = ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0   # CLONE_NEWUSER
 _ME, _MAIN = os.getuid(), os.getpid()
 _SOFT, _HARD = resource.getrlimit(resource.RLIMIT_NPROC)
 _namespace = {"__name__": "__student__", "IN_SANDBOX": True, "os": os, "errno": errno, "signal": signal,
               "time": time, "sys": sys, "select": select}
 exec(compile(_SOURCE, "<your answer>", "exec"), _namespace)
 _function = _namespace[_NAME]
-for _attempt in range(5):
-    _before = _tasks_of_uid(_ME)
-    _limit = _before + _CAP
-    if _HARD != resource.RLIM_INFINITY and _limit > _HARD:
-        _limit = _HARD
-    resource.setrlimit(resource.RLIMIT_NPROC, (_limit, _HARD))
-    _report = {"limit_above_count": _limit - _before}
+
+def _attempt():
+    before = 1 if _ALONE else _tasks_of_uid(_ME)
+    limit = before + _CAP
+    if _HARD != resource.RLIM_INFINITY and limit > _HARD:
+        limit = _HARD
+    resource.setrlimit(resource.RLIMIT_NPROC, (limit, _HARD))
+    report = {}
     try:
-        _report["result"] = _function()
+        report["result"] = _function()
     except BaseException as e:
-        _report["error"] = f"{type(e).__name__}: {e}"
+        report["error"] = f"{type(e).__name__}: {e}"
     if os.getpid() != _MAIN:             # a child came back out of the function instead of ending
         print("@child-returned", flush=True)
         os._exit(0)
-    _left = _my_children(_MAIN)
-    _report["left_behind"] = len(_left)
+    left = _my_children(_MAIN)
+    report["left_behind"] = len(left)
     try:                                 # still under the cap: is there room for one more process?
-        _pid = os.fork()
-        if _pid == 0:
+        pid = os.fork()
+        if pid == 0:
             os._exit(0)
-        os.waitpid(_pid, 0)
-        _report["fork_works_after"] = True
+        os.waitpid(pid, 0)
+        report["fork_works_after"] = True
     except OSError:
-        _report["fork_works_after"] = False
+        report["fork_works_after"] = False
     resource.setrlimit(resource.RLIMIT_NPROC, (_SOFT, _HARD))
-    for _pid in _left:                   # clean up after the answer: kill and reap what it left
+    for pid in left:                     # clean up after the answer: kill and reap what it left
         try:
-            os.kill(_pid, signal.SIGKILL)
-            os.waitpid(_pid, 0)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
         except OSError:
             pass
-    if _tasks_of_uid(_ME) == _before:    # nobody else of this uid came or went: the count was exact
-        break
-    time.sleep(0.05)
-_report["attempts"] = _attempt + 1
+    clean = _ALONE or _tasks_of_uid(_ME) == before   # did other processes of this uid come or go?
+    return report, clean
+
+# Alone, one run is exact. Sharing the count with the user's other processes, a process of theirs
+# that starts or ends meanwhile shifts the result: run until two clean runs in a row agree.
+_clean = []
+for _n in range(1 if _ALONE else 8):
+    _report, _ok = _attempt()
+    if _ok:
+        _clean.append(_report)
+        if len(_clean) >= 2 and _clean[-1] == _clean[-2]:
+            break
+    time.sleep(0.02)
+_report = _clean[-1] if _clean else _report
+_report["alone"] = _ALONE
 print("@report " + json.dumps(_report, default=repr), flush=True)
 '''
 
