@@ -245,12 +245,12 @@ SLIPS = {
         "ex13-3-answer": "safe_methods = {'lock': {'forkserver', 'spawn'}, 'logging': {'forkserver', 'spawn'}}",
     },
     "15_when_fork_fails.ipynb": {   # a loop of a fixed length; -1 passed on to waitpid(); "the parent's data"
-        "ch15-ex1-answer": ("def fork_until_refused():\n    kids = []\n    for _ in range(4):\n"
+        "ex15-1-answer": ("def fork_until_refused():\n    kids = []\n    for _ in range(4):\n"
                             "        pid = os.fork()\n        if pid == 0:\n            os._exit(0)\n"
                             "        kids.append(pid)\n    for pid in kids:\n        os.waitpid(pid, 0)\n"
                             "    return len(kids)"),
-        "ch15-ex2-answer": "child_sees = {'ordinary page': 7, 'WIPEONFORK page': 7, 'DONTFORK page': 7}",
-        "ch15-ex3-answer": ('RUN_CHILD_BODY = r"""\n    pid_t pid = fork();\n    if (pid == 0)\n        _exit(7);\n'
+        "ex15-2-answer": "child_sees = {'ordinary page': 7, 'WIPEONFORK page': 7, 'DONTFORK page': 7}",
+        "ex15-3-answer": ('RUN_CHILD_BODY = r"""\n    pid_t pid = fork();\n    if (pid == 0)\n        _exit(7);\n'
                             '    int status;\n    waitpid(pid, &status, 0);\n    return WEXITSTATUS(status);\n"""'),
     },
 }
