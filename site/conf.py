@@ -34,6 +34,7 @@ html_static_path = []
 
 # In the repository, a link to a folder (`[exercises](../exercises/)`) opens the folder's listing; on the site that
 # folder's page is its index: point such links at index.md when the site has one, so Sphinx resolves (and checks) them.
+import json
 import re
 from pathlib import Path
 
@@ -48,5 +49,15 @@ def _folder_links_to_index(app, docname, source):
     source[0] = _FOLDER_LINK.sub(to_index, source[0])
 
 
+def _drop_widget_state(app, docname, source):
+    """The saved widget state (JSON for a live widget manager, ~120 kB on 08 and 12) is of no use without a kernel:
+    the page shows the still picture. Dropped from what is rendered; the notebook offered for download keeps it."""
+    if app.env.doc2path(docname).suffix == ".ipynb" and '"widgets"' in source[0]:
+        nb = json.loads(source[0])
+        if nb.get("metadata", {}).pop("widgets", None) is not None:
+            source[0] = json.dumps(nb)
+
+
 def setup(app):
     app.connect("source-read", _folder_links_to_index)
+    app.connect("source-read", _drop_widget_state)

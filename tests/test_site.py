@@ -136,6 +136,7 @@ def test_flag_explorer_pages_show_the_sharing_picture(site, page):
                "view and text/plain (the explorer's text/html picture has not been stored yet: make notebooks)")
     picture = _squash(re.sub(r"<[^>]+>", " ", m[1]))
     assert "memory" in picture and "shared" in picture and "copied" in picture, picture
+    assert "widget-state+json" not in html, "the page carries saved widget state that nothing on it can use"
 
 
 def test_exercise_pages_carry_the_stubs_and_no_solution(site):
