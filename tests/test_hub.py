@@ -11,7 +11,8 @@ notebook 00 and an experiment, fetch and submit with nbgrader.
 Slow (a world-readable course environment, configurable-http-proxy from npm, three users, every
 exercise notebook autograded three times): it runs when FORKLAB_SLOW=1 (.ci/run sets it) and then
 fails loudly if it cannot, and is skipped otherwise. The environment and the npm install are cached under /tmp/forklab-hub, keyed on
-what they install, so a second run starts in seconds.
+what they install, so a second run starts in seconds; the hub's log of the last run is kept there too
+(last-hub.log).
 """
 from __future__ import annotations
 
@@ -355,6 +356,8 @@ c.Spawner.environment["PYTHONPATH"] = {str(course / 'lib' / 'src')!r}   # forkla
         for name in names.values():
             delete_user(name)
         subprocess.run(["groupdel", CLASS_GROUP], check=False, capture_output=True)
+        if (tmp / "hub.log").exists():   # kept for the next person who must find out why a run failed
+            shutil.copy(tmp / "hub.log", CACHE / "last-hub.log")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
