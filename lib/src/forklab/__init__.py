@@ -8,20 +8,21 @@
 Every verdict is observed on the running kernel, in a sandboxed bench process: the Python
 process that calls forklab is never forked itself.
 """
-from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout, ForklabError,
-                     UnsafeExperiment)
+from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout, ForbiddenHere,
+                     ForklabError, UnsafeExperiment)
 from .explain import Fix
 from .flags import FLAGS, Flag, flag_named, names_of, parse_flags
 from .lab import PRIMITIVES, RESOURCES, Observation, Resource, Side, Verdict, run
 from .platform import PlatformReport, platform_report
 from .prediction import PredictionCheck, check_prediction
+from .references import Reference, reference, reference_if_forbidden
 
 __all__ = [
     "run", "Observation", "Verdict", "Side", "Resource", "RESOURCES", "PRIMITIVES",
     "FLAGS", "Flag", "flag_named", "names_of", "parse_flags", "Fix",
     "CloneRefused", "UnsafeExperiment", "ExperimentTimeout", "ExperimentCrashed", "BenchFailed",
-    "ForklabError", "platform_report", "PlatformReport", "check_prediction", "PredictionCheck",
-    "explore", "FlagExplorer",
+    "ForklabError", "ForbiddenHere", "platform_report", "PlatformReport", "check_prediction", "PredictionCheck",
+    "reference_if_forbidden", "reference", "Reference", "explore", "FlagExplorer",
 ]
 
 

@@ -6,7 +6,9 @@
     ('hi\\n', 3)
 
 In a notebook: `%load_ext forklab.ccell`, then a cell starting with `%%c` (options `--timeout S`,
-`--max-procs N`, `--args "..."`, `--stdin "..."`, `--cflags "..."`).
+`--max-procs N`, `--args "..."`, `--stdin "..."`, `--cflags "..."`, and `--needs WHAT --reference NAME`:
+where the platform forbids what the program needs, the cell says why and shows the output recorded
+under NAME - see forklab.references).
 
 The program is compiled with `cc -Wall -Wextra` into a temporary folder and run under
 `supervisor.py`, a fresh Python process started with `subprocess` (so the Jupyter kernel is never
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
+NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd")   # forklab.references.NEEDS
 BASE_CFLAGS = ("-Wall", "-Wextra", "-std=gnu17", "-O1", "-g")
 OUTPUT_LIMIT = 1 << 20  # characters kept of stdout / stderr each
 
@@ -192,21 +195,23 @@ def _parse_magic_line(line: str) -> dict:
     parser.add_argument("--args", default="")
     parser.add_argument("--stdin", default=None)
     parser.add_argument("--cflags", default="")
+    parser.add_argument("--needs", action="append", default=[], choices=NEEDS)   # see forklab.references
+    parser.add_argument("--reference", default=None)
     # "--cflags -O1": glue each option to its value, so a value may start with "-".
     tokens, words = [], shlex.split(line)
     while words:
         word = words.pop(0)
-        if word in ("--timeout", "--max-procs", "--args", "--stdin", "--cflags") and words:
+        if word in ("--timeout", "--max-procs", "--args", "--stdin", "--cflags", "--needs", "--reference") and words:
             word = f"{word}={words.pop(0)}"
         tokens.append(word)
     try:
         ns = parser.parse_args(tokens)
     except SystemExit:
         raise ValueError(f"%%c options are --timeout S, --max-procs N, --args \"...\", --stdin \"...\", "
-                         f"--cflags \"...\"; got: {line!r}") from None
+                         f"--cflags \"...\", --needs {'|'.join(NEEDS)}, --reference NAME; got: {line!r}") from None
     stdin = ns.stdin.encode().decode("unicode_escape") if ns.stdin is not None else None
     return {"timeout": ns.timeout, "max_procs": ns.max_procs, "args": shlex.split(ns.args),
-            "stdin": stdin, "cflags": shlex.split(ns.cflags)}
+            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference}
 
 
 def show(result: CResult) -> None:
@@ -236,7 +241,11 @@ def c_magic(line: str, cell: str) -> None:
     except ValueError as e:
         print(e, file=sys.stderr)
         return
+    needs, name = opts.pop("needs"), opts.pop("reference")
     show(run_c(cell, **opts))
+    if needs:   # where this platform forbids what the program needs: why, and the recorded output
+        from .references import after_c_cell
+        after_c_cell(name, needs)
 
 
 def load_ipython_extension(ipython) -> None:

@@ -1,6 +1,8 @@
 """What can go wrong in an experiment, as exceptions that speak to a student.
 
 - ``CloneRefused``: the kernel said no (EINVAL, EPERM, ENOSYS, ...) - a result worth studying.
+- ``ForbiddenHere``: this platform (a container's seccomp filter, an older kernel, a sysctl) forbids
+  what the experiment needs; a CloneRefused caused by the platform is one too (``.forbidden_here``).
 - ``UnsafeExperiment``: forklab said no, because the request would harm the caller or the host.
 - ``ExperimentTimeout`` / ``ExperimentCrashed``: the child hung or died; the sandbox contained it.
 - ``BenchFailed``: the sandbox itself could not be set up.
@@ -38,6 +40,11 @@ class CloneRefused(ForklabError, OSError):
         self.flags = flags
         self.exit_signal = exit_signal
 
+    @property
+    def forbidden_here(self) -> str | None:
+        """Why this platform, not the kernel's own rules, refused: None for a kernel rule (a lesson)."""
+        return None
+
     def __str__(self) -> str:
         text = f"{self.primitive}() refused with {self.errno_name} ({self.strerror}): {self.reason}"
         if self.fix is not None:
@@ -46,12 +53,43 @@ class CloneRefused(ForklabError, OSError):
 
     def __reduce__(self):  # keep it picklable (nbclient, multiprocessing)
         return (_rebuild_refused, (self.errno, self.reason, self.fix, self.primitive, self.flags,
-                                   self.exit_signal, self.rule))
+                                   self.exit_signal, self.rule, self.forbidden_here))
 
 
-def _rebuild_refused(errno, reason, fix, primitive, flags, exit_signal, rule):
-    return CloneRefused(errno, reason, fix, primitive=primitive, flags=flags,
-                        exit_signal=exit_signal, rule=rule)
+def _rebuild_refused(errno, reason, fix, primitive, flags, exit_signal, rule, because=None):
+    kw = dict(primitive=primitive, flags=flags, exit_signal=exit_signal, rule=rule)
+    if because is None:
+        return CloneRefused(errno, reason, fix, **kw)
+    return CloneForbiddenHere(errno, reason, fix, because=because, **kw)
+
+
+class ForbiddenHere(ForklabError):
+    """This platform forbids what the experiment needs: a container's seccomp filter (Docker's and
+    Kubernetes' default profile), a kernel older than the call, a sysctl. Not a rule of the kernel to
+    learn, but a fact about this machine: ``.what`` was forbidden, ``.because`` says why, in words.
+
+    ``with forklab.reference_if_forbidden(name):`` turns it into that explanation and the output the
+    experiment gives where it is allowed (recorded on the course's machine).
+    """
+
+    def __init__(self, what: str, because: str):
+        super().__init__(f"Forbidden here: {what}, because {because}.")
+        self.what = what
+        self.because = because
+
+
+class CloneForbiddenHere(CloneRefused, ForbiddenHere):
+    """A CloneRefused that the platform caused (``except CloneRefused`` catches it, as before)."""
+
+    def __init__(self, errno: int, reason: str, fix: "Fix | None", *, because: str, **kw):
+        CloneRefused.__init__(self, errno, reason, fix, **kw)
+        shown = " | ".join(self.flags) or ("0" if self.primitive in ("clone", "clone3") else "")
+        self.what = f"{self.primitive}({shown})"
+        self.because = because
+
+    @property
+    def forbidden_here(self) -> str | None:
+        return self.because
 
 
 class UnsafeExperiment(ForklabError, ValueError):

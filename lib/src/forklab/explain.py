@@ -163,9 +163,102 @@ def fix_for(mask: int, primitive: str, exit_signal: str | None, *, privileged: b
     return None
 
 
+# --- what the platform adds to the kernel's own rules ------------------------------------------
+
+@dataclass(frozen=True)
+class Confinement:
+    """What, beside the kernel's own rules, can refuse an experiment in this process."""
+    seccomp_filter: bool                # /proc/self/status "Seccomp: 2": a filter (Docker, Kubernetes, ...)
+    kernel: tuple[int, int]
+    userns_sysctl: str | None = None    # a setting that forbids unprivileged user namespaces, if one does
+
+
+def confinement() -> Confinement:
+    """Read this process's confinement: its seccomp mode, the kernel version, user-namespace settings."""
+    filtered = False
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Seccomp:"):
+                    filtered = line.split()[1] == "2"
+    except OSError:
+        pass
+    sysctl = None
+    for path, bad in (("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+                      ("/proc/sys/user/max_user_namespaces", "0"),
+                      ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1")):
+        try:
+            with open(path) as f:
+                if f.read().strip() == bad:
+                    sysctl = f"{path.removeprefix('/proc/sys/').replace('/', '.')} = {bad}"
+                    break
+        except OSError:
+            pass
+    return Confinement(filtered, _kernel_version(), sysctl)
+
+
+UNCONFINED_HINT = ("Docker's and Kubernetes' default seccomp profile refuses namespace flags; run the container with "
+                   "--security-opt seccomp=unconfined (Docker) or securityContext.seccompProfile.type: Unconfined "
+                   "(Kubernetes) to allow them")
+_FILTER = "this process's seccomp filter (Seccomp: 2 in /proc/self/status)"
+
+
+def _version(kernel: tuple[int, int]) -> str:
+    return ".".join(map(str, kernel))
+
+
+def platform_rule(err: int, mask: int, primitive: str, *, privileged: bool,
+                  conf: Confinement | None = None) -> str | None:
+    """Why the platform - not the kernel's own rules - refused this call, or None if it was the kernel's rule.
+
+    EPERM for a namespace flag while holding CAP_SYS_ADMIN, or for CLONE_NEWUSER (which needs no
+    privilege), comes from a seccomp filter, a sysctl or a security module; ENOSYS means a kernel that
+    lacks the call, or a filter that answers as if it did.
+    """
+    conf = conf or confinement()
+    if err == errno.ENOSYS:
+        if primitive == "clone3":
+            if conf.kernel < (5, 3):
+                return f"this kernel (Linux {_version(conf.kernel)}) is older than 5.3, which added clone3()"
+            if conf.seccomp_filter:
+                return (f"this kernel (Linux {_version(conf.kernel)}) has clone3(), but {_FILTER} answers ENOSYS "
+                        "in its place: Docker's and Kubernetes' default profile does that on purpose, so that "
+                        "glibc falls back to clone()")
+            return ("the kernel is older than 5.3, or a container's seccomp filter blocks it (Docker's default "
+                    "profile answers ENOSYS so that glibc falls back to clone())")
+        return f"the system call behind {primitive}() is missing here (ENOSYS)"
+    if err != errno.EPERM:
+        return None
+    namespaces = [n for n in names_of(mask) if n in PRIVILEGED_NS or n == "CLONE_NEWUSER"]
+    if mask & FLAGS["CLONE_NEWUSER"].value:
+        if conf.seccomp_filter:
+            return ("creating a user namespace needs no privilege, so the kernel's own rules allow it; the refusal "
+                    f"comes from {_FILTER}. {UNCONFINED_HINT}")
+        if conf.userns_sysctl:
+            return ("creating a user namespace needs no privilege, but this machine forbids it to unprivileged "
+                    f"processes ({conf.userns_sysctl})")
+        return ("this machine does not let this process create a user namespace: a container's seccomp profile "
+                "(Docker's default refuses it), a sysctl such as kernel.unprivileged_userns_clone=0 or Ubuntu's "
+                "AppArmor restriction (kernel.apparmor_restrict_unprivileged_userns) can forbid it")
+    if privileged and namespaces:
+        need = "needs" if len(namespaces) == 1 else "need"
+        return (f"this process has CAP_SYS_ADMIN, which is all {' and '.join(namespaces)} {need}, so the refusal "
+                + (f"comes from {_FILTER}. {UNCONFINED_HINT}" if conf.seccomp_filter else
+                   "comes from a security module (AppArmor, SELinux) or the container runtime's policy"))
+    return None
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def explain(err: int, mask: int, primitive: str, exit_signal: str | None, *, privileged: bool,
-            kernel: tuple[int, int] | None = None) -> tuple[str, Fix | None, str | None]:
-    """(reason, fix, rule name) for a refusal the kernel returned."""
+            kernel: tuple[int, int] | None = None,
+            conf: Confinement | None = None) -> tuple[str, Fix | None, str | None]:
+    """(reason, fix, rule name) for a refusal the kernel returned.
+
+    ``conf`` is the platform to explain for (default: this process's, read from /proc).
+    """
     def fix() -> Fix | None:
         return fix_for(mask, primitive, exit_signal, privileged=privileged, kernel=kernel)
 
@@ -176,27 +269,35 @@ def explain(err: int, mask: int, primitive: str, exit_signal: str | None, *, pri
         return ("The kernel found these flags invalid, by a rule forklab does not know for "
                 f"Linux {'.'.join(map(str, kernel or _kernel_version()))}. Try removing flags one at a "
                 "time to find it.", None, None)
+    if err in (errno.EPERM, errno.ENOSYS):
+        conf = conf or confinement()
+        forbidden = platform_rule(err, mask, primitive, privileged=privileged, conf=conf)
     if err == errno.EPERM:
         wanted = [n for n in names_of(mask) if n in PRIVILEGED_NS]
-        if wanted and not mask & FLAGS["CLONE_NEWUSER"].value:
+        if mask & FLAGS["CLONE_NEWUSER"].value:
+            return _sentence(forbidden), None, "user namespaces forbidden here"
+        if wanted and forbidden:
+            return _sentence(forbidden), None, "namespaces forbidden here"
+        if wanted:
+            also = (" This process also runs under a seccomp filter (Seccomp: 2 in /proc/self/status), as in a "
+                    "Docker or Kubernetes container, whose "
+                    "default profile refuses every namespace flag: if the fix is refused too, that is why."
+                    if conf.seccomp_filter else "")
             return (f"{' and '.join(wanted)} need{'s' if len(wanted) == 1 else ''} CAP_SYS_ADMIN, which this "
                     "process does not have. A new user namespace gives the child that capability "
-                    "inside it, so the same call with CLONE_NEWUSER works without privilege.",
+                    "inside it, so the same call with CLONE_NEWUSER works without privilege." + also,
                     fix(), "namespaces need CAP_SYS_ADMIN")
-        if mask & FLAGS["CLONE_NEWUSER"].value:
-            return ("This machine does not let this process create a user namespace: a container's "
-                    "seccomp profile (Docker's default refuses it), a sysctl such as "
-                    "kernel.unprivileged_userns_clone=0 or Ubuntu's AppArmor restriction "
-                    "(kernel.apparmor_restrict_unprivileged_userns) can forbid it.",
-                    None, "user namespaces forbidden here")
-        return ("The kernel refused permission (EPERM), for example a seccomp filter of a container.",
+        return ("The kernel refused permission (EPERM)"
+                + (f": {_FILTER} can do that." if conf.seccomp_filter else ", for example a seccomp filter of a container."),
                 None, None)
     if err == errno.ENOSYS:
         if primitive == "clone3":
-            return ("clone3() is not available: the kernel is older than 5.3, or a container's seccomp "
-                    "filter blocks it (Docker's default profile answers ENOSYS so that glibc falls back "
-                    "to clone()).", Fix(primitive="clone"), "no clone3")
-        return ("The system call is not available here (ENOSYS).", None, None)
+            clone_can = not any(FLAGS[n].clone3_only for n in names_of(mask))
+            return (f"clone3() is not available: {forbidden}."
+                    + ("" if clone_can else " Its flags " + " and ".join(n for n in names_of(mask) if FLAGS[n].clone3_only)
+                       + " exist only for clone3(), so clone() cannot stand in."),
+                    Fix(primitive="clone") if clone_can else None, "no clone3")
+        return (_sentence(forbidden), None, None)
     if err == errno.ENOSPC:
         return ("A limit on namespaces was reached (/proc/sys/user/max_*_namespaces) or the PID "
                 "namespace nesting is too deep.", None, "namespace limit")

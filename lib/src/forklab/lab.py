@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from . import _core, benchserver
-from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout,
+from .errors import (BenchFailed, CloneForbiddenHere, CloneRefused, ExperimentCrashed, ExperimentTimeout,
                      UnsafeExperiment)
-from .explain import explain
+from .explain import confinement, explain, platform_rule
 from .flags import FLAGS, c_expression, names_of, parse_flags
 
 ffi, lib = _core.ffi, _core.lib
@@ -279,9 +279,13 @@ def _signame(n: int) -> str:
 def _raise_for_outcome(res, primitive, mask, signal_name, timeout):
     names = names_of(mask)
     if res.outcome == lib.FL_REFUSED:
-        reason, fix, rule = explain(res.error, mask, primitive, signal_name, privileged=has_cap_sys_admin())
-        raise CloneRefused(res.error, reason, fix, primitive=primitive, flags=names,
-                           exit_signal=signal_name, rule=rule)
+        privileged, conf = has_cap_sys_admin(), confinement()
+        reason, fix, rule = explain(res.error, mask, primitive, signal_name, privileged=privileged, conf=conf)
+        kw = dict(primitive=primitive, flags=names, exit_signal=signal_name, rule=rule)
+        because = platform_rule(res.error, mask, primitive, privileged=privileged, conf=conf)
+        if because:     # the platform's doing, not a rule of the kernel: ForbiddenHere as well
+            raise CloneForbiddenHere(res.error, reason, fix, because=because, **kw)
+        raise CloneRefused(res.error, reason, fix, **kw)
     if res.outcome == lib.FL_TIMEOUT:
         raise ExperimentTimeout(
             f"the experiment did not finish within {timeout:g} s, so forklab killed the bench process and "
@@ -346,7 +350,10 @@ def _kcmp(res) -> tuple[dict[str, bool] | None, str | None]:
     reasons = {
         _errno.ESRCH: "the child is in a new PID namespace, where its parent has no PID it could name",
         _errno.EPERM: "kcmp needs ptrace read access to both processes and was refused (EPERM): a child "
-                      "in a new user namespace, or a container without CAP_SYS_PTRACE, meets this",
+                      "in a new user namespace, or a container without CAP_SYS_PTRACE, meets this"
+                      if not confinement().seccomp_filter else
+                      "kcmp is forbidden here (EPERM) by this process's seccomp filter: Docker's and Kubernetes' "
+                      "default profile refuses it to a container without CAP_SYS_PTRACE",
         _errno.ENOSYS: "this kernel has no kcmp (built without CONFIG_KCMP) or a seccomp filter blocks it",
         _errno.EACCES: "kcmp was refused (EACCES) by a security module",
     }

@@ -6,6 +6,7 @@ import platform as _platform
 from dataclasses import dataclass
 
 from .errors import CloneRefused, ForklabError
+from .explain import UNCONFINED_HINT, confinement
 from .lab import has_cap_sys_admin, run
 
 
@@ -24,6 +25,7 @@ class PlatformReport:
     uid: int
     root: bool
     cap_sys_admin: bool
+    seccomp_filter: bool     # /proc/self/status "Seccomp: 2": a filter such as a container's profile
     threads: int
     probes: tuple[Probe, ...]
     consequences: tuple[str, ...]
@@ -50,7 +52,8 @@ class PlatformReport:
     def __str__(self) -> str:
         who = "root" if self.root else f"uid {self.uid} (not root)"
         lines = [f"Linux {self.kernel} on {self.machine}; running as {who}, "
-                 f"{'with' if self.cap_sys_admin else 'without'} CAP_SYS_ADMIN; "
+                 f"{'with' if self.cap_sys_admin else 'without'} CAP_SYS_ADMIN"
+                 f"{', under a seccomp filter' if self.seccomp_filter else ''}; "
                  f"this Python process has {self.threads} thread{'s' if self.threads != 1 else ''}", ""]
         for p in self.probes:
             lines.append(f"  {'yes' if p.works else 'NO ':<4} {p.name:<17} {p.detail}")
@@ -96,6 +99,7 @@ def platform_report() -> PlatformReport:
         probes.append(Probe("kcmp", False, f"tried: {why}"))
 
     works = {p.name: p.works for p in probes}
+    conf = confinement()
     out = []
     if not works["fork"]:
         out.append("experiments cannot run here at all: " + fork_probe.detail)
@@ -108,12 +112,19 @@ def platform_report() -> PlatformReport:
         out.append("namespace flags need CLONE_NEWUSER beside them (you are not privileged); "
                    "the course shows you how")
     else:
-        out.append("namespace experiments will be refused here; the notebooks explain what they would show")
+        why = ("this process's seccomp filter refuses them (" + UNCONFINED_HINT + ")" if conf.seccomp_filter
+               else f"user namespaces are switched off ({conf.userns_sysctl})" if conf.userns_sysctl
+               else "this machine forbids user namespaces")
+        out.append(f"namespace experiments are forbidden here: {why}. Each notebook cell that needs them says "
+                   "so and shows the output recorded on a machine that allows them, labelled as such")
     if not works["clone3"]:
-        out.append("clone3 experiments will be refused; use clone (every flag but the clone3-only ones works)")
+        why = (f"this kernel (Linux {'.'.join(map(str, conf.kernel))}) is older than 5.3" if conf.kernel < (5, 3)
+               else "a seccomp filter answers ENOSYS for it" if conf.seccomp_filter else "the kernel answers ENOSYS")
+        out.append(f"clone3 is forbidden here ({why}): glibc falls back to clone(), every flag but the "
+                   "clone3-only ones works with clone, and cells that need clone3 show a recorded output")
     if not works["kcmp"]:
         out.append("the kernel's second opinion (kcmp) is unavailable; verdicts still come from observation")
     return PlatformReport(
         kernel=release, kernel_version=version, machine=_platform.machine(), uid=os.geteuid(),
-        root=os.geteuid() == 0, cap_sys_admin=has_cap_sys_admin(),
+        root=os.geteuid() == 0, cap_sys_admin=has_cap_sys_admin(), seccomp_filter=conf.seccomp_filter,
         threads=len(os.listdir("/proc/self/task")), probes=tuple(probes), consequences=tuple(out))
