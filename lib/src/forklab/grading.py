@@ -19,6 +19,8 @@ graded cell needs only ``from forklab import grading``:
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from .children import Children
 from .cow import faults_for_writes as measure_cow_faults
 from .procstat import process_state
@@ -26,7 +28,7 @@ from .program import ProgramRun, file_written_by, run_python
 from .sharing import (SHARING, accepted_flags, flags_not_needed, observe, refused_to_student,
                       resources_controlled_by, shared_among)
 
-__all__ = ["expect", "require", "show", "run_python", "ProgramRun", "process_state", "measure_cow_faults", "accepted_flags",
+__all__ = ["expect", "require", "unless_forbidden_here", "show", "run_python", "ProgramRun", "process_state", "measure_cow_faults", "accepted_flags",
            "resources_controlled_by", "refused_to_student", "file_written_by", "Children", "SHARING",
            "observe", "shared_among", "flags_not_needed"]
 
@@ -61,3 +63,20 @@ def require(ok: bool, message: str) -> None:
     """Pass if ``ok``; otherwise raise AssertionError with ``message`` (a full sentence)."""
     if not ok:
         raise AssertionError(message)
+
+
+@contextmanager
+def unless_forbidden_here():
+    """Run a graded check; where this platform forbids what it needs (``forklab.ForbiddenHere``: a
+    container's seccomp filter, an older kernel), print "cannot be checked on this platform, because
+    ..." instead of failing. A wrong answer still fails, and so does an unsolved one (NameError,
+    NotImplementedError): only the platform's refusal is spared."""
+    from .references import forbidden_by
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - everything but a platform limit is re-raised
+        forbidden = forbidden_by(exc)
+        if forbidden is None:
+            raise
+        print(f"This answer cannot be checked on this platform, because {forbidden.what} is forbidden here: "
+              f"{forbidden.because.rstrip('.')}. It was not judged; a machine that allows it checks it.")

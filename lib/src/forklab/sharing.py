@@ -8,7 +8,7 @@ Every answer is measured with forklab.run (never looked up); a refusal becomes a
 """
 from __future__ import annotations
 
-from .errors import CloneRefused
+from .errors import CloneRefused, ForbiddenHere
 from .explain import fix_for
 from .flags import FLAGS, names_of, parse_flags
 from .lab import run
@@ -55,10 +55,15 @@ SHARING = ("memory", "fd_table", "fs", "signal_handlers", "sysvsem_undo", "io_co
 
 
 def observe(flags, primitive: str = "clone"):
-    """forklab.run(primitive, flags), with a refusal turned into a sentence (AssertionError)."""
+    """forklab.run(primitive, flags), with a refusal turned into a sentence (AssertionError).
+
+    A refusal by the platform (a container's seccomp filter, an old kernel) is not the answer's
+    fault: it stays a ForbiddenHere, which ``grading.unless_forbidden_here()`` reports."""
     names = names_of(parse_flags(list(flags)))
     try:
         return run(primitive, names)
+    except ForbiddenHere:
+        raise
     except CloneRefused as e:
         shown = " | ".join(names) or "no flags"
         raise AssertionError(f"The kernel refused {primitive}({shown}) with {e.errno_name}: {e.reason}") from None
@@ -78,6 +83,8 @@ def flags_not_needed(flags, works) -> list[str]:
         rest = [n for n in names if n != f]
         try:
             ok = works(rest)
+        except ForbiddenHere:
+            raise                 # the platform, not the smaller set: cannot be judged here
         except (CloneRefused, AssertionError):
             ok = False
         if ok:
