@@ -11,8 +11,9 @@ PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip --disable-pip-version-check
 PORT   ?= 8888
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9]*.ipynb))
+SOLUTIONS = $(sort $(wildcard solutions/[0-9]*.ipynb))
 
-.PHONY: lab test test-lib test-notebooks test-course test-browser notebooks exercises bench bench-class test-hub screenshots site check-tools clean
+.PHONY: lab test test-lib test-notebooks test-course test-browser notebooks references exercises bench bench-class test-hub screenshots site check-tools clean
 
 # Running as root (a container, say) needs --allow-root; nobody else gets it.
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -30,9 +31,16 @@ test-lib: $(VENV)/.installed-dev
 test-notebooks: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
-# Re-execute the course and store its outputs (what nbval then compares against).
+# Re-execute the course and the solutions and store their outputs (what nbval then compares against,
+# and what a reader sees before running anything): as an unprivileged student when run as root.
 notebooks: $(VENV)/.installed-dev
-	$(PY) tools/execute_notebooks.py $(NOTEBOOKS)
+	$(PY) tools/execute_notebooks.py $(NOTEBOOKS) $(SOLUTIONS)
+	$(PY) tools/make_exercises.py
+
+# Record what the cells that a container or an old kernel may forbid show where everything is allowed
+# (as root and as a student; lib/src/forklab/references.json). Run as root after changing such a cell.
+references: $(VENV)/.installed-dev
+	$(PY) tools/record_references.py
 
 exercises: $(VENV)/.installed-dev
 	$(PY) tools/make_exercises.py

@@ -31,7 +31,7 @@ class CloneRefused(ForklabError, OSError):
 
     def __init__(self, errno: int, reason: str, fix: "Fix | None", *, primitive: str,
                  flags: tuple[str, ...], exit_signal: str | None, rule: str | None = None):
-        super().__init__(errno, os.strerror(errno))
+        OSError.__init__(self, errno, os.strerror(errno))
         self.errno_name = _errno.errorcode.get(errno, str(errno))
         self.reason = reason
         self.fix = fix
