@@ -89,3 +89,37 @@ def test_a_platform_refusal_is_explained_not_raised(confined_runs, case):
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "Forbidden here: " in text and "seccomp filter" in text
     assert "Reference output, recorded on Linux" in text and "not measured here" in text
+
+
+# --- what a reader sees before running anything ------------------------------------------------------
+
+STORED = sorted(NOTEBOOKS.glob("[0-9]*.ipynb")) + sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: f"{p.parent.name}/{p.stem[:2]}")
+def test_stored_outputs_are_complete_and_free_of_errors(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.strip():
+            assert cell.execution_count is not None, f"an unexecuted cell: {cell.source[:60]!r} (make notebooks)"
+            assert not [o for o in cell.outputs if o.output_type == "error"], f"a stored error: {cell.source[:60]!r}"
+
+
+def test_stored_outputs_were_made_as_an_unprivileged_student():
+    """make notebooks executes as nobody: what a reader sees first is what a student gets."""
+    nb = nbformat.read(NOTEBOOKS / "00_start_here.ipynb", as_version=4)
+    report = next(o for c in nb.cells if "platform_report()" in c.source for o in c.outputs
+                  if o.output_type == "execute_result")["data"]["text/plain"]
+    assert "(not root), without CAP_SYS_ADMIN" in report and "under a seccomp filter" not in report
+
+
+@pytest.mark.parametrize("name", ["08_clone_flags.ipynb", "12_flag_explorer.ipynb"])
+def test_the_explorer_notebooks_keep_their_widget_state_and_picture(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for c in nb.cells
+             if c.cell_type == "code" for o in c.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert views and all(v in state for v in views), "a widget view whose model is not in the saved state"
+    pictures = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert all("memory" in html for html in pictures), "the explorer's still picture (text/html) is missing"

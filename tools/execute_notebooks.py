@@ -12,7 +12,9 @@ Each notebook runs in a fresh kernel from its own folder. Timing metadata is dro
 re-running changes only what really changed; the widgets' state is kept (notebook metadata
 "widgets"), so that a viewer that has no kernel can still draw the explorer's picture.
 """
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,7 +34,35 @@ def execute(path: Path, timeout: int = 300, out: Path | None = None) -> None:
     client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    keep_drawn_widgets(nb)
     nbformat.write(nb, out or path)
+
+
+def keep_drawn_widgets(nb) -> None:
+    """Keep in the saved widget state only the models a stored output draws (and the models they
+    refer to): a widget made but never displayed would only make the notebook bigger."""
+    widgets = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json")
+    if not widgets:
+        nb.metadata.pop("widgets", None)
+        return
+    state = widgets["state"]
+    todo = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] for c in nb.cells
+            if c.cell_type == "code" for o in c.get("outputs", [])
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    keep = set()
+    while todo:
+        model = todo.pop()
+        if model in keep or model not in state:
+            continue
+        keep.add(model)
+        todo += re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model]["state"]))
+    if not keep:
+        nb.metadata.pop("widgets", None)
+        return
+    widgets["state"] = {m: v for m, v in state.items() if m in keep}
+    for model in widgets["state"].values():      # a layout's unset (null) properties are its defaults
+        if model["model_name"] == "LayoutModel":
+            model["state"] = {k: v for k, v in model["state"].items() if v is not None}
 
 
 def as_student(paths: list[Path]) -> int:
