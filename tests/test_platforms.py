@@ -108,7 +108,7 @@ def test_stored_outputs_are_complete_and_free_of_errors(path):
 def test_stored_outputs_were_made_as_an_unprivileged_student():
     """make notebooks executes as nobody: what a reader sees first is what a student gets."""
     nb = nbformat.read(NOTEBOOKS / "00_start_here.ipynb", as_version=4)
-    report = next(o for c in nb.cells if "platform_report()" in c.source for o in c.outputs
+    report = next(o for c in nb.cells if c.cell_type == "code" and "platform_report()" in c.source for o in c.outputs
                   if o.output_type == "execute_result")["data"]["text/plain"]
     assert "(not root), without CAP_SYS_ADMIN" in report and "under a seccomp filter" not in report
 
