@@ -123,3 +123,26 @@ def test_the_explorer_notebooks_keep_their_widget_state_and_picture(name):
     pictures = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
                 if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert all("memory" in html for html in pictures), "the explorer's still picture (text/html) is missing"
+
+
+def test_only_the_widgets_an_output_draws_are_saved():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("execute_notebooks", ROOT / "tools" / "execute_notebooks.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    view = lambda m: {"output_type": "display_data", "metadata": {},  # noqa: E731
+                      "data": {"application/vnd.jupyter.widget-view+json": {"model_id": m}, "text/plain": "x"}}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("w", outputs=[view("a")])]
+    model = lambda name, **state: {"model_name": name, "state": state}  # noqa: E731
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"version_major": 2, "state": {
+        "a": model("VBoxModel", children=["IPY_MODEL_b"], layout="IPY_MODEL_c"),
+        "b": model("ButtonModel", description="go"),
+        "c": model("LayoutModel", width=None, height="10px"),
+        "d": model("ButtonModel", description="never drawn")}}}
+    tool.keep_drawn_widgets(nb)
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert sorted(state) == ["a", "b", "c"] and state["c"]["state"] == {"height": "10px"}
+    nb.cells[0].outputs = []
+    tool.keep_drawn_widgets(nb)
+    assert "widgets" not in nb.metadata
