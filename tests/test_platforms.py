@@ -60,7 +60,7 @@ def run_confined(profile, name):
     """Execute one notebook under tools/confine PROFILE (allowing errors) and return it."""
     code = ("import sys, nbformat\nfrom nbclient import NotebookClient\n"
             "nb = nbformat.read(sys.argv[1], as_version=4)\n"
-            "NotebookClient(nb, timeout=300, kernel_name='python3', allow_errors=True,"
+            "NotebookClient(nb, timeout=300, startup_timeout=180, kernel_name='python3', allow_errors=True,"
             " resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
             "nbformat.write(nb, sys.stdout)\n")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lib" / "src"))
