@@ -1,4 +1,8 @@
-"""Course-level test options."""
+"""Course-level test options; the repository on sys.path, so that tests import the scripts as tools.NAME."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def pytest_addoption(parser):

@@ -7,9 +7,7 @@ kernels at a time):
   graded test cell fails, every other cell runs, nothing is left running;
 * the exercises graded with the hidden tests put back (what tools/grade.py does): zero.
 """
-import importlib.util
 import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,16 +28,7 @@ COURSE = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies
 TIMEOUT = 120
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-make_exercises = _tool("make_exercises")
-grade = _tool("grade")
+from tools import grade, make_exercises  # noqa: E402
 
 
 def nbgrader_cells(path, **want):

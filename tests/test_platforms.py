@@ -126,10 +126,7 @@ def test_the_explorer_notebooks_keep_their_widget_state_and_picture(name):
 
 
 def test_only_the_widgets_an_output_draws_are_saved():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("execute_notebooks", ROOT / "tools" / "execute_notebooks.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from tools import execute_notebooks as tool
     view = lambda m: {"output_type": "display_data", "metadata": {},  # noqa: E731
                       "data": {"application/vnd.jupyter.widget-view+json": {"model_id": m}, "text/plain": "x"}}
     nb = nbformat.v4.new_notebook()

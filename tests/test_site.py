@@ -10,7 +10,6 @@ three pages over HTTP on 127.0.0.1 and clicks through them.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import re
@@ -35,15 +34,7 @@ CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-
                  "--disable-sync", "--no-first-run"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
 
 
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-check_links = _tool("check_links")
+from tools import check_links  # noqa: E402
 
 
 class _Text(HTMLParser):

@@ -25,6 +25,8 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools.stored_notebooks import drop_run_metadata  # noqa: E402
 
 
 def execute(path: Path, timeout: int = 300, out: Path | None = None) -> None:
@@ -32,8 +34,7 @@ def execute(path: Path, timeout: int = 300, out: Path | None = None) -> None:
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
     client.execute()
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
+    drop_run_metadata(nb, keep_widget_state=True)
     keep_drawn_widgets(nb)
     nbformat.write(nb, out or path)
 

@@ -20,6 +20,8 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools.stored_notebooks import drop_run_metadata  # noqa: E402
 
 
 def exercise_from(solution: Path) -> str:
@@ -28,11 +30,7 @@ def exercise_from(solution: Path) -> str:
     resources: dict = {}
     for pre in (ClearSolutions(enforce_metadata=True), ClearHiddenTests(enforce_metadata=True), ClearOutput()):
         nb, resources = pre.preprocess(nb, resources)
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-        if cell.cell_type == "code":
-            cell.execution_count = None
-    nb.metadata.pop("widgets", None)
+    drop_run_metadata(nb, keep_widget_state=False)     # ClearOutput has emptied outputs and counts
     # Only the language's name: the interpreter's version would make regeneration machine-dependent.
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["forklab"] = {"generated_from": f"solutions/{solution.name}",
