@@ -29,17 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "12_flag_explorer.ipynb"
 SCREENSHOT = ROOT / "docs" / "img" / "flag_explorer.png"
-CHROMIUM = os.environ.get("FORKLAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 IDLE = "(ipykernel) | Idle"     # the status bar once a kernel exists and is idle
-
-
-def _missing(what: str):
-    """In CI a missing browser is a failure; on a laptop, a skip that says how to get it."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} (CI=true: the browser test must run; .ci/run installs chromium)")
-    pytest.skip(f"{what}; install it with: apt-get install chromium")
 
 
 def _free_port() -> int:
@@ -127,27 +117,6 @@ def lab():
                 pass
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _missing(f"Chromium is not installed at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Python Playwright is not installed (pip install -r requirements-dev.txt)")
-    pw = sync_playwright().start()
-    try:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    except Exception:
-        pw.stop()
-        raise
-    try:
-        yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def _click_and_time(page, button) -> float:

@@ -29,9 +29,6 @@ NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
 EXERCISES = sorted(p.stem for p in (ROOT / "exercises").glob("*.ipynb"))
 SOLUTIONS = ROOT / "solutions"
 EXPLORER_PAGES = ["notebooks/08_clone_flags.html", "notebooks/12_flag_explorer.html"]    # the flag explorer
-CHROMIUM = os.environ.get("FORKLAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"] + (["--no-sandbox"] if os.geteuid() == 0 else [])
 
 
 from tools import check_links  # noqa: E402
@@ -220,13 +217,6 @@ def test_link_checker_finds_the_documents_of_a_copy_without_git(tmp_path):
 
 # --- in a real browser ----------------------------------------------------------------------------------------
 
-def _missing(what: str):
-    """In CI a missing browser is a failure; on a laptop, a skip that says how to get it."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} (CI=true: the browser test must run; .ci/run installs chromium)")
-    pytest.skip(f"{what}; install it with: apt-get install chromium")
-
-
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -244,27 +234,6 @@ def served(site):
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _missing(f"Chromium is not installed at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Python Playwright is not installed (pip install -r requirements-dev.txt)")
-    pw = sync_playwright().start()
-    try:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    except Exception:
-        pw.stop()
-        raise
-    try:
-        yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def test_reading_the_site_in_a_real_browser(browser, served, capsys):
