@@ -25,6 +25,7 @@ the caller: a wrong fork loop is capped, killed and reaped there.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -63,19 +64,6 @@ def unused_uid() -> int:
 _HARNESS = r'''
 import errno, json, os, resource, select, signal, sys, time   # now: as root, we are about to lose
                                                                # the right to read root's Python
-def _tasks_of_uid(uid):
-    n = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/status") as f:
-                    fields = dict(line.split(":", 1) for line in f if line.startswith(("Uid:", "Threads:")))
-                if int(fields["Uid"].split()[0]) == uid:
-                    n += int(fields["Threads"])
-            except (OSError, KeyError, ValueError):
-                pass
-    return n
-
 def _my_children(pid):
     kids = []
     for entry in os.listdir("/proc"):
@@ -105,7 +93,7 @@ exec(compile(_SOURCE, "<your answer>", "exec"), _namespace)
 _function = _namespace[_NAME]
 
 def _attempt():
-    before = 1 if _ALONE else _tasks_of_uid(_ME)
+    before = 1 if _ALONE else tasks_of_uid(_ME)
     limit = before + _CAP
     if _HARD != resource.RLIM_INFINITY and limit > _HARD:
         limit = _HARD
@@ -135,7 +123,7 @@ def _attempt():
             os.waitpid(pid, 0)
         except OSError:
             pass
-    clean = _ALONE or _tasks_of_uid(_ME) == before   # did other processes of this uid come or go?
+    clean = _ALONE or tasks_of_uid(_ME) == before   # did other processes of this uid come or go?
     return report, clean
 
 # Alone, one run is exact. Sharing the count with the user's other processes, a process of theirs
@@ -178,7 +166,8 @@ def run_fork_loop(source: str, name: str, cap: int, *, timeout: float = 10.0) ->
     """
     if cap < 0:
         raise ValueError("cap must be 0 or more")
-    program = f"_SOURCE = {textwrap.dedent(source)!r}\n" + _HARNESS
+    # The harness runs in a fresh interpreter that cannot import forklab: give it tasks_of_uid's source.
+    program = f"_SOURCE = {textwrap.dedent(source)!r}\n" + "import os\n" + inspect.getsource(tasks_of_uid) + _HARNESS
     out, err, status = run_program([sys.executable, "-c", program, str(cap), name, str(unused_uid())],
                                    timeout=timeout, max_procs=cap + 16)
     if status.get("too_many_procs"):
