@@ -154,3 +154,20 @@ def test_magic_options_take_values_that_start_with_a_dash():
     opts = _parse_magic_line('--cflags "-O1 -DX=1" --args "-n 3" --timeout 2')
     assert opts["cflags"] == ["-O1", "-DX=1"] and opts["args"] == ["-n", "3"] and opts["timeout"] == 2.0
     assert _parse_magic_line("--cflags -O2")["cflags"] == ["-O2"]
+
+
+def test_out_keeps_the_run_in_the_notebooks_variable(capsys):
+    """%%c --out VAR: a later cell reads what the program printed (e.g. to check a prediction)."""
+    from IPython.testing.globalipapp import get_ipython
+    ip = get_ipython()
+    ip.user_ns.pop("run", None)
+    ccell.load_ipython_extension(ip)
+    ip.run_cell_magic("c", "--out run", '#include <stdio.h>\nint main(void) { puts("forty-two"); return 3; }')
+    assert "forty-two" in capsys.readouterr().out
+    assert ip.user_ns["run"].stdout == "forty-two\n" and ip.user_ns["run"].returncode == 3
+
+
+def test_out_must_name_a_variable(capsys):
+    ccell.c_magic("--out 2x", "int main(void) { return 0; }")
+    err = capsys.readouterr().err
+    assert "--out needs a Python variable name" in err and "'2x'" in err

@@ -6,9 +6,10 @@
     ('hi\\n', 3)
 
 In a notebook: `%load_ext forklab.ccell`, then a cell starting with `%%c` (options `--timeout S`,
-`--max-procs N`, `--args "..."`, `--stdin "..."`, `--cflags "..."`, and `--needs WHAT --reference NAME`:
-where the platform forbids what the program needs, the cell says why and shows the output recorded
-under NAME - see forklab.references).
+`--max-procs N`, `--args "..."`, `--stdin "..."`, `--cflags "..."`, `--out VAR` (keep the run, a CResult,
+in the notebook's variable VAR, so that a later cell can read what the program printed), and
+`--needs WHAT --reference NAME`: where the platform forbids what the program needs, the cell says why
+and shows the output recorded under NAME - see forklab.references).
 
 The program is compiled with `cc -Wall -Wextra` into a temporary folder and run under
 `supervisor.py`, a fresh Python process started with `subprocess` (so the Jupyter kernel is never
@@ -197,21 +198,25 @@ def _parse_magic_line(line: str) -> dict:
     parser.add_argument("--cflags", default="")
     parser.add_argument("--needs", action="append", default=[], choices=NEEDS)   # see forklab.references
     parser.add_argument("--reference", default=None)
+    parser.add_argument("--out", default=None)
     # "--cflags -O1": glue each option to its value, so a value may start with "-".
     tokens, words = [], shlex.split(line)
     while words:
         word = words.pop(0)
-        if word in ("--timeout", "--max-procs", "--args", "--stdin", "--cflags", "--needs", "--reference") and words:
+        if word in ("--timeout", "--max-procs", "--args", "--stdin", "--cflags", "--needs", "--reference",
+                    "--out") and words:
             word = f"{word}={words.pop(0)}"
         tokens.append(word)
     try:
         ns = parser.parse_args(tokens)
     except SystemExit:
         raise ValueError(f"%%c options are --timeout S, --max-procs N, --args \"...\", --stdin \"...\", "
-                         f"--cflags \"...\", --needs {'|'.join(NEEDS)}, --reference NAME; got: {line!r}") from None
+                         f"--cflags \"...\", --out VAR, --needs {'|'.join(NEEDS)}, --reference NAME; got: {line!r}") from None
+    if ns.out is not None and not ns.out.isidentifier():
+        raise ValueError(f"%%c --out needs a Python variable name, such as --out run; got: {ns.out!r}")
     stdin = ns.stdin.encode().decode("unicode_escape") if ns.stdin is not None else None
     return {"timeout": ns.timeout, "max_procs": ns.max_procs, "args": shlex.split(ns.args),
-            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference}
+            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference, "out": ns.out}
 
 
 def show(result: CResult) -> None:
@@ -241,8 +246,12 @@ def c_magic(line: str, cell: str) -> None:
     except ValueError as e:
         print(e, file=sys.stderr)
         return
-    needs, name = opts.pop("needs"), opts.pop("reference")
-    show(run_c(cell, **opts))
+    needs, name, out = opts.pop("needs"), opts.pop("reference"), opts.pop("out")
+    result = run_c(cell, **opts)
+    show(result)
+    if out is not None:         # --out VAR: the notebook keeps the run, to read what the program printed
+        from IPython import get_ipython
+        get_ipython().user_ns[out] = result
     if needs:   # where this platform forbids what the program needs: why, and the recorded output
         from .references import after_c_cell
         after_c_cell(name, needs)
