@@ -1,4 +1,4 @@
-"""The course on the platforms students really meet (tools/confine): Docker's and Kubernetes' default
+"""The course on the platforms students really meet (tools/confine): Docker's default (Kubernetes' RuntimeDefault)
 seccomp profile, a 4.18 kernel. A refusal there is explained - what is forbidden, why, and the output
 recorded where it is allowed - never raised. The recordings stay in step with the notebooks."""
 import json

@@ -64,8 +64,8 @@ def _rebuild_refused(errno, reason, fix, primitive, flags, exit_signal, rule, be
 
 
 class ForbiddenHere(ForklabError):
-    """This platform forbids what the experiment needs: a container's seccomp filter (Docker's and
-    Kubernetes' default profile), a kernel older than the call, a sysctl. Not a rule of the kernel to
+    """This platform forbids what the experiment needs: a container's seccomp filter (Docker's default
+    profile, Kubernetes' RuntimeDefault), a kernel older than the call, a sysctl. Not a rule of the kernel to
     learn, but a fact about this machine: ``.what`` was forbidden, ``.because`` says why, in words.
 
     ``with forklab.reference_if_forbidden(name):`` turns it into that explanation and the output the

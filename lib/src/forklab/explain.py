@@ -197,7 +197,8 @@ def confinement() -> Confinement:
     return Confinement(filtered, _kernel_version(), sysctl)
 
 
-UNCONFINED_HINT = ("Docker's and Kubernetes' default seccomp profile refuses namespace flags; run the container with "
+UNCONFINED_HINT = ("Docker's default seccomp profile (and Kubernetes' RuntimeDefault) refuses namespace flags; run the "
+                   "container with "
                    "--security-opt seccomp=unconfined (Docker) or securityContext.seccompProfile.type: Unconfined "
                    "(Kubernetes) to allow them")
 _FILTER = "this process's seccomp filter (Seccomp: 2 in /proc/self/status)"
@@ -222,7 +223,7 @@ def platform_rule(err: int, mask: int, primitive: str, *, privileged: bool,
                 return f"this kernel (Linux {_version(conf.kernel)}) is older than 5.3, which added clone3()"
             if conf.seccomp_filter:
                 return (f"this kernel (Linux {_version(conf.kernel)}) has clone3(), but {_FILTER} answers ENOSYS "
-                        "in its place: Docker's and Kubernetes' default profile does that on purpose, so that "
+                        "in its place: Docker's default profile (and Kubernetes' RuntimeDefault) does that on purpose, so that "
                         "glibc falls back to clone()")
             return ("the kernel is older than 5.3, or a container's seccomp filter blocks it (Docker's default "
                     "profile answers ENOSYS so that glibc falls back to clone())")

@@ -352,8 +352,8 @@ def _kcmp(res) -> tuple[dict[str, bool] | None, str | None]:
         _errno.EPERM: "kcmp needs ptrace read access to both processes and was refused (EPERM): a child "
                       "in a new user namespace, or a container without CAP_SYS_PTRACE, meets this"
                       if not confinement().seccomp_filter else
-                      "kcmp is forbidden here (EPERM) by this process's seccomp filter: Docker's and Kubernetes' "
-                      "default profile refuses it to a container without CAP_SYS_PTRACE",
+                      "kcmp is forbidden here (EPERM) by this process's seccomp filter: Docker's default profile "
+                      "(and Kubernetes' RuntimeDefault) refuses it to a container without CAP_SYS_PTRACE",
         _errno.ENOSYS: "this kernel has no kcmp (built without CONFIG_KCMP) or a seccomp filter blocks it",
         _errno.EACCES: "kcmp was refused (EACCES) by a security module",
     }
