@@ -28,6 +28,7 @@ PAGES = {
     "exercises/index.md": SITE / "pages" / "exercises.md",
     "docs/instructors.md": ROOT / "docs" / "instructors.md",
     "lib/README.md": ROOT / "lib" / "README.md",
+    "notebooks/further_reading.md": ROOT / "notebooks" / "further_reading.md",   # after the last chapter
 }
 FOLDERS = {                                      # site folder -> (repository folder, which files)
     "notebooks": (ROOT / "notebooks", "[0-9]*.ipynb"),
