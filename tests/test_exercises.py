@@ -24,7 +24,7 @@ NAMES = sorted(p.name for p in SOLUTIONS.glob("[0-9]*.ipynb"))
 COURSE = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies_orphans", "05_exec_and_spawn",
           "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers",
           "11_inside_the_kernel", "13_fork_and_threads",
-          "14_a_mini_shell", "15_when_fork_fails"]
+          "14_a_mini_shell", "15_when_fork_fails", "17_the_cost_model"]
 TIMEOUT = 120
 
 
@@ -232,6 +232,13 @@ SLIPS = {
                           'static void in_child(void) { pthread_mutex_init(&lock, NULL); }\n"""'),
         # "fork is never safe with threads" - but logging repairs its own locks at fork
         "ex13-3-answer": "safe_methods = {'lock': {'forkserver', 'spawn'}, 'logging': {'forkserver', 'spawn'}}",
+    },
+    "17_the_cost_model.ipynb": {   # one entry per 4 KiB whatever the page; a line through the ends; only fork
+        "ex17-1-answer": "def entries_copied(size_mib, huge=False):\n    return size_mib * 256",
+        "ex17-2-answer": ("def fixed_and_slope(sizes_mib, times_us):\n"
+                          "    slope = (times_us[-1] - times_us[0]) / (sizes_mib[-1] - sizes_mib[0])\n"
+                          "    return times_us[0] - slope * sizes_mib[0], slope"),
+        "ex17-3-answer": "grows = {'fork'}",
     },
     "15_when_fork_fails.ipynb": {   # a loop of a fixed length; -1 passed on to waitpid(); "the parent's data"
         "ex15-1-answer": ("def fork_until_refused():\n    kids = []\n    for _ in range(4):\n"

@@ -27,7 +27,8 @@ more and more VMAs. No size larger than a quarter of the memory this machine (or
 memory cgroup) can spare is ever touched; bigger sizes are skipped, and the table says so.
 
 Names the course cites (notebook 17 prints them): "fork create" / "fork teardown" of "a 256 MiB
-parent" (4 KiB pages), and the "fork slope" in µs per MiB with its "fixed part" in µs, from `fit()`.
+parent" (4 KiB pages), and the "fork slope" in µs per MiB with its "fixed part" in µs (the smallest
+parent's figure), from `CostTable.fit()`.
 """
 from __future__ import annotations
 
@@ -400,11 +401,14 @@ class CostTable:
 
     # -- the model
     def fit(self, primitive: str, part: str = "create", pages: str = "4k") -> tuple[float, float]:
-        """(fixed part in µs, µs per MiB): the line through the smallest and the largest parent's
-        medians. (A least-squares line through every size, fit_line(), lets one noisy size pull the
-        fixed part below zero on a busy machine; the two ends are the figures the course cites.)"""
+        """(fixed part in µs, µs per MiB): the smallest parent's figure, and what each further MiB added
+        up to the largest parent. (A least-squares line through every size, fit_line(), lets the
+        largest sizes - slower per MiB once page tables outgrow the caches - pull its fixed part below
+        zero; these two are the figures the course cites.)"""
         sizes, times = self.series(primitive, part, pages)
-        return fit_line([sizes[0], sizes[-1]], [times[0], times[-1]])
+        if len(sizes) < 2:
+            raise ValueError(f"a slope needs two sizes; the table has {sizes} MiB")
+        return times[0], (times[-1] - times[0]) / (sizes[-1] - sizes[0])
 
     def grows(self, primitive: str, part: str = "create", pages: str = "4k") -> bool:
         """Clearly slower in the largest parent than in the smallest (3x, and 200 µs more)?"""
