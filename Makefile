@@ -47,6 +47,7 @@ exercises: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m forklab.benchmark
+	$(PY) -m forklab.cost
 
 # A class on one machine: 20 student kernels at once (figures, not a test; see docs/instructors.md).
 bench-class: $(VENV)/.installed-dev

@@ -116,3 +116,9 @@ def test_spare_memory_is_read_from_the_machine():
 def test_bad_input_is_refused_with_the_valid_choices(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+def test_make_bench_prints_the_figures(capsys):
+    assert cost.main(["--sizes", "2,32", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "fork (4 KiB pages)" in out and "subprocess+preexec_fn" in out and "µs per further MiB" in out
