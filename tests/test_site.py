@@ -76,8 +76,9 @@ def site(tmp_path_factory) -> Path:
 
 
 def test_every_notebook_and_exercise_has_a_page_in_teaching_order(site):
-    """index -> 00 ... the last chapter -> exercises -> instructors -> library; each next is the following prev."""
-    order = (["index"] + [f"notebooks/{n}" for n in NOTEBOOKS] + ["exercises/index"]
+    """index -> 00 ... the last chapter -> further reading -> exercises -> instructors -> library; each next is the
+    following prev."""
+    order = (["index"] + [f"notebooks/{n}" for n in NOTEBOOKS] + ["notebooks/further_reading", "exercises/index"]
              + [f"exercises/{n}" for n in EXERCISES] + ["docs/instructors", "lib/README"])
     assert len(NOTEBOOKS) >= 13 and len(EXERCISES) >= 11
     for before, after in zip(order, order[1:]):
