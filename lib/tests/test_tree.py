@@ -107,6 +107,7 @@ def test_random_programs_are_reproducible_and_their_answer_is_consistent():
     gone = {a[:-1] for a in ex1.actions if a.endswith("-")}
     assert set(final) == {"a"} | (made - gone)
     assert "forks" in str(ex1) and ex1.answer().count("\n") > 8
+    assert "a plays init" in str(ex1)      # the game's simplification is said where it is played
 
 
 def test_exits_hand_orphans_to_a():

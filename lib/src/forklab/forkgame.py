@@ -5,7 +5,9 @@
     print(game.answer())              # each action followed by the tree it leaves
 
 Actions are `a+b` (a forks b) and `b-` (b exits). As on Linux, the children of a process that
-exits are not lost: they are reparented - here to `a`, the game's init.
+exits are not lost: they are reparented - here to `a`, which plays init (it never exits). That is
+the game's simplification: Linux gives an orphan to its nearest subreaper ancestor, else to PID 1
+of its PID namespace (notebook 04), not to whichever process started the program.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ class ForkExercise:
     seed: int | None
 
     def __str__(self) -> str:
-        lines = ["Process tree:  a  (the program starts as a)", "Actions:"]
+        lines = ["Process tree:  a  (a plays init: it never exits, and adopts every orphan)", "Actions:"]
         lines += [f"  {describe(a)}" for a in self.actions]
         return "\n".join(lines)
 
