@@ -55,6 +55,34 @@ def test_each_sharing_flag_shares_exactly_its_resource(primitive, flags, newly_s
     assert obs.parent_was_suspended is ("VFORK" in flags)
 
 
+@pytest.mark.parametrize("primitive, flags", [("fork", []), ("vfork", []), ("clone", ["PARENT"]),
+                                              ("clone", ["THREAD", "SIGHAND", "VM"])])
+def test_without_clone_sysvsem_the_child_starts_with_a_new_empty_undo_list(primitive, flags):
+    # fork(2): "The child does not inherit semaphore adjustments (semop(2)) from its parent": the
+    # parent's own +1 (with SEM_UNDO) survives the child's exit; only the child's +1 is undone.
+    undo = forklab.run(primitive, flags).resources["sysvsem_undo"]
+    assert not undo.shared and undo.word == "new, empty"
+    assert "(semaphore 1)" in undo.evidence and "semaphore then 1: only the child's own +1" in undo.evidence
+
+
+@pytest.mark.parametrize("flags", [["SYSVSEM"], ["PARENT", "SYSVSEM"], ["THREAD", "SIGHAND", "VM", "SYSVSEM"]])
+def test_with_clone_sysvsem_nothing_is_undone_while_the_parent_lives(flags):
+    undo = forklab.run("clone", flags).resources["sysvsem_undo"]
+    assert undo.shared and undo.word == "shared" and "semaphore then 2: nothing undone yet" in undo.evidence
+
+
+def test_without_clone_io_the_child_gets_a_new_context_with_the_parents_priority():
+    io = forklab.run("fork").resources["io_context"]
+    assert not io.shared and io.word == "new, same priority"
+    assert io.evidence.startswith("the child started with I/O priority best-effort 4, the parent's best-effort 4")
+    assert forklab.run("clone", ["IO"]).resources["io_context"].word == "shared"
+
+
+def test_every_word_is_one_of_the_documented_words():
+    for obs in (forklab.run("fork"), forklab.run("clone", ["VM", "SYSVSEM", "IO"])):
+        assert {v.word for v in obs.resources.values()} <= set(forklab.lab.WORDS)
+
+
 def test_a_thread_shares_memory_handlers_thread_group_and_parent():
     obs = forklab.run("clone", ["THREAD", "SIGHAND", "VM"])
     assert shared_set(obs) == FORK_SHARES | {"memory", "signal_handlers", "thread_group", "parent"}

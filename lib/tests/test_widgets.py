@@ -13,14 +13,14 @@ from forklab.accessible import FlagToggle
 from forklab.benchmark import explorer_toggles, percentile
 from forklab.widgets import FlagExplorer, explore
 
-# each sharing flag, the flags it needs with it, and the row it makes shared
+# each sharing flag, the flags it needs with it, the row it makes shared, and that row's word without it
 SHARING = [
-    ("CLONE_VM", (), "memory"),
-    ("CLONE_FILES", (), "fd_table"),
-    ("CLONE_FS", (), "fs"),
-    ("CLONE_SIGHAND", ("CLONE_VM",), "signal_handlers"),
-    ("CLONE_SYSVSEM", (), "sysvsem_undo"),
-    ("CLONE_IO", (), "io_context"),
+    ("CLONE_VM", (), "memory", "copied"),
+    ("CLONE_FILES", (), "fd_table", "copied"),
+    ("CLONE_FS", (), "fs", "copied"),
+    ("CLONE_SIGHAND", ("CLONE_VM",), "signal_handlers", "copied"),
+    ("CLONE_SYSVSEM", (), "sysvsem_undo", "new, empty"),
+    ("CLONE_IO", (), "io_context", "new, same priority"),
 ]
 
 
@@ -35,11 +35,11 @@ def ex():
     return FlagExplorer()
 
 
-@pytest.mark.parametrize("flag, needs, resource", SHARING)
-def test_each_sharing_flag_shows_its_resource_shared_in_the_view(ex, flag, needs, resource):
+@pytest.mark.parametrize("flag, needs, resource, without", SHARING)
+def test_each_sharing_flag_shows_its_resource_shared_in_the_view(ex, flag, needs, resource, without):
     ex.flags = needs
-    assert ex.observation.resources[resource].word == "copied"
-    assert row_word(ex._view_w.value, resource) == "copied"
+    assert ex.observation.resources[resource].word == without
+    assert row_word(ex._view_w.value, resource) == without
     ex.flags = needs + (flag,)
     assert ex.error is None and ex.problem is None
     assert ex.observation.resources[resource].shared
@@ -265,3 +265,20 @@ def test_choosing_a_primitive_button_is_the_same_as_setting_primitive(ex):
     ex.exit_signal = "SIGCHLD"
     with pytest.raises(traitlets.TraitError, match="not one of"):
         ex._primitive_w.value = "posix_spawn"
+
+
+def test_a_new_empty_undo_list_is_drawn_as_its_own_kind_not_as_a_copy():
+    view = picture.view_of("fork", (), "SIGCHLD", observation=forklab.run("fork"))
+    html = picture.render(view)
+    row = re.search(r'<div class="fl-row ([^"]+)" role="row" data-resource="sysvsem_undo" data-word="([^"]+)">'
+                    r'(.*?)</details></div>', html)
+    assert row and row.group(1) == "fl-fresh" and row.group(2) == "new, empty"
+    assert "not copied" in row.group(3) and "copied at clone" not in row.group(3)
+    assert "sysvsem_undo: " not in html and "nothing was copied from the parent" in row.group(3)
+    io = re.search(r'data-resource="io_context" data-word="([^"]+)"', html)
+    assert io.group(1) == "new, same priority" and 'class="fl-row fl-fresh" role="row" data-resource="io_context"' in html
+    still = picture.still_html(view)
+    undo = re.search(r'System V semaphore undo list</th><td><span style="([^"]+)">([^<]+)</span></td><td>([^<]+)<', still)
+    assert undo.group(2) == "new, empty" and "dotted" in undo.group(1) and "double" not in undo.group(1)
+    assert undo.group(3).startswith("the child got a new, empty one of its own")
+    assert view.row("sysvsem_undo").sentence.startswith("System V semaphore undo list: new, empty; the child got")

@@ -37,7 +37,8 @@ def _f(*args, **kw) -> Flag:
 
 
 _ALL = [
-    # --- what parent and child share (copied when the flag is absent)
+    # --- what parent and child share (when the flag is absent: copied - or, for the undo list and the
+    #     I/O context, made new for the child: see lab.WORDS)
     _f("CLONE_VM", 0x00000100, "sharing", "share the address space: a write by one is seen by the other",
        "2.0", resource="memory"),
     _f("CLONE_FS", 0x00000200, "sharing", "share filesystem information: working directory, root and umask",
@@ -48,9 +49,11 @@ _ALL = [
     _f("CLONE_SIGHAND", 0x00000800, "sharing", "share the table of signal handlers (dispositions)",
        "2.0", resource="signal_handlers", rules=("needs CLONE_VM (since 2.6.0)",)),
     _f("CLONE_SYSVSEM", 0x00040000, "sharing",
-       "share the System V semaphore undo list (semadj): undone only when both have exited",
+       "share the System V semaphore undo list (semadj): undone only when both have exited "
+       "(without it the child starts with a new, empty one)",
        "2.5.10", resource="sysvsem_undo", rules=("not with CLONE_NEWIPC",)),
-    _f("CLONE_IO", 0x80000000, "sharing", "share the I/O context (and with it the I/O priority)",
+    _f("CLONE_IO", 0x80000000, "sharing", "share the I/O context (and with it the I/O priority; without it "
+       "the child gets a new context that carries only the parent's priority)",
        "2.6.25", resource="io_context"),
     # --- where the child stands among processes
     _f("CLONE_THREAD", 0x00010000, "process",

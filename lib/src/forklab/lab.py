@@ -66,6 +66,13 @@ RESOURCES: dict[str, Resource] = {r.name: r for r in [
 ]}
 
 
+#: The verdict words. A resource that is not shared is not always a copy: without CLONE_SYSVSEM the
+#: kernel gives the child a new, EMPTY System V undo list (copy_semundo), and without CLONE_IO a new
+#: I/O context that carries only the parent's I/O priority (copy_io; "new" if not even that); a
+#: namespace flag makes a new namespace; "own" is a thread group or parent of the child's own.
+WORDS = ("shared", "copied", "new, empty", "new, same priority", "new", "new namespace", "own")
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What was observed for one resource."""
@@ -74,14 +81,16 @@ class Verdict:
     evidence: str
     flag: str | None
     kcmp: bool | None = None      # the kernel's own answer (kcmp: same object?), where it could be asked
+    apart: str = "copied"         # what the child got when not shared, as observed: "copied", "new, empty", ...
 
     @property
     def word(self) -> str:
-        """'shared', 'copied', 'new namespace' - or for the process rows, 'shared' / 'own'."""
+        """One of WORDS: 'shared', or what the child got instead ('copied', 'new, empty', 'new, same
+        priority', 'new namespace'; for the process rows 'own')."""
         kind = RESOURCES[self.resource].kind
         if self.shared:
             return "shared"
-        return {"namespace": "new namespace", "process": "own"}.get(kind, "copied")
+        return {"namespace": "new namespace", "process": "own"}.get(kind, self.apart)
 
     def __str__(self) -> str:
         return f"{self.resource}: {self.word} - {self.evidence}"
@@ -132,7 +141,7 @@ class Observation:
         width = max(len(n) for n in self.resources)
         lines = [f"{self.c_call}", ""]
         for name, v in self.resources.items():
-            lines.append(f"  {name:<{width}}  {v.word:<13}  {v.evidence}")
+            lines.append(f"  {name:<{width}}  {v.word:<18}  {v.evidence}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -369,13 +378,34 @@ def _ioprio(v: int) -> str:
     return f"{ {0: 'none', 1: 'realtime', 2: 'best-effort', 3: 'idle'}.get(klass, klass)} {level}"
 
 
+def _semaphore_reading(res) -> tuple[bool, str, str]:
+    """(shared, word when not, evidence) from the semaphore: the parent raised it by 1 with SEM_UNDO,
+    the child did the same and ended, and the parent, still alive, read it once the child was gone.
+    Shared undo list: nothing undone yet (+2). The child's own list, new and empty: only its +1 undone.
+    A copy of the parent's list would have undone the parent's +1 as well."""
+    done = (f"parent did semop(+1, SEM_UNDO) (semaphore {res.sem_before}), then the child did the same "
+            f"and ended")
+    if not res.sem_after_exit_read:
+        return False, "copied", done + "; the parent could not read the semaphore after that"
+    after = res.sem_after_exit
+    if after == res.sem_before + 1:
+        return True, "copied", (f"{done}; semaphore then {after}: nothing undone yet, because the child's "
+                                "undo list is the parent's, and the parent is still alive")
+    if after == res.sem_before:
+        return False, "new, empty", (f"{done}; semaphore then {after}: only the child's own +1 was undone, "
+                                     "so its undo list started empty (a copy would have undone the parent's "
+                                     "+1 too)")
+    return False, "copied", (f"{done}; semaphore then {after}: the parent's +1 was undone too, so the "
+                             "child's undo list was a copy of the parent's")
+
+
 def _verdicts(res) -> dict[str, Verdict]:
     p, c = res.parent, res.child
     k = lambda i: _kcmp_answer(res, i)  # noqa: E731
     v: dict[str, Verdict] = {}
 
-    def put(name, shared, evidence, kcmp=None):
-        v[name] = Verdict(name, bool(shared), evidence, RESOURCES[name].flag, kcmp)
+    def put(name, shared, evidence, kcmp=None, apart="copied"):
+        v[name] = Verdict(name, bool(shared), evidence, RESOURCES[name].flag, kcmp, apart)
 
     put("memory", res.mem_after == res.mem_child_wrote,
         f"child wrote {res.mem_child_wrote} to x (parent's x was {res.mem_before}); parent then read {res.mem_after}",
@@ -405,18 +435,19 @@ def _verdicts(res) -> dict[str, Verdict]:
             + (": it is in a new IPC namespace, where that semaphore does not exist"
                if res.sem_child_err == _errno.EINVAL else ""))
     else:
-        sem_shared = res.sem_after_exit == res.sem_before + 1
-        sem_text = (f"child did semop(+1, SEM_UNDO) and exited; the semaphore was then {res.sem_after_exit}: "
-                    + ("not undone yet, because the undo list is shared with the parent, still alive"
-                       if sem_shared else "the child's own undo list was applied when it exited"))
-    put("sysvsem_undo", sem_shared, sem_text, k(4))
+        sem_shared, sem_apart, sem_text = _semaphore_reading(res)
+    put("sysvsem_undo", sem_shared, sem_text, k(4), apart=sem_apart if not res.sem_child_err else "new, empty")
+    saw = (f"the child started with I/O priority {_ioprio(res.ioprio_child_saw)}, the parent's "
+           f"{_ioprio(res.ioprio_before)}")
     if res.ioprio_child_err:
-        put("io_context", False, f"child could not set its I/O priority "
-            f"({_errno.errorcode.get(res.ioprio_child_err, res.ioprio_child_err)})", k(5))
+        put("io_context", False, f"{saw}; it could not set its own "
+            f"({_errno.errorcode.get(res.ioprio_child_err, res.ioprio_child_err)})", k(5),
+            apart="new, same priority" if res.ioprio_child_saw == res.ioprio_before else "new")
     else:
         put("io_context", res.ioprio_after == res.ioprio_child_set,
-            f"child set its I/O priority to {_ioprio(res.ioprio_child_set)}; parent's then "
-            f"{_ioprio(res.ioprio_after)} (was {_ioprio(res.ioprio_before)})", k(5))
+            f"{saw}; it set its own to {_ioprio(res.ioprio_child_set)}, and the parent's was then "
+            f"{_ioprio(res.ioprio_after)}", k(5),
+            apart="new, same priority" if res.ioprio_child_saw == res.ioprio_before else "new")
     put("thread_group", c.host_tgid == p.host_tgid,
         f"child's thread group id is {c.host_tgid}, parent's PID is {p.host_tgid}; child's thread id is {c.host_tid}")
     put("parent", c.host_ppid == p.host_ppid,

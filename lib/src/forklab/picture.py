@@ -6,8 +6,10 @@ Kept apart from the widget so it can be tested (and timed) without a browser:
     html = picture.render(view)                                         # one HTML string, styled by STYLE
 
 Drawing rules: parent on the left, child on the right, one row per resource. A *shared* resource is
-one object that both point to; a *copied* one is two objects; a *new namespace* is the child's own,
-marked NEW. Every row also says its word ("shared", "copied", "new namespace", "own") in text and
+one object that both point to; a *copied* one is two objects, the child's made from the parent's; a
+*new, empty* one (the System V undo list) or a *new* one that keeps only the parent's I/O priority
+(the I/O context) is the child's own, made fresh (dotted, "not copied") - nothing was copied into it; a
+*new namespace* is the child's own, marked NEW. Every row also says its word (lab.WORDS) in text and
 carries a sentence for screen readers, so nothing depends on colour. Colours are from the Okabe-Ito
 palette, which stays distinguishable for the common kinds of colour blindness.
 """
@@ -24,6 +26,9 @@ COLOURS = {
     "shared": "#0072B2",          # blue, solid border
     "copied": "#E69F00",          # orange, double border
     "new namespace": "#009E73",   # bluish green, dashed border
+    "new, empty": "#CC79A7",      # reddish purple, dotted border
+    "new, same priority": "#CC79A7",
+    "new": "#CC79A7",
     "own": "#E69F00",
     "refused": "#D55E00",         # vermillion
     "flipped": "#F0E442",         # yellow background
@@ -34,7 +39,7 @@ COLOURS = {
 class Row:
     resource: str
     title: str
-    word: str               # "shared" / "copied" / "new namespace" / "own"
+    word: str               # one of lab.WORDS: "shared" / "copied" / "new, empty" / ... / "own"
     shared: bool
     kind: str               # sharing / process / namespace
     flag: str | None
@@ -56,6 +61,12 @@ class Row:
                                      "parent": "the caller is the child's parent"}[self.resource]
         elif self.shared:
             what = "parent and child point to one and the same object"
+        elif self.word == "new, empty":
+            what = "the child got a new, empty one of its own: nothing was copied from the parent"
+        elif self.word == "new, same priority":
+            what = "the child got a new one of its own, which carries only the parent's I/O priority"
+        elif self.word == "new":
+            what = "the child got a new one of its own: nothing was copied from the parent"
         else:
             what = "parent and child each have their own copy"
         changed = f" Changed: it was {self.was}." if self.flipped and self.was else ""
@@ -160,12 +171,13 @@ STYLE = """
 .fl-x .fl-shared .fl-obj{border:2px solid #0072B2;background:rgba(0,114,178,.15)}
 .fl-x .fl-copied .fl-obj,.fl-x .fl-own .fl-obj{border:3px double #E69F00;background:rgba(230,159,0,.12)}
 .fl-x .fl-newns .fl-obj.fl-child{border:2px dashed #009E73;background:rgba(0,158,115,.15);font-weight:700}
-.fl-x .fl-newns .fl-obj.fl-parent{border:1px solid #888}
+.fl-x .fl-newns .fl-obj.fl-parent,.fl-x .fl-fresh .fl-obj.fl-parent{border:1px solid #888}
+.fl-x .fl-fresh .fl-obj.fl-child{border:3px dotted #CC79A7;background:rgba(204,121,167,.15);font-weight:700}
 .fl-x .fl-arrow{text-align:center;font-weight:700}
 .fl-x .fl-shared .fl-arrow{color:#0072B2}
 .fl-x .fl-word{font-weight:700;padding-left:4px}
 .fl-x .fl-shared .fl-word{color:#0072B2}.fl-x .fl-copied .fl-word,.fl-x .fl-own .fl-word{color:#9a6a00}
-.fl-x .fl-newns .fl-word{color:#007a5a}
+.fl-x .fl-newns .fl-word{color:#007a5a}.fl-x .fl-fresh .fl-word{color:#9b4f7a}
 .fl-x .fl-flipped .fl-word{color:#000}
 .fl-x details{grid-column:1 / -1;margin:0 0 1px 1em;font-size:11px;line-height:1.2}
 .fl-x details summary{cursor:pointer}
@@ -191,7 +203,8 @@ def _e(text) -> str:
 
 
 def _row_html(r: Row) -> str:
-    cls = {"shared": "fl-shared", "copied": "fl-copied", "new namespace": "fl-newns", "own": "fl-own"}[r.word]
+    cls = {"shared": "fl-shared", "copied": "fl-copied", "new, empty": "fl-fresh", "new, same priority": "fl-fresh",
+           "new": "fl-fresh", "new namespace": "fl-newns", "own": "fl-own"}[r.word]
     short = r.title.split(" (")[0]
     if r.shared:
         parent = '<div class="fl-arrow" aria-hidden="true">parent &#x2501;&#x25B6;</div>'
@@ -201,6 +214,12 @@ def _row_html(r: Row) -> str:
         parent = '<div class="fl-obj fl-parent" aria-hidden="true">parent\'s</div>'
         middle = '<div class="fl-arrow" aria-hidden="true">&#x2260;</div>'
         child = '<div class="fl-obj fl-child" aria-hidden="true">NEW</div>'
+    elif cls == "fl-fresh":     # made fresh for the child, not copied from the parent's
+        parent = '<div class="fl-obj fl-parent" aria-hidden="true">parent\'s</div>'
+        middle = '<div class="fl-arrow" aria-hidden="true">not copied</div>'
+        child = ('<div class="fl-obj fl-child" aria-hidden="true">'
+                 + ("empty" if r.word == "new, empty" else "new")
+                 + '</div>')
     else:
         parent = '<div class="fl-obj fl-parent" aria-hidden="true">parent\'s</div>'
         middle = '<div class="fl-arrow" aria-hidden="true">' + \
@@ -238,6 +257,7 @@ def render(view: View) -> str:
         out.append('<div class="fl-legend" aria-hidden="true">'
                    '<span style="border:2px solid #0072B2">shared: one object, two arrows</span>'
                    '<span style="border:3px double #E69F00">copied: two objects</span>'
+                   '<span style="border:3px dotted #CC79A7">new, empty / new: made fresh, nothing copied</span>'
                    '<span style="border:2px dashed #009E73">new namespace: NEW</span>'
                    '<span style="background:#F0E442;outline:2px solid #000;color:#000">changed by your last click</span>'
                    '</div>')
@@ -258,6 +278,9 @@ _STILL_STYLE = {
     "shared": "border:2px solid #0072B2;background:#dcebf5",
     "copied": "border:3px double #E69F00;background:#fbf0d9",
     "own": "border:3px double #E69F00;background:#fbf0d9",
+    "new, empty": "border:3px dotted #CC79A7;background:#f5e4ee",
+    "new, same priority": "border:3px dotted #CC79A7;background:#f5e4ee",
+    "new": "border:3px dotted #CC79A7;background:#f5e4ee",
     "new namespace": "border:2px dashed #009E73;background:#d9f0e9",
 }
 

@@ -87,8 +87,14 @@ static int prepare(struct fl_bench *b, struct fl_result *r)
         r->mask_blocked_before = sigismember(&cur, SIGUSR2);
     }
 
-    /* A private System V semaphore at 0; fl_run() removes it even if the bench is killed. */
+    /* A private System V semaphore at 0; fl_run() removes it even if the bench is killed. The
+     * parent raises it by 1 with SEM_UNDO, so its own undo list holds an adjustment: a child
+     * given a copy of that list would undo the parent's +1 too when it exits. */
     r->sem_id = semget(IPC_PRIVATE, 1, 0600);
+    if (r->sem_id >= 0) {
+        struct sembuf up = { 0, 1, SEM_UNDO };
+        semop(r->sem_id, &up, 1);
+    }
     r->sem_before = r->sem_id >= 0 ? semctl(r->sem_id, 0, GETVAL) : -1;
 
     /* I/O priority: setting one gives the parent an I/O context that CLONE_IO can share. */
@@ -203,6 +209,17 @@ static int join_thread(struct fl_bench *b, struct fl_result *r, pid_t tid)
     return 0;
 }
 
+/* 6, for a CLONE_PARENT child: it is our parent's child, which reaps it; wait until it has. */
+static int wait_until_reaped_by_parent(struct fl_bench *b, pid_t pid)
+{
+    while (kill(pid, 0) == 0 || errno == EPERM) {
+        if (raw_now_ns() > b->deadline_ns)
+            return -1;
+        raw_sleep_ns(100000);
+    }
+    return 0;
+}
+
 /* The experiment itself, run by the process that will be the child's parent. */
 void fl_experiment(const struct fl_request *req, struct fl_result *r, int64_t deadline_ns)
 {
@@ -237,6 +254,14 @@ void fl_experiment(const struct fl_request *req, struct fl_result *r, int64_t de
         timed_out |= join_thread(&b, r, child.id) != 0;
     else if (!(b.flags & CLONE_PARENT))              /* a CLONE_PARENT child is our parent's */
         timed_out |= reap_process(&b, r, child.id) != 0;
+    else
+        timed_out |= wait_until_reaped_by_parent(&b, child.id) != 0;
+    /* The child is gone and its undo list, if it had one of its own, applied; we, its parent, are
+     * alive, so an undo list shared with us has not been. */
+    if (!timed_out && r->sem_id >= 0) {
+        r->sem_after_exit = semctl(r->sem_id, 0, GETVAL);
+        r->sem_after_exit_read = 1;
+    }
     r->t[FL_T_REAPED] = raw_now_ns();
     if (child.pidfd >= 0)
         close(child.pidfd);

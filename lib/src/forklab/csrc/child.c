@@ -94,9 +94,11 @@ static void act_on_semaphore(struct fl_result *r)
     r->sem_child_err = err < 0 ? (int32_t)-err : 0;
 }
 
-/* I/O context: CLONE_IO shares it, and the I/O priority lives in it. */
+/* I/O context: CLONE_IO shares it, and the I/O priority lives in it. Without CLONE_IO the
+ * kernel gives the child a new context carrying only the parent's priority: read what we got. */
 static void act_on_io(struct fl_result *r)
 {
+    r->ioprio_child_saw = (int32_t)RAW3(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0, 0);
     long err = RAW3(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, r->ioprio_child_set);
     r->ioprio_child_err = err < 0 ? (int32_t)-err : 0;
 }

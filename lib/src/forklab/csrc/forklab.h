@@ -98,10 +98,12 @@ struct fl_result {
     int32_t child_saw_usr1_handler;      /* the parent's SIGUSR1 handler was installed in the child */
     /* signal mask: is SIGUSR2 blocked in the parent (the child unblocks it) */
     int32_t mask_blocked_before, mask_blocked_after;
-    /* System V semaphore undo list: the child does semop(+1, SEM_UNDO) */
-    int32_t sem_id, sem_before, sem_child_err, sem_after_child_done, sem_after_exit;
-    /* I/O context: I/O priority set by the child */
-    int32_t ioprio_before, ioprio_child_set, ioprio_child_err, ioprio_after;
+    /* System V semaphore undo list: the parent does semop(+1, SEM_UNDO) first (sem_before is the
+     * value after it), then the child does the same and ends; sem_after_exit is read by the
+     * parent, still alive, once the child is gone (sem_after_exit_read says it could be) */
+    int32_t sem_id, sem_before, sem_child_err, sem_after_child_done, sem_after_exit, sem_after_exit_read;
+    /* I/O context: the child reads the I/O priority it started with, then sets its own */
+    int32_t ioprio_before, ioprio_child_saw, ioprio_child_set, ioprio_child_err, ioprio_after;
     /* namespaces: inode numbers of /proc/thread-self/ns/<name> */
     uint64_t ns_parent[FL_NS_COUNT], ns_child[FL_NS_COUNT];
     /* UTS: hostname; the child sets one only inside a new UTS namespace */

@@ -131,12 +131,9 @@ static void bench_main(struct fl_page *page, pid_t parent)
         fl_experiment(&req, r, start + timeout_ns * BENCH_SHARE / 100);
 
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, 0);
-    /* Only after every task sharing it is gone is the semaphore's undo applied. */
-    if (r->sem_id >= 0) {
-        r->sem_after_exit = semctl(r->sem_id, 0, GETVAL);
-        if (semctl(r->sem_id, 0, IPC_RMID) == 0)
-            r->sem_id = -1;
-    }
+    /* The experiment read the semaphore when the child had gone (bench.c); now remove it. */
+    if (r->sem_id >= 0 && semctl(r->sem_id, 0, IPC_RMID) == 0)
+        r->sem_id = -1;
     r->t[FL_T_BENCH_END] = raw_now_ns();
     __atomic_store_n(&page->done, 1, __ATOMIC_SEQ_CST);
     raw_futex_wake(&page->done);
