@@ -62,19 +62,19 @@ def test_without_clone_sysvsem_the_child_starts_with_a_new_empty_undo_list(primi
     # parent's own +1 (with SEM_UNDO) survives the child's exit; only the child's +1 is undone.
     undo = forklab.run(primitive, flags).resources["sysvsem_undo"]
     assert not undo.shared and undo.word == "new, empty"
-    assert "(semaphore 1)" in undo.evidence and "semaphore then 1: only the child's own +1" in undo.evidence
+    assert undo.evidence.endswith("the semaphore after the child ended: 1, only the child's +1 undone (its undo list started empty)")
 
 
 @pytest.mark.parametrize("flags", [["SYSVSEM"], ["PARENT", "SYSVSEM"], ["THREAD", "SIGHAND", "VM", "SYSVSEM"]])
 def test_with_clone_sysvsem_nothing_is_undone_while_the_parent_lives(flags):
     undo = forklab.run("clone", flags).resources["sysvsem_undo"]
-    assert undo.shared and undo.word == "shared" and "semaphore then 2: nothing undone yet" in undo.evidence
+    assert undo.shared and undo.word == "shared" and "after the child ended: 2, nothing undone" in undo.evidence
 
 
 def test_without_clone_io_the_child_gets_a_new_context_with_the_parents_priority():
     io = forklab.run("fork").resources["io_context"]
     assert not io.shared and io.word == "new, same priority"
-    assert io.evidence.startswith("the child started with I/O priority best-effort 4, the parent's best-effort 4")
+    assert io.evidence.startswith("child started with I/O priority best-effort 4 (parent's: best-effort 4), set its")
     assert forklab.run("clone", ["IO"]).resources["io_context"].word == "shared"
 
 

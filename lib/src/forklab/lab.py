@@ -383,20 +383,15 @@ def _semaphore_reading(res) -> tuple[bool, str, str]:
     the child did the same and ended, and the parent, still alive, read it once the child was gone.
     Shared undo list: nothing undone yet (+2). The child's own list, new and empty: only its +1 undone.
     A copy of the parent's list would have undone the parent's +1 as well."""
-    done = (f"parent did semop(+1, SEM_UNDO) (semaphore {res.sem_before}), then the child did the same "
-            f"and ended")
+    done = "parent and child each did semop(+1, SEM_UNDO); the semaphore after the child ended"
     if not res.sem_after_exit_read:
-        return False, "copied", done + "; the parent could not read the semaphore after that"
-    after = res.sem_after_exit
-    if after == res.sem_before + 1:
-        return True, "copied", (f"{done}; semaphore then {after}: nothing undone yet, because the child's "
-                                "undo list is the parent's, and the parent is still alive")
-    if after == res.sem_before:
-        return False, "new, empty", (f"{done}; semaphore then {after}: only the child's own +1 was undone, "
-                                     "so its undo list started empty (a copy would have undone the parent's "
-                                     "+1 too)")
-    return False, "copied", (f"{done}; semaphore then {after}: the parent's +1 was undone too, so the "
-                             "child's undo list was a copy of the parent's")
+        return False, "copied", "parent and child each did semop(+1, SEM_UNDO), but the parent could not read it after"
+    after, base = res.sem_after_exit, res.sem_before - 1
+    if after == base + 2:
+        return True, "copied", f"{done}: {after}, nothing undone (one undo list, and the parent is alive)"
+    if after == base + 1:
+        return False, "new, empty", f"{done}: {after}, only the child's +1 undone (its undo list started empty)"
+    return False, "copied", f"{done}: {after}, the parent's +1 undone too (the child's undo list was a copy)"
 
 
 def _verdicts(res) -> dict[str, Verdict]:
@@ -437,16 +432,16 @@ def _verdicts(res) -> dict[str, Verdict]:
     else:
         sem_shared, sem_apart, sem_text = _semaphore_reading(res)
     put("sysvsem_undo", sem_shared, sem_text, k(4), apart=sem_apart if not res.sem_child_err else "new, empty")
-    saw = (f"the child started with I/O priority {_ioprio(res.ioprio_child_saw)}, the parent's "
-           f"{_ioprio(res.ioprio_before)}")
+    saw = (f"child started with I/O priority {_ioprio(res.ioprio_child_saw)} (parent's: "
+           f"{_ioprio(res.ioprio_before)})")
     if res.ioprio_child_err:
         put("io_context", False, f"{saw}; it could not set its own "
             f"({_errno.errorcode.get(res.ioprio_child_err, res.ioprio_child_err)})", k(5),
             apart="new, same priority" if res.ioprio_child_saw == res.ioprio_before else "new")
     else:
         put("io_context", res.ioprio_after == res.ioprio_child_set,
-            f"{saw}; it set its own to {_ioprio(res.ioprio_child_set)}, and the parent's was then "
-            f"{_ioprio(res.ioprio_after)}", k(5),
+            f"{saw}, set its own to {_ioprio(res.ioprio_child_set)}; parent's then {_ioprio(res.ioprio_after)}",
+            k(5),
             apart="new, same priority" if res.ioprio_child_saw == res.ioprio_before else "new")
     put("thread_group", c.host_tgid == p.host_tgid,
         f"child's thread group id is {c.host_tgid}, parent's PID is {p.host_tgid}; child's thread id is {c.host_tid}")
