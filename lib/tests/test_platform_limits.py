@@ -236,3 +236,28 @@ c_magic("--needs user-namespaces --reference 10-tiny-container",
 """)
     assert out.startswith("ran\n[exit status 0]\nForbidden here: clone(CLONE_NEWUSER), because ")
     assert "step 3 PID ns" in out
+
+
+def test_require_allowed_stops_a_block_only_where_the_platform_forbids_what_it_needs():
+    from forklab.references import require_allowed
+    require_allowed("user-namespaces", "pidfd")       # this machine allows both: nothing happens
+    with pytest.raises(ValueError, match="valid choices are: user-namespaces, namespaces, clone3, pidfd"):
+        require_allowed("teleportation")
+    code = """
+import forklab
+from forklab.references import require_allowed
+for need in ("user-namespaces", "pidfd"):
+    try:
+        require_allowed(need)
+        print(need, "ALLOWED")
+    except forklab.ForbiddenHere as e:
+        print(need, "FORBIDDEN", e.what)
+with forklab.reference_if_forbidden("10-tiny-container"):
+    require_allowed("user-namespaces")
+    print("the block ran")
+"""
+    docker, rhel8 = confined("docker", code), confined("linux-4.18", code)
+    assert "user-namespaces FORBIDDEN clone(CLONE_NEWUSER)" in docker and "pidfd ALLOWED" in docker
+    assert "the block ran" not in docker and "step 3 PID ns" in docker
+    assert "user-namespaces ALLOWED" in rhel8 and "pidfd FORBIDDEN pidfd_open()" in rhel8
+    assert "the block ran" in rhel8

@@ -160,6 +160,14 @@ def forbidden_needs(needs) -> list[tuple[str, str]]:
     return [f for f in (_allows(n) for n in needs) if f is not None]
 
 
+def require_allowed(*needs: str) -> None:
+    """Raise ForbiddenHere for the first of ``needs`` (see NEEDS) that this platform forbids - the first
+    line of a ``reference_if_forbidden`` block whose program could only fail here, so the cell shows the
+    reason and the recording instead of running it."""
+    for what, because in forbidden_needs(needs):
+        raise ForbiddenHere(what, because)
+
+
 def after_c_cell(name: str | None, needs) -> None:
     """After a C cell ran: if the platform forbids what it needs, say so and show the recording."""
     forbidden = forbidden_needs(needs)
