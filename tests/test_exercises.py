@@ -24,7 +24,7 @@ NAMES = sorted(p.name for p in SOLUTIONS.glob("[0-9]*.ipynb"))
 COURSE = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies_orphans", "05_exec_and_spawn",
           "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers",
           "11_inside_the_kernel", "13_fork_and_threads",
-          "14_a_mini_shell", "15_when_fork_fails", "17_the_cost_model"]
+          "14_a_mini_shell", "15_when_fork_fails", "16_pidfd_and_pid1", "17_the_cost_model"]
 TIMEOUT = 120
 
 
@@ -248,6 +248,18 @@ SLIPS = {
         "ex15-2-answer": "child_sees = {'ordinary page': 7, 'WIPEONFORK page': 7, 'DONTFORK page': 7}",
         "ex15-3-answer": ('RUN_CHILD_BODY = r"""\n    pid_t pid = fork();\n    if (pid == 0)\n        _exit(7);\n'
                             '    int status;\n    waitpid(pid, &status, 0);\n    return WEXITSTATUS(status);\n"""'),
+    },
+    "16_pidfd_and_pid1.ipynb": {
+        # "SIGTERM cannot reach PID 1" even with a handler; waiting for the main child only (orphans stay
+        # zombies, a death by signal comes back as 0); a stop() that signals by PID where pidfds exist
+        "ex16-1-answer": ("pid1_fate = {'SIGTERM from inside': 'survives', 'SIGKILL from inside': 'survives', "
+                          "'SIGTERM from outside': 'survives', 'SIGKILL from outside': 'dies'}"),
+        "ex16-2-answer": ('REAP_UNTIL_BODY = r"""\n    int status;\n    waitpid(main_child, &status, 0);\n'
+                          '    return WEXITSTATUS(status);\n"""'),
+        "ex16-3-answer": ("def stop(pid, grace):\n    os.kill(pid, signal.SIGTERM)\n    deadline = time.monotonic() + grace\n"
+                          "    while time.monotonic() < deadline:\n        done, status = os.waitpid(pid, os.WNOHANG)\n"
+                          "        if done:\n            return how_it_ended(status)\n        time.sleep(0.01)\n"
+                          "    os.kill(pid, signal.SIGKILL)\n    return how_it_ended(os.waitpid(pid, 0)[1])"),
     },
 }
 
