@@ -238,11 +238,24 @@ c_magic("--needs user-namespaces --reference 10-tiny-container",
     assert "step 3 PID ns" in out
 
 
-def test_require_allowed_stops_a_block_only_where_the_platform_forbids_what_it_needs():
-    from forklab.references import require_allowed
-    require_allowed("user-namespaces", "pidfd")       # this machine allows both: nothing happens
+def test_require_allowed_raises_for_the_first_forbidden_need_and_names_the_valid_ones():
+    from forklab.references import forbidden_needs, require_allowed
+    for needs in (("user-namespaces",), ("pidfd",), ("user-namespaces", "pidfd")):
+        forbidden = forbidden_needs(needs)
+        if not forbidden:
+            require_allowed(*needs)                   # allowed here: nothing happens
+            continue
+        with pytest.raises(forklab.ForbiddenHere) as e:
+            require_allowed(*needs)
+        assert (e.value.what, e.value.because) == forbidden[0]
     with pytest.raises(ValueError, match="valid choices are: user-namespaces, namespaces, clone3, pidfd"):
         require_allowed("teleportation")
+
+
+def test_require_allowed_stops_a_block_only_where_the_platform_forbids_what_it_needs():
+    from forklab.references import forbidden_needs, require_allowed
+    if forbidden_needs(["user-namespaces", "pidfd"]):
+        pytest.skip("this machine already forbids user namespaces or pidfds: the two platforms cannot be told apart here")
     code = """
 import forklab
 from forklab.references import require_allowed
