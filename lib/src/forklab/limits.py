@@ -86,6 +86,7 @@ else:                                    # a user namespace of our own counts on
     import ctypes
     _ALONE = ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0   # CLONE_NEWUSER
 _ME, _MAIN = os.getuid(), os.getpid()
+_CHILD_RETURNED = 117                    # the exit status of a child that came back out of the function
 _SOFT, _HARD = resource.getrlimit(resource.RLIMIT_NPROC)
 _namespace = {"__name__": "__student__", "IN_SANDBOX": True, "os": os, "errno": errno, "signal": signal,
               "time": time, "sys": sys, "select": select}
@@ -103,9 +104,8 @@ def _attempt():
         report["result"] = _function()
     except BaseException as e:
         report["error"] = f"{type(e).__name__}: {e}"
-    if os.getpid() != _MAIN:             # a child came back out of the function instead of ending
-        print("@child-returned", flush=True)
-        os._exit(0)
+    if os.getpid() != _MAIN:             # a child came back out of the function instead of ending:
+        os._exit(_CHILD_RETURNED)        # its exit status tells the parent (a print could be killed first)
     left = _my_children(_MAIN)
     report["left_behind"] = len(left)
     try:                                 # still under the cap: is there room for one more process?
@@ -117,7 +117,24 @@ def _attempt():
     except OSError:
         report["fork_works_after"] = False
     resource.setrlimit(resource.RLIMIT_NPROC, (_SOFT, _HARD))
-    for pid in left:                     # clean up after the answer: kill and reap what it left
+    # A child that came back out of the function is on its way to _exit(_CHILD_RETURNED): give the
+    # children left a moment to end on their own before the kill, so that one is never missed.
+    report["child_returned"] = False
+    running, deadline = list(left), time.monotonic() + 0.5
+    while running and time.monotonic() < deadline:
+        for pid in list(running):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                running.remove(pid)
+                continue
+            if done:
+                running.remove(pid)
+                if os.WIFEXITED(status) and os.WEXITSTATUS(status) == _CHILD_RETURNED:
+                    report["child_returned"] = True
+        if running:
+            time.sleep(0.005)
+    for pid in running:                  # clean up after the answer: kill and reap what it left
         try:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -185,4 +202,4 @@ def run_fork_loop(source: str, name: str, cap: int, *, timeout: float = 10.0) ->
     shown = "\n".join(line for line in out.splitlines() if not line.startswith("@"))
     return ForkLoopRun(cap=cap, result=report.get("result"), error=report.get("error"),
                        left_behind=report["left_behind"], fork_works_after=report["fork_works_after"],
-                       child_returned="@child-returned" in out, stdout=shown, stderr=err)
+                       child_returned=bool(report.get("child_returned")), stdout=shown, stderr=err)
