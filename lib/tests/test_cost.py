@@ -30,7 +30,11 @@ def test_every_primitive_is_timed_at_every_size_in_both_kinds_of_page(table):
 def test_fork_copies_what_the_borrowers_do_not(table):
     fork, borrow = table.figure("fork", "create", 64), table.figure("clone(VM|VFORK)", "create", 64)
     assert fork > 3 * borrow, table.table()
-    assert table.grows("fork") and not table.grows("clone(VM|VFORK)"), table.table()
+    assert table.grows("fork"), table.table()
+    # The borrower's figures are tens of microseconds, so one preempted run on a busy machine can make
+    # its 64 MiB median look like growth (CI once saw 21 -> 439 µs); fork's growth is page tables, ms.
+    (_, fork_times), (_, borrow_times) = table.series("fork", "create"), table.series("clone(VM|VFORK)", "create")
+    assert fork_times[-1] - fork_times[0] > 2 * (borrow_times[-1] - borrow_times[0]), table.table()
 
 
 def test_huge_pages_are_reported_as_the_kernel_gave_them(table):
