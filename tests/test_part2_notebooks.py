@@ -1,4 +1,4 @@
-"""Course part 2 (notebooks 06-11): the seed tutorial's three examples keep their promised results in
+"""Course part 2 (notebooks 06-11): the three examples of the clone() tutorial the course grew from keep their promised results in
 the committed outputs, and every notebook (part 3 from 13 on too) keeps the course's shape (navigation,
 predictions, summary link)."""
 import re
