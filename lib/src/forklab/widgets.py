@@ -98,7 +98,7 @@ class FlagExplorer(widgets.VBox):
         self._signal_w = ChoiceButtons(
             label="exit signal", options=[list(o) for o in EXIT_SIGNALS], value="SIGCHLD", button_width="7em",
             tooltips=["the parent is sent SIGCHLD when the child ends (what fork() does)",
-                      "no signal: only waitpid(__WALL) notices the child end (what threads use)"])
+                      "no signal: only a wait with __WCLONE or __WALL notices the child end (what threads use)"])
         self._toggles: dict[str, FlagToggle] = {}
         self._tooltips: dict[str, str] = {}
         # The picture's CSS rides with the first label: sent once, not again with every redraw.
