@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-CHECKED = ["13_fork_and_threads", "14_a_mini_shell"]
+CHECKED = ["07_clone_basics", "08_clone_flags", "13_fork_and_threads", "14_a_mini_shell"]
 
 
 def _is_literal(node) -> bool:
