@@ -10,7 +10,8 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PART2 = ["06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones",
          "10_namespaces_and_containers", "11_inside_the_kernel"]
-PART3 = ["13_fork_and_threads", "14_a_mini_shell", "16_pidfd_and_pid1", "17_the_cost_model"]          # fork in real programs: the same shape
+PART3 = ["13_fork_and_threads", "14_a_mini_shell", "15_when_fork_fails", "16_pidfd_and_pid1",
+         "17_the_cost_model"]          # fork in real programs: the same shape
 
 
 def _nb(name):
@@ -65,6 +66,17 @@ def test_shape_navigation_prediction_and_summary_link(name):
     assert any(c.cell_type == "code" and c.source.startswith("prediction = None") for c in nb.cells)
     summary = next(s for s in sources if "## Summary" in s)
     assert f"../exercises/{name}.ipynb" in summary
+
+
+@pytest.mark.parametrize("name", PART3)
+def test_navigation_links_the_neighbours_that_exist(name):
+    nav = _nb(name).cells[0].source
+    targets = re.findall(r"\]\(([^)]+)\)", nav)
+    assert all((NOTEBOOKS / t).is_file() for t in targets), targets
+    number = int(name[:2])
+    assert any(t.startswith(f"{number - 1:02d}_") for t in targets), f"{name} does not link back to {number - 1:02d}"
+    later = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if int(p.name[:2]) > number)
+    assert not later or later[0] in targets, f"{name} does not link on to {later[0]}"
 
 
 @pytest.mark.parametrize("name", PART2 + PART3)
