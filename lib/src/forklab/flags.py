@@ -102,7 +102,7 @@ _ALL = [
     _f("CLONE_UNTRACED", 0x00800000, "other", "a tracer cannot force CLONE_PTRACE on this child", "2.5.46"),
     _f("CLONE_DETACHED", 0x00400000, "other", "historical; ignored since 2.6.2 (but refused with CLONE_PIDFD)",
        "2.5.32"),
-    _f("CLONE_NEWTIME", 0x00000080, "namespace", "new time namespace (clone3 only)", "5.6",
+    _f("CLONE_NEWTIME", 0x00000080, "namespace", "new time namespace (unshare since 5.6; clone3 since 6.3)", "5.6",
        privileged=True, clone3_only=True),
     _f("CLONE_CLEAR_SIGHAND", 0x100000000, "other",
        "reset the child's signal handlers to default (clone3 only)", "5.5", clone3_only=True,
