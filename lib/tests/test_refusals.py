@@ -98,3 +98,14 @@ def test_eperm_comes_before_the_sysvsem_rule_for_students(privileged):
         forklab.run("clone", ["NEWIPC", "SYSVSEM"])
     assert info.value.errno == errno.EPERM
     assert info.value.fix.add == ("CLONE_NEWUSER",) and info.value.fix.remove == ("CLONE_SYSVSEM",)
+
+
+def test_clone3_newtime_before_6_3_is_explained_and_fixed_by_removing_it():
+    """5.6 to 6.2: clone3() answered EINVAL for CLONE_NEWTIME (only unshare() made a time namespace)."""
+    from forklab.explain import explain
+    mask = forklab.parse_flags(["NEWTIME", "NEWUSER"])
+    reason, fix, rule = explain(errno.EINVAL, mask, "clone3", "SIGCHLD", privileged=False, kernel=(5, 15))
+    assert rule == "clone3: NEWTIME (before 6.3)" and "6.3" in reason and "unshare" in reason
+    assert fix.remove == ("CLONE_NEWTIME",)
+    _, _, rule = explain(errno.EINVAL, mask, "clone3", "SIGCHLD", privileged=False, kernel=(6, 3))
+    assert rule != "clone3: NEWTIME (before 6.3)"     # from 6.3 on, an EINVAL there has another cause

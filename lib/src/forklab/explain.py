@@ -98,6 +98,11 @@ EINVAL_RULES: tuple[Rule, ...] = (
     Rule("PIDFD with THREAD (before 6.9)", errno.EINVAL, lambda m, p, s: _has(m, "PIDFD", "THREAD"),
          "Before Linux 6.9 a pidfd could only refer to a whole process, not to a thread.",
          lambda m: Fix(remove=("CLONE_PIDFD",)), until=(6, 9)),
+    Rule("clone3: NEWTIME (before 6.3)", errno.EINVAL, lambda m, p, s: p == "clone3" and _has(m, "NEWTIME"),
+         "Before Linux 6.3 clone3() refused CLONE_NEWTIME: its bit (0x80) lies in the low byte that clone() "
+         "uses for the exit signal, and clone3() rejected every flag there. unshare(CLONE_NEWTIME) works since "
+         "5.6: the caller's next children start in the new time namespace (some stable kernels got the 6.3 fix).",
+         lambda m: Fix(remove=("CLONE_NEWTIME",)), until=(6, 3)),
     Rule("clone(): PIDFD with PARENT_SETTID", errno.EINVAL,
          lambda m, p, s: p == "clone" and _has(m, "PIDFD", "PARENT_SETTID"),
          "In clone() both CLONE_PIDFD and CLONE_PARENT_SETTID write into the same argument (ptid); "
