@@ -142,20 +142,23 @@ class BenchServer:
         """Like lib.fl_run(req, res), through the server. Never raises for the experiment's sake."""
         with self._lock:
             for attempt in (1, 2):
-                if self.pid is None:
+                # Not self.pid: a server that died is found by the write (EPIPE) or the read (end of
+                # file) below, without a waitpid() on every experiment.
+                if self._proc is None or self._owner != os.getpid():
                     self._start()
                 proc = self._proc
                 try:
-                    os.write(proc.stdin.fileno(), bytes(ffi.buffer(req)))
+                    os.write(proc.stdin.fileno(), ffi.buffer(req))
                 except BrokenPipeError:           # the server is gone: start another once
+                    proc.kill()
+                    proc.wait()
                     self._proc = None
                     continue
-                data = _read_exactly(proc.stdout.fileno(), RESULT_SIZE, time.monotonic() + timeout + MARGIN)
-                if data:
-                    ffi.buffer(res)[:] = data
+                got = _read_into(proc.stdout.fileno(), ffi.buffer(res), time.monotonic() + timeout + MARGIN)
+                if got == RESULT_SIZE:
                     return
-                # No answer in time (None), or the server died (b""): end it; its bench dies with it.
-                alive = data is None
+                # No answer in time (None), or the server died (short): end it; its bench dies with it.
+                alive = got is None
                 proc.kill()
                 proc.wait()
                 self._proc = None
@@ -164,6 +167,23 @@ class BenchServer:
                 res.error = 0 if alive else 5   # EIO
                 ffi.memmove(res.where, b"bench server", 12)
                 return
+
+
+def _read_into(fd: int, buffer, deadline: float) -> int | None:
+    """Fill buffer from fd: how many bytes came before end of file; None if the deadline
+    (monotonic) passed first. Reads straight into the result struct, without copies."""
+    view, got, size = memoryview(buffer), 0, len(buffer)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while got < size:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            return None
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            break
+        got += n
+    return got
 
 
 _server = BenchServer()

@@ -11,7 +11,8 @@ import math
 import os
 import signal as _signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable
 
 from . import _core, benchserver
@@ -23,6 +24,9 @@ from .flags import FLAGS, c_expression, names_of, parse_flags
 ffi, lib = _core.ffi, _core.lib
 
 PRIMITIVES = ("fork", "vfork", "clone", "clone3")
+_CLONE_PIDFD = FLAGS["CLONE_PIDFD"].value
+_ACTIONS = {None: lib.FL_ACT_NONE, "hang": lib.FL_ACT_HANG, "crash": lib.FL_ACT_CRASH}
+_SIGCHLD = int(_signal.SIGCHLD)
 _PRIMITIVE_CODE = {"fork": lib.FL_FORK, "vfork": lib.FL_VFORK, "clone": lib.FL_CLONE, "clone3": lib.FL_CLONE3}
 
 #: How long the child waits to see its parent run before it ends (the vfork measurement).
@@ -112,22 +116,56 @@ class Side:
 
 @dataclass(frozen=True, repr=False)
 class Observation:
-    """The result of one experiment: ``resources`` maps a resource name to its Verdict."""
+    """The result of one experiment: ``resources`` maps a resource name to its Verdict.
+
+    The verdicts, the two Sides, kcmp's answers and the C call are made from the readings the first
+    time they are asked for (a toggle that is superseded before it is drawn never pays for them)."""
     primitive: str
     flags: tuple[str, ...]
     exit_signal: str | None
-    resources: dict[str, Verdict]
-    parent: Side
-    child: Side
-    child_pid_from_parent: int       # what fork/clone returned: the child's id in the parent's PID namespace
     parent_was_suspended: bool
     parent_blocked_ms: float         # how long the call kept the parent
     exit_status: int | None          # exit code; -N if killed by signal N; None for a thread
-    kcmp: dict[str, bool] | None     # VM/FILES/FS/SIGHAND/SYSVSEM/IO -> same object? (None: not permitted)
-    kcmp_reason: str | None          # why kcmp could not answer
-    c_call: str                      # the equivalent C call
     duration_ms: float               # the whole sandboxed round trip
     notes: tuple[str, ...] = ()
+    _readings: object = field(default=None, compare=False)   # the struct fl_result the bench filled
+    _mask: int = field(default=0, compare=False)
+
+    @cached_property
+    def resources(self) -> dict[str, Verdict]:
+        return _verdicts(self._readings)
+
+    @cached_property
+    def parent(self) -> Side:
+        return _side(self._readings.parent)
+
+    @cached_property
+    def child(self) -> Side:
+        return _side(self._readings.child)
+
+    @property
+    def child_pid_from_parent(self) -> int:
+        """What fork/clone returned: the child's id in the parent's PID namespace."""
+        return int(self._readings.child_id_from_parent)
+
+    @cached_property
+    def _kcmp_answers(self) -> tuple[dict[str, bool] | None, str | None]:
+        return _kcmp(self._readings)
+
+    @property
+    def kcmp(self) -> dict[str, bool] | None:
+        """VM/FILES/FS/SIGHAND/SYSVSEM/IO -> same object? (None: not permitted)"""
+        return self._kcmp_answers[0]
+
+    @property
+    def kcmp_reason(self) -> str | None:
+        """Why kcmp could not answer."""
+        return self._kcmp_answers[1]
+
+    @cached_property
+    def c_call(self) -> str:
+        """The equivalent C call."""
+        return c_call_of(self.primitive, self._mask, self.exit_signal)
 
     @property
     def shared(self) -> tuple[str, ...]:
@@ -228,17 +266,16 @@ def run(primitive: str, flags: Iterable[str] | int = (), *, exit_signal="SIGCHLD
                   the sandbox contain it
     """
     primitive, mask, signal_name, timeout = _check(primitive, flags, exit_signal, timeout)
-    actions = {None: lib.FL_ACT_NONE, "hang": lib.FL_ACT_HANG, "crash": lib.FL_ACT_CRASH}
-    if child_action not in actions:
+    if child_action not in _ACTIONS:
         raise ValueError(f"unknown child_action {child_action!r}; valid choices are None, 'hang', 'crash'")
 
     req = ffi.new("struct fl_request *")
     req.primitive = _PRIMITIVE_CODE[primitive]
     req.flags = mask
-    req.exit_signal = int(_signal.SIGCHLD) if signal_name else 0
+    req.exit_signal = _SIGCHLD if signal_name else 0
     req.timeout_ms = max(1, int(timeout * 1000))
     req.grace_ms = GRACE_MS
-    req.child_action = actions[child_action]
+    req.child_action = _ACTIONS[child_action]
     res = ffi.new("struct fl_result *")
 
     start = time.perf_counter()
@@ -286,6 +323,8 @@ def _signame(n: int) -> str:
 
 
 def _raise_for_outcome(res, primitive, mask, signal_name, timeout):
+    if res.outcome == lib.FL_OK:
+        return
     names = names_of(mask)
     if res.outcome == lib.FL_REFUSED:
         privileged, conf = has_cap_sys_admin(), confinement()
@@ -320,25 +359,19 @@ def _raise_for_outcome(res, primitive, mask, signal_name, timeout):
 
 def _observation(res, primitive, mask, signal_name, timeout, duration_ms) -> Observation:
     _raise_for_outcome(res, primitive, mask, signal_name, timeout)
-    names = names_of(mask)
-    verdicts = _verdicts(res)
-    kcmp, kcmp_reason = _kcmp(res)
     status = _exit_status(res)
     notes = []
     if status is not None and status < 0:
         notes.append(f"the child was killed by {_signame(-status)} after reporting")
-    if mask & FLAGS["CLONE_PIDFD"].value and res.pidfd_from_clone < 0:
+    if mask & _CLONE_PIDFD and res.pidfd_from_clone < 0:
         notes.append("CLONE_PIDFD was asked for, but no pidfd came back: this kernel is older than 5.2 and "
                      "does not know the flag, and clone() ignores flags it does not know - so the child was "
                      "created as if CLONE_PIDFD were absent (forklab waited for it by its pid instead)")
     return Observation(
-        primitive=primitive, flags=names, exit_signal=signal_name, resources=verdicts,
-        parent=_side(res.parent), child=_side(res.child),
-        child_pid_from_parent=int(res.child_id_from_parent),
+        primitive=primitive, flags=names_of(mask), exit_signal=signal_name,
         parent_was_suspended=not res.child_saw_parent_run,
         parent_blocked_ms=res.parent_blocked_ns / 1e6,
-        exit_status=status, kcmp=kcmp, kcmp_reason=kcmp_reason,
-        c_call=c_call_of(primitive, mask, signal_name), duration_ms=duration_ms, notes=tuple(notes))
+        exit_status=status, duration_ms=duration_ms, notes=tuple(notes), _readings=res, _mask=mask)
 
 
 # --- from readings to verdicts -----------------------------------------------------------

@@ -103,8 +103,8 @@ static int prepare(struct fl_bench *b, struct fl_result *r)
     if (syscall(SYS_ioprio_set, 1, 0, r->ioprio_before) != 0)
         r->ioprio_before = (int32_t)syscall(SYS_ioprio_get, 1, 0);
 
-    read_identity(&r->parent);
     read_namespaces(r->ns_parent);
+    read_identity(&r->parent, r->ns_parent[FL_NS_PID]);
     read_hostname(r->host_before);
     r->mnt_dev_before = device_of(r->mount_point);
     r->net_ifaces_parent = count_net_interfaces();
@@ -160,7 +160,7 @@ static int wait_for_report(struct fl_bench *b, struct fl_result *r)
 static int reap_process(struct fl_bench *b, struct fl_result *r, pid_t pid)
 {
     int status;
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int pidfd = -1;                 /* opened only if the child is not gone yet; -2: none to be had */
     for (;;) {
         pid_t got = waitpid(pid, &status, __WALL | WNOHANG);
         if (got == pid) {
@@ -177,6 +177,11 @@ static int reap_process(struct fl_bench *b, struct fl_result *r, pid_t pid)
             if (pidfd >= 0)
                 close(pidfd);
             return -1;
+        }
+        if (pidfd == -1) {
+            pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+            if (pidfd < 0)
+                pidfd = -2;
         }
         if (pidfd >= 0) {
             struct pollfd p = { pidfd, POLLIN, 0 };

@@ -20,10 +20,15 @@ struct fl_page {
 
 struct fl_bench_process {
     pid_t pid;
-    int pidfd;              /* -1 where pidfd_open is missing (Linux < 5.3) */
+    int pidfd;              /* opened only when the bench is slow to end; < 0: none */
     struct fl_page *page;
     size_t page_size;
 };
+
+/* 1 (the default): the process that forks benches may have signal handlers of its own (Python's),
+ * so each bench resets them to the default first. forklab-bench installs none and sets this to 0,
+ * which saves every bench a system call per signal. */
+extern int fl_bench_parent_has_handlers;
 
 /* Fork a bench that waits for its request. 0, or -1 with errno (and *out explains). */
 int fl_bench_start(struct fl_bench_process *b, struct fl_result *out);

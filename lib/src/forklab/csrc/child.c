@@ -108,7 +108,6 @@ static void act_on_io(struct fl_result *r)
 static void act_on_namespaces(struct fl_bench *b, struct fl_result *r)
 {
     long err;
-    read_namespaces(r->ns_child);
 
     if (r->ns_child[FL_NS_UTS] && r->ns_child[FL_NS_UTS] != r->ns_parent[FL_NS_UTS]) {
         err = RAW2(SYS_sethostname, FL_CHILD_HOSTNAME, fl_strlen(FL_CHILD_HOSTNAME));
@@ -169,7 +168,8 @@ int fl_child_main(void *arg)
     struct fl_bench *b = arg;
     struct fl_result *r = b->res;
 
-    read_identity(&r->child);
+    read_namespaces(r->ns_child);
+    read_identity(&r->child, r->ns_child[FL_NS_PID]);
     if (b->flags & CLONE_NEWUSER) {
         map_own_ids(r, r->parent.uid, RAW0(SYS_getgid));
         r->child.uid = RAW0(SYS_getuid);

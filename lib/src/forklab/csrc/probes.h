@@ -57,9 +57,24 @@ static inline int64_t status_field(const char *text, const char *key)
     return -1;
 }
 
-/* Who am I? getpid() and friends answer in the caller's own PID namespace; /proc (mounted
- * by the host) answers in the host's, so a child in a new PID namespace gets both views. */
-static inline void read_identity(struct fl_side *s)
+/* The inode of the PID namespace /proc shows ids in, when the bench server found it to be its own
+ * (its NSpid line has one entry): then a process in that same namespace - checked with its own
+ * namespace reading - has the same ids in /proc as getpid() and friends return, and need not read
+ * /proc to learn them. 0: not known (read /proc). Set once by fl_server_prepare(), in run.c. */
+extern uint64_t fl_proc_pid_ns;
+
+/* Is the caller the main thread of its process? Then /proc/self names the caller itself, and the
+ * kernel instantiates one directory less than for /proc/thread-self (each is work in a fresh process). */
+static inline const char *proc_self_dir(void)
+{
+    return RAW0(SYS_gettid) == RAW0(SYS_getpid) ? "/proc/self" : "/proc/thread-self";
+}
+
+/* Who am I? getpid() and friends answer in the caller's own PID namespace; /proc (mounted by the
+ * host) answers in the host's, so a child in a new PID namespace gets both views. pid_ns is the
+ * caller's PID namespace inode (read_namespaces): when it is the one /proc shows, both views are
+ * the same numbers and /proc is not read. */
+static inline void read_identity(struct fl_side *s, uint64_t pid_ns)
 {
     char buf[2048];
     s->pid = RAW0(SYS_getpid);
@@ -67,7 +82,11 @@ static inline void read_identity(struct fl_side *s)
     s->ppid = RAW0(SYS_getppid);
     s->tgid = s->pid;                 /* getpid() returns the thread group id */
     s->uid = RAW0(SYS_getuid);
-    if (read_small_file("/proc/thread-self/status", buf, sizeof buf) > 0) {
+    if (pid_ns && pid_ns == fl_proc_pid_ns) {
+        s->host_tgid = s->host_pid = s->pid;
+        s->host_tid = s->tid;
+        s->host_ppid = s->ppid;
+    } else if (read_small_file("/proc/thread-self/status", buf, sizeof buf) > 0) {
         s->host_tgid = status_field(buf, "Tgid:");
         s->host_tid = status_field(buf, "Pid:");     /* "Pid:" in status is the thread's id */
         s->host_ppid = status_field(buf, "PPid:");
@@ -77,16 +96,54 @@ static inline void read_identity(struct fl_side *s)
     }
 }
 
+/* pidfd ioctls that return a file for one of a process's namespaces (Linux 6.11), in the order of
+ * fl_ns_names; fstat() of that file gives the namespace's inode, the same number /proc/.../ns shows. */
+static const unsigned long fl_pidfd_ns_ioctl[FL_NS_COUNT] = {
+    0xFF0A /* UTS */, 0xFF05 /* PID */, 0xFF03 /* MNT */, 0xFF04 /* NET */,
+    0xFF02 /* IPC */, 0xFF09 /* USER */, 0xFF01 /* CGROUP */,
+};
+#define FL_PIDFD_THREAD 0200  /* O_EXCL: pidfd_open() of a thread, not only a process (Linux 6.9) */
+
 /* The inode number of each namespace the calling thread is in: equal inodes = same namespace.
- * (Opening the folder once and stat-ing relative to it saves walking /proc/thread-self 7 times.) */
+ * Asked through a pidfd of the caller where the kernel can (6.11): no /proc entries for a fresh
+ * process to instantiate (and flush when it exits), which costs several times more. Otherwise
+ * readlink of /proc/.../ns/<name> ("uts:[4026531838]"), one folder opened once. */
 static inline void read_namespaces(uint64_t ino[FL_NS_COUNT])
 {
     struct stat st;
-    long dir = RAW4(SYS_openat, AT_FDCWD, "/proc/thread-self/ns", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    for (int i = 0; i < FL_NS_COUNT; i++)
-        ino[i] = dir >= 0 && RAW4(SYS_newfstatat, dir, fl_ns_names[i], &st, 0) == 0 ? st.st_ino : 0;
-    if (dir >= 0)
-        RAW1(SYS_close, dir);
+    char link[64];
+    int i;
+    long pidfd = RAW2(SYS_pidfd_open, RAW0(SYS_gettid), FL_PIDFD_THREAD);
+    for (i = 0; pidfd >= 0 && i < FL_NS_COUNT; i++) {
+        long fd = RAW3(SYS_ioctl, pidfd, fl_pidfd_ns_ioctl[i], 0);
+        if (fd < 0)
+            break;                    /* a kernel before 6.11: every one from /proc instead */
+        ino[i] = RAW2(SYS_fstat, fd, &st) == 0 ? st.st_ino : 0;
+        RAW1(SYS_close, fd);
+    }
+    if (pidfd >= 0)
+        RAW1(SYS_close, pidfd);
+    if (pidfd >= 0 && i == FL_NS_COUNT)
+        return;
+
+    char path[32];
+    fl_strcpy(path, proc_self_dir(), sizeof path);
+    fl_strcpy(path + fl_strlen(path), "/ns", sizeof path - fl_strlen(path));
+    long dfd = RAW4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    for (i = 0; i < FL_NS_COUNT; i++) {
+        long len = dfd >= 0 ? RAW4(SYS_readlinkat, dfd, fl_ns_names[i], link, sizeof link - 1) : -1;
+        const char *p = link;
+        ino[i] = 0;
+        if (len <= 0)
+            continue;
+        link[len] = 0;
+        while (*p && *p != '[')
+            p++;
+        while (*p && *++p >= '0' && *p <= '9')      /* the number inside the brackets */
+            ino[i] = ino[i] * 10 + (uint64_t)(*p - '0');
+    }
+    if (dfd >= 0)
+        RAW1(SYS_close, dfd);
 }
 
 /* Network interfaces this thread's network namespace has (/proc/thread-self/net/dev has two
@@ -95,7 +152,8 @@ static inline int count_net_interfaces(void)
 {
     char buf[4096];
     int lines = 0;
-    if (read_small_file("/proc/thread-self/net/dev", buf, sizeof buf) < 0)
+    if (read_small_file(RAW0(SYS_gettid) == RAW0(SYS_getpid) ? "/proc/self/net/dev" : "/proc/thread-self/net/dev",
+                        buf, sizeof buf) < 0)
         return -1;
     for (char *p = buf; *p; p++)
         lines += *p == '\n';

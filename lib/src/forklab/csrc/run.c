@@ -19,6 +19,8 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sem.h>
@@ -26,6 +28,7 @@
 #include "forklab.h"
 #include "spawn.h"
 #include "raw.h"
+#include "probes.h"
 #include "bench_process.h"
 
 pid_t fl_fork_process(void);
@@ -115,7 +118,8 @@ static void bench_main(struct fl_page *page, pid_t parent)
         _exit(1);
     prctl(PR_SET_CHILD_SUBREAPER, 1);       /* orphans come to us, not to init */
     prctl(PR_SET_DUMPABLE, 1);              /* kcmp needs ptrace-read access to us */
-    reset_signal_handlers();
+    if (fl_bench_parent_has_handlers)
+        reset_signal_handlers();
 
     while (!__atomic_load_n(&page->go, __ATOMIC_SEQ_CST))     /* wait for the request */
         raw_futex_wait(&page->go, 0, 1000000000LL);
@@ -184,7 +188,7 @@ int fl_bench_start(struct fl_bench_process *b, struct fl_result *out)
         return -1;
     }
     setpgid(b->pid, b->pid);   /* also from this side, so kill(-pid) works from the start */
-    b->pidfd = (int)syscall(SYS_pidfd_open, b->pid, 0);
+    b->pidfd = -1;             /* opened only if the bench is slow to end (fl_bench_finish) */
     return 0;
 }
 
@@ -259,6 +263,10 @@ void fl_bench_finish(struct fl_bench_process *b)
                     ;
                 break;
             }
+            if (b->pidfd == -1) {         /* -2: tried, none (Linux < 5.3) */
+                int fd = (int)syscall(SYS_pidfd_open, b->pid, 0);
+                b->pidfd = fd >= 0 ? fd : -2;
+            }
             if (b->pidfd >= 0) {
                 struct pollfd p = { b->pidfd, POLLIN, 0 };
                 poll(&p, 1, 100);
@@ -286,12 +294,54 @@ void fl_run(const struct fl_request *req, struct fl_result *out)
     fl_bench_finish(&b);
 }
 
+uint64_t fl_proc_pid_ns = 0;
+
+/* Hold a file of each of our namespaces open, for as long as the server lives, at fds 50-56 (away
+ * from the low numbers an experiment shows, and inside the fd table every process starts with).
+ * Each bench and child asks its own namespaces through a pidfd (read_namespaces); the kernel keeps
+ * a namespace's file system entry only while a file refers to it, so without these every one of
+ * those questions would build that entry anew and free it again. Answers do not change: each
+ * process still reads its own namespaces. */
+static void keep_namespace_files(void)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    for (int i = 0; pidfd >= 0 && i < FL_NS_COUNT; i++) {
+        int fd = ioctl(pidfd, fl_pidfd_ns_ioctl[i], 0);
+        if (fd < 0)
+            break;                       /* before Linux 6.11: nothing to keep */
+        if (fcntl(fd, F_DUPFD_CLOEXEC, 50 + i) < 0)
+            ;                            /* keeping it is only an optimisation */
+        close(fd);
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+}
+int fl_bench_parent_has_handlers = 1;
+
 int fl_server_prepare(int32_t parent_pid)
 {
+    char buf[2048];
+    uint64_t ns[FL_NS_COUNT];
+
     /* No PR_SET_PDEATHSIG here: it fires when the parent *thread* ends, and the Python thread
      * that started the server may end long before the process. The server ends instead when
      * its stdin reaches end of file, which happens when the parent process is gone. */
-    return getppid() == parent_pid ? 0 : -1;
+    if (getppid() != parent_pid)
+        return -1;
+    /* Which PID namespace does /proc show ids in? Ours, if our NSpid line (Linux 4.1) has one
+     * entry: the ids in every namespace from /proc's down to ours. Then a bench or child that
+     * reads its own PID namespace and finds this one knows its /proc ids without reading /proc. */
+    const char *line = read_small_file("/proc/self/status", buf, sizeof buf) > 0 ? strstr(buf, "\nNSpid:") : NULL;
+    if (line) {
+        int fields = 0;
+        for (const char *p = line + 7; *p && *p != '\n'; p++)
+            fields += *p >= '0' && *p <= '9' && !(p[1] >= '0' && p[1] <= '9');
+        read_namespaces(ns);
+        if (fields == 1)
+            fl_proc_pid_ns = ns[FL_NS_PID];
+    }
+    keep_namespace_files();
+    return 0;
 }
 
 int64_t fl_bare_fork_wait_ns(void)

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
 
     if (argc != 2 || fl_server_prepare(atoi(argv[1])) != 0)
         return 1;          /* started by hand, or our parent is already gone */
+    fl_bench_parent_has_handlers = 0;                   /* this program installs no signal handler */
     int n = snprintf(hello, sizeof hello, "forklab bench server ready %zu %zu\n", sizeof req, sizeof res);
     if (write_all(1, hello, (size_t)n) != 0)
         return 1;
