@@ -142,9 +142,7 @@ class BenchServer:
         """Like lib.fl_run(req, res), through the server. Never raises for the experiment's sake."""
         with self._lock:
             for attempt in (1, 2):
-                # Not self.pid: a server that died is found by the write (EPIPE) or the read (end of
-                # file) below, without a waitpid() on every experiment.
-                if self._proc is None or self._owner != os.getpid():
+                if self.pid is None:      # (a killed server's waiting bench may still hold the pipe)
                     self._start()
                 proc = self._proc
                 try:
