@@ -9,6 +9,8 @@
  * this process is tiny (measured here: a bare fork + wait takes ~0.2 ms from a small C program,
  * ~1 ms from even a bare Python interpreter, 17 ms from a 219 MB Jupyter kernel).
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -40,6 +42,28 @@ static int write_all(int fd, const void *buf, size_t size)
     return 0;
 }
 
+/* One experiment, one CPU. The server, its bench and the experiment's processes take turns - each
+ * waits for the next - so nothing of one experiment runs in parallel; spread over CPUs, every
+ * hand-over is a wake-up sent to another CPU (an interrupt; on a virtual machine, an exit to the
+ * hypervisor) and the data moves between caches. So while a request is served, the server and the
+ * bench it hands it to keep to the CPU the server woke up on (the scheduler's choice; the bench's
+ * children inherit it), and the server lets go again before it waits for the next request, so
+ * the scheduler still spreads the work between experiments. Measured here: ~10% less CPU. */
+static cpu_set_t all_cpus;
+
+static void keep_to_this_cpu(pid_t bench)
+{
+    cpu_set_t one;
+    int cpu = sched_getcpu();
+    if (cpu < 0)
+        return;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    sched_setaffinity(0, sizeof one, &one);
+    if (bench > 0)
+        sched_setaffinity(bench, sizeof one, &one);
+}
+
 int main(int argc, char **argv)
 {
     struct fl_request req;
@@ -54,8 +78,11 @@ int main(int argc, char **argv)
     if (write_all(1, hello, (size_t)n) != 0)
         return 1;
 
+    int can_pin = sched_getaffinity(0, sizeof all_cpus, &all_cpus) == 0;
     int ready = fl_bench_start(&next, &res) == 0;
     while (read_exactly(0, &req, sizeof req) == 1) {
+        if (can_pin)
+            keep_to_this_cpu(ready ? next.pid : 0);
         if (!ready)
             ready = fl_bench_start(&next, &res) == 0;   /* if this fails, res says why */
         if (ready)
@@ -67,6 +94,8 @@ int main(int argc, char **argv)
             ready = fl_bench_start(&next, &res) == 0;   /* fork the next bench */
             fl_bench_finish(&used);                     /* and reap the one that ran */
         }
+        if (can_pin)
+            sched_setaffinity(0, sizeof all_cpus, &all_cpus);   /* the next bench stays asleep until then */
     }
     if (ready)
         fl_bench_finish(&next);                         /* the one nobody asked for */
