@@ -4,9 +4,11 @@ Why: fork() costs time in proportion to the memory of the process that forks - t
 copy (and later tear down) its page tables. Measured on the course machine: a Jupyter-sized
 process holding 219 MB took 17 ms per bare fork + wait, a bare Python interpreter ~1 ms, a small
 C program ~0.2 ms. So the server is forklab-bench, a small C program built beside the C core
-(csrc/server.c), started once with subprocess - which spawns with vfork and copies nothing. Each
+(csrc/server.c; statically linked where the system has a static libc, so a bench has even fewer
+mappings to copy), started once with subprocess - which spawns with vfork and copies nothing. Each
 experiment's bench is forked from it, whatever the notebook holds; the notebook's own process is
 never forked at all. Where forklab-bench is missing, a Python interpreter serves instead.
+What one experiment costs in CPU, beside a tiny C program's fork + wait: `make bench` (forklab.benchmark).
 
 Protocol: write one struct fl_request to the server's stdin, read one struct fl_result back.
 The server ends when its stdin reaches end of file: when we close it at exit, or when this
