@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="module")
 def table():
-    return cost.measure(sizes_mib=(2, 64), repeats=3)
+    return cost.measure(sizes_mib=(2, 64), repeats=7)    # a median of 7 outlasts a few preempted runs
 
 
 def test_every_primitive_is_timed_at_every_size_in_both_kinds_of_page(table):
@@ -48,7 +48,7 @@ def test_huge_pages_are_reported_as_the_kernel_gave_them(table):
 
 def test_the_table_ends_each_line_with_its_figures_in_microseconds(table):
     lines = table.table().splitlines()
-    assert lines[0].strip().startswith("parent") and "median of 3" in lines[0]
+    assert lines[0].strip().startswith("parent") and "median of 7" in lines[0]
     assert len(lines) == 1 + len(table.rows)
     for line in lines[1:]:
         assert line.endswith(" µs") and line.count(" µs") == 2, line
@@ -83,7 +83,7 @@ def test_the_plot_draws_create_and_teardown_for_each_primitive(table):
 
 
 def test_subprocess_is_timed_three_ways_from_a_python_parent():
-    t = cost.subprocess_cost(sizes_mib=(2, 64), repeats=3)
+    t = cost.subprocess_cost(sizes_mib=(2, 64), repeats=5)
     assert t.primitives() == list(cost.SUBPROCESS_MODES)
     assert all(r.rss_kib >= r.size_mib * 1024 for r in t.rows)
     # a preexec_fn makes subprocess fork(), so it copies the parent's page tables; by default it does not
@@ -92,7 +92,7 @@ def test_subprocess_is_timed_three_ways_from_a_python_parent():
 
 
 def test_more_vmas_make_fork_slower():
-    rows = cost.vma_cost(counts=(1, 4096), size_mib=16, repeats=3)
+    rows = cost.vma_cost(counts=(1, 4096), size_mib=16, repeats=5)
     assert [r.vmas for r in rows] == [1, 4096]
     assert rows[1].create_us > 2 * rows[0].create_us, rows
 
