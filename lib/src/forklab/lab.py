@@ -210,7 +210,7 @@ def _exit_signal_name(exit_signal) -> str | None:
             f"signal to the parent, and {sig.name}'s default action "
             f"{'is to ignore it, so the parent would never learn the child ended' if sig in (_signal.SIGURG, _signal.SIGWINCH) else 'kills the parent'}. "
             "A Python kernel that keeps the default disposition would die. Use 'SIGCHLD' (what fork() "
-            "uses) or None (exit signal 0, which only waitpid(__WALL) notices).")
+            "uses) or None (exit signal 0, which only a wait with __WCLONE or __WALL notices).")
     return "SIGCHLD"
 
 
