@@ -65,6 +65,8 @@ def test_summary_then_exercises_then_navigation_to_the_neighbours(name):
     if (ROOT / "solutions" / f"{name}.ipynb").exists():
         assert f"exercises/{name}.ipynb" in body[exercises:], f"{name}: the Exercises section links its exercises"
     last = text(cells(name)[-1]).strip().splitlines()[-1]
+    targets = re.findall(r"\]\(([^)]+)\)", last)
+    assert all((ROOT / "notebooks" / t).is_file() for t in targets), f"{name}: a navigation link goes nowhere: {targets}"
     prev, nxt = nav_line(name)
     if prev:
         assert prev in last, f"{name}: the last line links the previous notebook: {last}"

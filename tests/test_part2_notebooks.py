@@ -68,17 +68,6 @@ def test_shape_navigation_prediction_and_summary_link(name):
     assert f"../exercises/{name}.ipynb" in summary
 
 
-@pytest.mark.parametrize("name", PART3)
-def test_navigation_links_the_neighbours_that_exist(name):
-    nav = _nb(name).cells[0].source
-    targets = re.findall(r"\]\(([^)]+)\)", nav)
-    assert all((NOTEBOOKS / t).is_file() for t in targets), targets
-    number = int(name[:2])
-    assert any(t.startswith(f"{number - 1:02d}_") for t in targets), f"{name} does not link back to {number - 1:02d}"
-    later = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if int(p.name[:2]) > number)
-    assert not later or later[0] in targets, f"{name} does not link on to {later[0]}"
-
-
 @pytest.mark.parametrize("name", PART2 + PART3)
 def test_no_stored_output_is_an_error(name):
     for cell in _nb(name).cells:

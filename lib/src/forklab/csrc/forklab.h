@@ -140,7 +140,4 @@ void fl_run(const struct fl_request *req, struct fl_result *res);
 /* For the bench server: 0 if our parent is parent_pid, else -1 (it is already gone). */
 int fl_server_prepare(int32_t parent_pid);
 
-/* A bare fork() + waitpid() of a tiny child, for the benchmark's baseline. Returns ns, or -errno. */
-int64_t fl_bare_fork_wait_ns(void);
-
 #endif

@@ -70,6 +70,13 @@ static inline const char *proc_self_dir(void)
     return RAW0(SYS_gettid) == RAW0(SYS_getpid) ? "/proc/self" : "/proc/thread-self";
 }
 
+/* path = proc_self_dir() + rest, e.g. "/proc/self/net/dev". */
+static inline void proc_self_path(char *path, int size, const char *rest)
+{
+    fl_strcpy(path, proc_self_dir(), size);
+    fl_strcpy(path + fl_strlen(path), rest, size - fl_strlen(path));
+}
+
 /* Who am I? getpid() and friends answer in the caller's own PID namespace; /proc (mounted by the
  * host) answers in the host's, so a child in a new PID namespace gets both views. pid_ns is the
  * caller's PID namespace inode (read_namespaces): when it is the one /proc shows, both views are
@@ -127,8 +134,7 @@ static inline void read_namespaces(uint64_t ino[FL_NS_COUNT])
         return;
 
     char path[32];
-    fl_strcpy(path, proc_self_dir(), sizeof path);
-    fl_strcpy(path + fl_strlen(path), "/ns", sizeof path - fl_strlen(path));
+    proc_self_path(path, sizeof path, "/ns");
     long dfd = RAW4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     for (i = 0; i < FL_NS_COUNT; i++) {
         long len = dfd >= 0 ? RAW4(SYS_readlinkat, dfd, fl_ns_names[i], link, sizeof link - 1) : -1;
@@ -150,10 +156,10 @@ static inline void read_namespaces(uint64_t ino[FL_NS_COUNT])
  * header lines, then one line per interface). */
 static inline int count_net_interfaces(void)
 {
-    char buf[4096];
+    char buf[4096], path[32];
     int lines = 0;
-    if (read_small_file(RAW0(SYS_gettid) == RAW0(SYS_getpid) ? "/proc/self/net/dev" : "/proc/thread-self/net/dev",
-                        buf, sizeof buf) < 0)
+    proc_self_path(path, sizeof path, "/net/dev");
+    if (read_small_file(path, buf, sizeof buf) < 0)
         return -1;
     for (char *p = buf; *p; p++)
         lines += *p == '\n';

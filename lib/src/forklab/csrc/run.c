@@ -309,8 +309,7 @@ static void keep_namespace_files(void)
         int fd = ioctl(pidfd, fl_pidfd_ns_ioctl[i], 0);
         if (fd < 0)
             break;                       /* before Linux 6.11: nothing to keep */
-        if (fcntl(fd, F_DUPFD_CLOEXEC, 50 + i) < 0)
-            ;                            /* keeping it is only an optimisation */
+        (void)fcntl(fd, F_DUPFD_CLOEXEC, 50 + i);   /* if it fails: keeping it is only an optimisation */
         close(fd);
     }
     if (pidfd >= 0)
@@ -342,18 +341,4 @@ int fl_server_prepare(int32_t parent_pid)
     }
     keep_namespace_files();
     return 0;
-}
-
-int64_t fl_bare_fork_wait_ns(void)
-{
-    int64_t t0 = raw_now_ns();
-    pid_t pid = fl_fork_process();
-    if (pid == 0)
-        RAW1(SYS_exit_group, 0);
-    if (pid < 0)
-        return -errno;
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return raw_now_ns() - t0;
 }
