@@ -47,4 +47,5 @@ COPY --chown=student . ./
 RUN python -m pip install --no-cache-dir ./lib
 
 EXPOSE 8888
-CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "notebooks/00_start_here.ipynb"]
+# root_dir=.: the whole course (exercises/ too) is reachable, not only the first notebook's folder
+CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--ServerApp.root_dir=.", "notebooks/00_start_here.ipynb"]

@@ -18,8 +18,10 @@ SOLUTIONS = $(sort $(wildcard solutions/[0-9]*.ipynb))
 # Running as root (a container, say) needs --allow-root; nobody else gets it.
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# root_dir=.: a notebook given alone would make its folder the server's root, and the Exercises links
+# (../exercises/) and the exercises themselves would be out of reach.
 lab: $(VENV)/.installed-lab
-	$(VENV)/bin/jupyter lab --port=$(PORT) $(ALLOW_ROOT) notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab --port=$(PORT) $(ALLOW_ROOT) --ServerApp.root_dir=. notebooks/00_start_here.ipynb
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -p no:cacheprovider lib/tests tests

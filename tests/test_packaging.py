@@ -98,3 +98,12 @@ def test_the_binder_badge_opens_the_first_notebook():
     link = re.search(r"\(https://mybinder\.org/v2/gh/([^/]+)/forklab/HEAD\?urlpath=lab/tree/([^)]+)\)", readme)
     assert link, "README.md has no Binder badge for the forklab repository"
     assert (ROOT / link.group(2)).is_file(), f"the badge opens {link.group(2)}, which does not exist"
+
+
+def test_make_lab_and_the_docker_image_serve_the_whole_course():
+    """Given a notebook alone, Jupyter makes that notebook's folder its root: every Exercises link (../exercises/)
+    would lead nowhere. Both ways of starting the course set the root to the repository."""
+    lab = re.search(r"^lab:.*\n\t(.*)$", (ROOT / "Makefile").read_text(), re.M)[1]
+    assert "--ServerApp.root_dir=." in lab and lab.endswith("notebooks/00_start_here.ipynb"), lab
+    cmd = next(ln for ln in (ROOT / "Dockerfile").read_text().splitlines() if ln.startswith("CMD"))
+    assert '"--ServerApp.root_dir=."' in cmd and '"notebooks/00_start_here.ipynb"' in cmd, cmd
