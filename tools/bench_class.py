@@ -6,7 +6,7 @@
 Starts N Python kernels with jupyter_client (what a hub's N single-user servers would run; the hub
 itself costs nothing per experiment), then, all kernels at the same time:
   1. the flag explorer's sequence from notebook 12, --rounds times: CLONE_VM, CLONE_SIGHAND (refused,
-     explained), the suggested fix, then every preset - each step one experiment in a fresh sandbox,
+     explained), the suggested fix, then every preset - each step one experiment in the sandbox,
      timed in the kernel from the change to the redrawn picture;
   2. --c-cells %%c cells each: a C program that forks, waits and prints, compiled and run supervised.
 Prints p50/p95 latency of both, CPU time per experiment and per %%c cell (kernel + its bench server +

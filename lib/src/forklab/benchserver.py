@@ -5,9 +5,12 @@ copy (and later tear down) its page tables. Measured on the course machine: a Ju
 process holding 219 MB took 17 ms per bare fork + wait, a bare Python interpreter ~1 ms, a small
 C program ~0.2 ms. So the server is forklab-bench, a small C program built beside the C core
 (csrc/server.c; statically linked where the system has a static libc, so a bench has even fewer
-mappings to copy), started once with subprocess - which spawns with vfork and copies nothing. Each
-experiment's bench is forked from it, whatever the notebook holds; the notebook's own process is
-never forked at all. Where forklab-bench is missing, a Python interpreter serves instead.
+mappings to copy), started once with subprocess - which spawns with vfork and copies nothing. The
+benches are forked from it, whatever the notebook holds; the notebook's own process is never forked
+at all. A bench runs one experiment after another for as long as each leaves it as it was forked
+(csrc/run.c, bench_as_new; at most FL_BENCH_USES), which saves a process creation and exit per
+experiment. Where forklab-bench is missing, a Python interpreter serves instead (a bench per
+experiment).
 What one experiment costs in CPU, beside a tiny C program's fork + wait: `make bench` (forklab.benchmark).
 
 Protocol: write one struct fl_request to the server's stdin, read one struct fl_result back.

@@ -7,9 +7,10 @@
  *   4. wait:      for the child's report (futex), with a deadline
  *   5. after:     record the parent's state again - what changed, the child shared
  *   6. reap:      waitpid(__WALL), or for a thread: wait until it has vanished
+ *   7. close:     the fds of step 1, so the bench is as it was for the next experiment
  *
- * The bench is a fresh single-threaded copy of the Python process with every signal blocked,
- * so nothing here can disturb the Python kernel. It still avoids malloc and stdio: after a
+ * The bench is a single-threaded process of its own with every signal blocked (run.c), so
+ * nothing here can disturb the Python kernel. It still avoids malloc and stdio: after a
  * fork from a multi-threaded process another thread may have held their locks.
  */
 #define _GNU_SOURCE
@@ -226,19 +227,39 @@ static int wait_until_reaped_by_parent(struct fl_bench *b, pid_t pid)
 }
 
 /* The experiment itself, run by the process that will be the child's parent. */
+static void create_and_watch(struct fl_bench *b, struct fl_result *r);
+
+/* 7: close the probes' fds that are still open here (a CLONE_FILES child closed fd_probe for us). */
+static void close_probes(struct fl_bench *b)
+{
+    if (b->fd_probe >= 0 && fcntl(b->fd_probe, F_GETFD) != -1)
+        close(b->fd_probe);
+    if (b->off_fd >= 0)
+        close(b->off_fd);
+}
+
 void fl_experiment(const struct fl_request *req, struct fl_result *r, int64_t deadline_ns)
 {
     struct fl_bench b = { 0 };
-    struct fl_spawned child;
 
     b.req = req;
     b.deadline_ns = deadline_ns;
     b.flags = req->primitive == FL_CLONE || req->primitive == FL_CLONE3 ? req->flags : 0;
-    if (prepare(&b, r) != 0)
-        return;
+    b.off_fd = b.fd_probe = -1;
+    if (prepare(&b, r) == 0)
+        create_and_watch(&b, r);
+    close_probes(&b);
+}
+
+/* 3 to 6. (The fd that fd_probe names is free again only once the child has gone, and nothing
+ * opens an fd after that, so close_probes() cannot close another file by that number.) */
+static void create_and_watch(struct fl_bench *b, struct fl_result *r)
+{
+    struct fl_spawned child;
+
     r->t[FL_T_PREPARED] = raw_now_ns();
 
-    child = fl_spawn(&b);                            /* 3: create (spawn.c) */
+    child = fl_spawn(b);                            /* 3: create (spawn.c) */
     __atomic_store_n(&r->parent_ran, 1, __ATOMIC_SEQ_CST);
     raw_futex_wake(&r->parent_ran);
     r->t[FL_T_CREATED] = raw_now_ns();
@@ -251,16 +272,16 @@ void fl_experiment(const struct fl_request *req, struct fl_result *r, int64_t de
     r->child_id_from_parent = child.id;
     r->parent_blocked_ns = child.call_ns;
 
-    int timed_out = wait_for_report(&b, r) != 0;
+    int timed_out = wait_for_report(b, r) != 0;
     r->t[FL_T_REPORTED] = raw_now_ns();
-    observe_after(&b, r);
+    observe_after(b, r);
 
-    if (b.flags & CLONE_THREAD)
-        timed_out |= join_thread(&b, r, child.id) != 0;
-    else if (!(b.flags & CLONE_PARENT))              /* a CLONE_PARENT child is our parent's */
-        timed_out |= reap_process(&b, r, child.id) != 0;
+    if (b->flags & CLONE_THREAD)
+        timed_out |= join_thread(b, r, child.id) != 0;
+    else if (!(b->flags & CLONE_PARENT))              /* a CLONE_PARENT child is our parent's */
+        timed_out |= reap_process(b, r, child.id) != 0;
     else
-        timed_out |= wait_until_reaped_by_parent(&b, child.id) != 0;
+        timed_out |= wait_until_reaped_by_parent(b, child.id) != 0;
     /* The child is gone and its undo list, if it had one of its own, applied; we, its parent, are
      * alive, so an undo list shared with us has not been. */
     if (!timed_out && r->sem_id >= 0) {

@@ -51,6 +51,10 @@
 #define FL_T_END       7   /* fl_run() reaped the bench */
 #define FL_T_COUNT     8
 
+/* How many experiments the bench server hands one bench. Each leaves the bench as it was forked
+ * (run.c checks what it can: bench_as_new), so this only bounds what nobody thought of. */
+#define FL_BENCH_USES 100
+
 #define FL_PATH_MAX 128
 #define FL_HOST_MAX 72
 
@@ -133,7 +137,7 @@ struct fl_result {
     int64_t t[FL_T_COUNT];
 };
 
-/* Run one experiment in a fresh bench process. Never raises, never leaves a process behind:
+/* Run one experiment in a bench process forked for it. Never raises, never leaves a process behind:
  * every outcome, including a timeout or a crash, is written into *res. */
 void fl_run(const struct fl_request *req, struct fl_result *res);
 

@@ -1,7 +1,7 @@
 /* run.c - fl_run(): one experiment, sandboxed.
  *
  *   Python process (many threads)          never forks the experiment's child itself
- *     └─ bench        fresh, single-threaded, all signals blocked, own process group,
+ *     └─ bench        single-threaded, all signals blocked, own process group,
  *        │            killed if Python dies (PR_SET_PDEATHSIG), reaps orphans (subreaper)
  *        └─ [experimenter]  only when the parent may be stuck (vfork) or the child would become
  *           │               the bench's parent's child (CLONE_PARENT): then the bench keeps watch
@@ -9,7 +9,8 @@
  *
  * Request and result travel through one MAP_SHARED page (struct fl_page). The caller waits for
  * the bench's "done" with a timeout and, if it must, kills the bench's process groups; it always
- * reaps the bench. The bench server forks each bench in advance (bench_process.h).
+ * reaps the bench in the end. The bench server forks each bench in advance and hands it one
+ * request after another for as long as the bench is as it was forked (bench_as_new).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -107,23 +108,32 @@ static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, exp);
 }
 
-static void bench_main(struct fl_page *page, pid_t parent)
+/* May this bench take another request? Only if the experiment left it as it was when it was
+ * forked. Each experiment closes the fds it opened (bench.c) and removes its semaphore (below), and
+ * whatever a child can change in the bench through a resource it shares - the variable (CLONE_VM),
+ * the fd table (CLONE_FILES), cwd and umask (CLONE_FS), SIGUSR2's disposition (CLONE_SIGHAND), the
+ * I/O priority (CLONE_IO) - the next experiment's prepare() sets again before it records anything.
+ * A namespace, a hostname or a mount is only ever the child's. What is left to check: the
+ * experiment ended as planned, every child is gone (a CLONE_THREAD child too: it was joined), and
+ * no signal but SIGCHLD (the exit signal of each child, blocked here) waits to be delivered.
+ * lib/tests/test_bench_reuse.py runs every kind of experiment the course offers on one bench, and
+ * after each compares a plain fork()'s readings with those of a bench forked for it. */
+static int bench_as_new(const struct fl_request *req, const struct fl_result *r)
+{
+    sigset_t pending;
+    if (req->child_action != FL_ACT_NONE || (r->outcome != FL_OK && r->outcome != FL_REFUSED))
+        return 0;
+    if (r->sem_id >= 0 || sigpending(&pending) != 0)
+        return 0;
+    sigdelset(&pending, SIGCHLD);
+    return sigisemptyset(&pending);
+}
+
+/* One request, start to end, in the bench. Returns whether the bench may take another. */
+static int bench_serve(struct fl_page *page)
 {
     struct fl_result *r = &page->result;
-    struct fl_request req;
-
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);       /* if our parent dies, so does the bench */
-    if (getppid() != parent)                /* ... and it may have died already */
-        _exit(1);
-    prctl(PR_SET_CHILD_SUBREAPER, 1);       /* orphans come to us, not to init */
-    prctl(PR_SET_DUMPABLE, 1);              /* kcmp needs ptrace-read access to us */
-    if (fl_bench_parent_has_handlers)
-        reset_signal_handlers();
-
-    while (!__atomic_load_n(&page->go, __ATOMIC_SEQ_CST))     /* wait for the request */
-        raw_futex_wait(&page->go, 0, 1000000000LL);
-    req = page->request;
+    struct fl_request req = page->request;
     int64_t start = r->t[FL_T_START];
     int64_t timeout_ns = (int64_t)req.timeout_ms * 1000000;
 
@@ -139,9 +149,36 @@ static void bench_main(struct fl_page *page, pid_t parent)
     if (r->sem_id >= 0 && semctl(r->sem_id, 0, IPC_RMID) == 0)
         r->sem_id = -1;
     r->t[FL_T_BENCH_END] = raw_now_ns();
-    __atomic_store_n(&page->done, 1, __ATOMIC_SEQ_CST);
-    raw_futex_wake(&page->done);
-    _exit(0);
+    return bench_as_new(&req, r);
+}
+
+#define QUIT 0xffffffffu     /* page->go: no more requests, end */
+
+static void bench_main(struct fl_page *page, pid_t parent)
+{
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);       /* if our parent dies, so does the bench */
+    if (getppid() != parent)                /* ... and it may have died already */
+        _exit(1);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);       /* orphans come to us, not to init */
+    prctl(PR_SET_DUMPABLE, 1);              /* kcmp needs ptrace-read access to us */
+    if (fl_bench_parent_has_handlers)
+        reset_signal_handlers();
+
+    for (uint32_t n = 1;; n++) {
+        uint32_t go;
+        while ((go = __atomic_load_n(&page->go, __ATOMIC_SEQ_CST)) != n) {   /* wait for request n */
+            if (go == QUIT)
+                _exit(0);
+            raw_futex_wait(&page->go, go, 1000000000LL);
+        }
+        int again = bench_serve(page) && n < FL_BENCH_USES;
+        __atomic_store_n(&page->again, again, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&page->done, n, __ATOMIC_SEQ_CST);
+        raw_futex_wake(&page->done);
+        if (!again)
+            _exit(0);
+    }
 }
 
 static void setup_error(struct fl_result *out, const char *where)
@@ -189,6 +226,8 @@ int fl_bench_start(struct fl_bench_process *b, struct fl_result *out)
     }
     setpgid(b->pid, b->pid);   /* also from this side, so kill(-pid) works from the start */
     b->pidfd = -1;             /* opened only if the bench is slow to end (fl_bench_finish) */
+    b->requests = 0;
+    b->again = 1;              /* it waits for its first request */
     return 0;
 }
 
@@ -210,16 +249,19 @@ static void kill_bench(struct fl_bench_process *b)
 void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struct fl_result *out)
 {
     struct fl_page *page = b->page;
+    uint32_t n = ++b->requests;
     int64_t start = raw_now_ns();
     int64_t deadline = start + (int64_t)req->timeout_ms * 1000000;
     int timed_out = 0;
 
+    memset(&page->result, 0, sizeof page->result);       /* the bench is waiting: nobody else writes */
+    page->result.sem_id = -1;
     page->request = *req;
     page->result.t[FL_T_START] = start;
-    __atomic_store_n(&page->go, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&page->go, n, __ATOMIC_SEQ_CST);
     raw_futex_wake(&page->go);
 
-    while (!__atomic_load_n(&page->done, __ATOMIC_SEQ_CST)) {
+    while (__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n) {
         int64_t left = deadline - raw_now_ns();
         if (left <= 0) {
             timed_out = 1;
@@ -227,15 +269,16 @@ void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struc
             break;
         }
         /* Wake up now and then: a bench that dies never says it is done. */
-        raw_futex_wait(&page->done, 0, left < 5000000 ? left : 5000000);
-        if (!__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) && bench_died(b))
+        raw_futex_wait(&page->done, n - 1, left < 5000000 ? left : 5000000);
+        if (__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n && bench_died(b))
             break;
     }
     memcpy(out, &page->result, sizeof *out);
     out->t[FL_T_END] = raw_now_ns();
+    b->again = 0;
     if (timed_out)
         out->outcome = FL_TIMEOUT;
-    else if (!__atomic_load_n(&page->done, __ATOMIC_SEQ_CST)) {
+    else if (__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n) {
         int status = 0;                  /* died: reap it now to learn how */
         while (waitpid(b->pid, &status, __WALL) < 0 && errno == EINTR)
             ;
@@ -243,17 +286,22 @@ void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struc
         out->bench_status = status;
         if (WIFSIGNALED(status))
             out->outcome = FL_CRASHED;
-    }
+    } else
+        b->again = (int)__atomic_load_n(&page->again, __ATOMIC_SEQ_CST);
 }
 
 void fl_bench_finish(struct fl_bench_process *b)
 {
     int status;
     if (b->pid > 0) {
-        if (!__atomic_load_n(&b->page->go, __ATOMIC_SEQ_CST) || !__atomic_load_n(&b->page->done, __ATOMIC_SEQ_CST))
-            kill_bench(b);               /* never used, or stopped half-way: end it */
+        if (__atomic_load_n(&b->page->done, __ATOMIC_SEQ_CST) != b->requests)
+            kill_bench(b);               /* stopped half-way: end it */
+        else if (b->again) {             /* waiting for a request: tell it there is none */
+            __atomic_store_n(&b->page->go, QUIT, __ATOMIC_SEQ_CST);
+            raw_futex_wake(&b->page->go);
+        }
         int64_t deadline = raw_now_ns() + 1000000000LL;
-        for (;;) {                       /* a done bench exits at once; give it a second */
+        for (;;) {                       /* a bench that is done exits at once; give it a second */
             pid_t got = waitpid(b->pid, &status, __WALL | WNOHANG);
             if (got == b->pid || (got < 0 && errno != EINTR))
                 break;
