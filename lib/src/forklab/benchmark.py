@@ -11,30 +11,31 @@ on a hub, CPU is capacity). Also the wall time of the round trip (target median 
 thread's part by stage, then the other primitives, a C cell alone and beside 2,000 other processes (the
 sandbox's cost must not grow with the host) and, when ipywidgets is installed, the flag explorer's toggles.
 
-Measured on the course machine (2 vCPUs, a VM, other jobs keeping the load average at 4-7), CPU per
-experiment:
+CPU per experiment, measured on the course machine (2 vCPUs, a VM):
 
-    before (eb224c7)   1.33 ms = Python 0.31 + server, bench, child 1.03;  floor 0.22 ms  -> 6.1x
-    now                0.75 ms = Python 0.12 + server, bench, child 0.63;  floor 0.23 ms  -> 3.3x
-                       (wall: median 1.28 ms before, 0.74 ms now)
+    at first (eb224c7)    1.33 ms = Python 0.31 + server, bench, child 1.03;  floor 0.22 ms  -> 6.1x  (load 4-7)
+    fewer system calls    0.75 ms = Python 0.12 + server, bench, child 0.63;  floor 0.23 ms  -> 3.3x  (load 4-7)
+    a bench reused        0.47 ms = Python 0.11 + server, bench, child 0.36;  floor 0.23 ms  -> 2.0x  (quiet)
+                          (wall: median 1.28 ms at first, 0.47 ms now)
 
 What went: /proc (0.38 ms: each fresh process instantiated /proc/<pid>/... for its status, its 7
 namespace links and net/dev, and the kernel flushed them at exit; ids now come from getpid() where the
 process is in /proc's PID namespace, namespaces through a pidfd); a signal-handler reset of 64 system
 calls per bench; two pidfd_open()s per experiment; the dynamic loader's mappings and lazy binding in
-every bench (forklab-bench is static); cross-CPU hand-overs (one experiment now keeps to one CPU); and
-in the Python thread a waitpid() per call, copies of the result, and the verdicts, now built on first use
-(0.08-0.10 ms when something reads them; the stage figures show it).
+every bench (forklab-bench is static); cross-CPU hand-overs (one experiment now keeps to one CPU); in
+the Python thread a waitpid() per call, copies of the result, and the verdicts, now built on first use
+(0.05-0.10 ms when something reads them; the stage figures show it). Then the largest step: a bench
+runs one experiment after another for as long as each leaves it as it was forked (csrc/run.c,
+bench_as_new; at most FL_BENCH_USES; lib/tests/test_bench_reuse.py compares it with fresh benches), so
+an experiment creates and ends one process, the child, instead of two, and the bench's pages are
+already in place instead of faulted in anew.
 
-Where the 0.63 ms of the server side goes now (perf, shares of it): page faults ~22% (about 12 per
-experiment: copy-on-write in the server after each fork, text and data pages in the fresh bench, the
-child's new stack - on this VM 5-10 us each), creating the two processes (the bench's fork, the child's
-clone) ~16%, their exits ~19% and reaping ~4%, the two net/dev reads ~12% (the one /proc file left:
-nothing cheaper lists all interfaces of a namespace), the 2 x 7 namespace reads ~8%, hand-overs
-between the processes ~10%, the rest (memfd, semaphore, kcmp, stat, ...) ~9%. The floor is one process
-creation and exit; an experiment needs two (the bench must be fresh: a child sharing CLONE_FS/FILES/
-SIGHAND can change it) plus what both sides observe, so 2.5x is not reached here: the observations of
-both sides cost ~0.2 ms, and they stay observations.
+Where the server side's 0.36 ms goes now (perf): no single cost stands out. The largest are the
+wake-ups between the four processes that take turns (client, server, bench, child; on this VM each
+one an interrupt to re-enable, ~16% under _raw_spin_unlock_irqrestore), the child's creation and
+exit, the two net/dev reads (~9%: the kernel formats every counter of every interface; nothing
+cheaper lists a namespace's interfaces), and kcmp's seven questions. Not pinning the server and the
+bench to one CPU for the experiment costs ~5-8% more (three A/B pairs of runs, alternating).
 """
 from __future__ import annotations
 
