@@ -9,6 +9,9 @@ readings of every probe) and give the same verdicts as on a bench that has run n
 """
 import contextlib
 import errno
+import os
+import signal
+import time
 
 import pytest
 
@@ -127,3 +130,21 @@ def test_a_refused_experiment_keeps_its_bench(fresh_server):
         forklab.run("clone", ["SIGHAND"])
     assert refused.value.errno == errno.EINVAL
     assert witness()[2] == bench
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP])
+def test_an_idle_bench_that_its_owner_killed_or_stopped_is_replaced_before_the_next_experiment(fresh_server, sig):
+    """A waiting bench is the student's own process (the parent's pid an observation shows): a student may
+    signal it. The next experiment must not pay for that - no crash reported, no timeout."""
+    bench = attempt("fork", [], "SIGCHLD")[1].bench_pid
+    os.kill(bench, sig)
+    time.sleep(0.05)
+    start = time.monotonic()
+    seen, res = attempt("clone", ["VM"], "SIGCHLD")
+    assert seen["memory"] == "shared" and res.bench_pid != bench
+    assert time.monotonic() - start < 0.5, "the next experiment waited for the stopped bench"
+    if sig == signal.SIGSTOP:
+        deadline = time.monotonic() + 3
+        while os.path.exists(f"/proc/{bench}") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not os.path.exists(f"/proc/{bench}"), "the stopped bench was left behind"

@@ -26,6 +26,7 @@ struct fl_bench_process {
     int pidfd;              /* opened only when the bench is slow to end; < 0: none */
     uint32_t requests;      /* how many requests it was handed */
     int again;              /* it can take another */
+    int killed;             /* its process groups were killed (once is enough; see kill_bench) */
     struct fl_page *page;
     size_t page_size;
 };
@@ -37,6 +38,10 @@ extern int fl_bench_parent_has_handlers;
 
 /* Fork a bench that waits for its first request. 0, or -1 with errno (and *out explains). */
 int fl_bench_start(struct fl_bench_process *b, struct fl_result *out);
+
+/* Can the bench take a request? An idle bench is its owner's process, so the student may have killed
+ * or stopped it. 1, or 0: it is gone or was stopped (then it is killed) - finish it and start another. */
+int fl_bench_fit(struct fl_bench_process *b);
 
 /* Hand the bench a request and wait until the result is complete, the bench dies or the
  * request's timeout passes (then the bench's process groups are killed). Fills *out, and

@@ -228,6 +228,7 @@ int fl_bench_start(struct fl_bench_process *b, struct fl_result *out)
     b->pidfd = -1;             /* opened only if the bench is slow to end (fl_bench_finish) */
     b->requests = 0;
     b->again = 1;              /* it waits for its first request */
+    b->killed = 0;
     return 0;
 }
 
@@ -240,10 +241,25 @@ static int bench_died(struct fl_bench_process *b)
 
 static void kill_bench(struct fl_bench_process *b)
 {
-    kill(-b->pid, SIGKILL);
+    kill(-b->pid, SIGKILL);          /* the bench, not reaped yet, keeps its id from being reused */
+    if (b->killed)
+        return;                      /* an experimenter's id, though, may be another's by the second time */
+    b->killed = 1;
     pid_t exp = (pid_t)b->page->result.parent.host_pid;     /* a stuck experimenter has its own group */
     if (exp > 0 && exp != b->pid)
         kill(-exp, SIGKILL);
+}
+
+int fl_bench_fit(struct fl_bench_process *b)
+{
+    siginfo_t si = { 0 };
+    if (b->pid <= 0 || !b->again)
+        return 0;
+    if (waitid(P_PID, (id_t)b->pid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid == 0)
+        return 1;
+    kill_bench(b);                   /* stopped: end it (a dead one is only reaped) */
+    b->again = 0;
+    return 0;
 }
 
 void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struct fl_result *out)
@@ -294,7 +310,7 @@ void fl_bench_finish(struct fl_bench_process *b)
 {
     int status;
     if (b->pid > 0) {
-        if (__atomic_load_n(&b->page->done, __ATOMIC_SEQ_CST) != b->requests)
+        if (__atomic_load_n(&b->page->done, __ATOMIC_SEQ_CST) != b->requests && !b->killed)
             kill_bench(b);               /* stopped half-way: end it */
         else if (b->again) {             /* waiting for a request: tell it there is none */
             __atomic_store_n(&b->page->go, QUIT, __ATOMIC_SEQ_CST);

@@ -83,6 +83,10 @@ int main(int argc, char **argv)
     int can_pin = sched_getaffinity(0, sizeof all_cpus, &all_cpus) == 0;
     int ready = fl_bench_start(&bench, &res) == 0;
     while (read_exactly(0, &req, sizeof req) == 1) {
+        if (ready && !fl_bench_fit(&bench)) {          /* killed or stopped while it waited */
+            fl_bench_finish(&bench);
+            ready = 0;
+        }
         if (can_pin)
             keep_to_this_cpu(ready ? bench.pid : 0);
         if (!ready)
