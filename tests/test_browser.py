@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -141,6 +142,15 @@ def _click_and_time(page, button) -> float:
     return page.evaluate("window.__fl.t1 - window.__fl.t0")
 
 
+def _says(status, start: str, containing: str = "") -> None:
+    """Wait until the live status line starts with ``start`` (and holds ``containing``). Each widget
+    model applies its updates on its own asynchronous chain in the browser, so the status line may
+    change a moment after the picture (seen: '' just after run-all while the picture was drawn)."""
+    from playwright.sync_api import expect
+    expect(status).to_have_text(re.compile("^" + re.escape(start) + ".*" + re.escape(containing), re.S),
+                                timeout=15000)
+
+
 def _word(explorer, resource: str) -> str:
     return explorer.locator(f'.forklab-view .fl-row[data-resource="{resource}"]').get_attribute("data-word")
 
@@ -176,14 +186,15 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         assert vm.locator("button").get_attribute("aria-pressed") == "false"
         # the live status line is one element, kept across redraws, so screen readers announce it
         status = explorer.locator('.forklab-status [role="status"]')
-        assert status.count() == 1 and status.inner_text().startswith("clone() ran")
+        assert status.count() == 1
+        _says(status, "clone() ran")
         page.evaluate("window.__status = document.querySelector('.forklab-status [role=\"status\"]')")
 
         times = {"CLONE_VM on": _click_and_time(page, vm)}
         assert _word(explorer, "memory") == "shared"
         assert "mod-active" in vm.get_attribute("class")
         assert vm.locator("button").get_attribute("aria-pressed") == "true"      # the state, not only a colour
-        assert "memory" in status.inner_text()
+        _says(status, "", containing="memory")
         assert page.evaluate("document.querySelector('.forklab-status [role=\"status\"]') === window.__status")
         memory = explorer.locator('.fl-row[data-resource="memory"]')
         assert "fl-flipped" in memory.get_attribute("class")
@@ -196,7 +207,7 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         refusal = explorer.locator(".fl-refusal")
         assert refusal.get_attribute("data-errno") == "EINVAL"
         assert "SIGHAND needs VM" in refusal.inner_text()
-        assert status.inner_text().startswith("The kernel refused clone() with EINVAL")
+        _says(status, "The kernel refused clone() with EINVAL")
         fix = explorer.locator(".forklab-fix")
         assert fix.is_visible() and "add CLONE_VM" in fix.inner_text()
 
@@ -230,7 +241,8 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         assert clone.get_attribute("aria-pressed") == "true" and fork.get_attribute("aria-pressed") == "false"
         times["fork (primitive)"] = _click_and_time(page, fork)
         assert fork.get_attribute("aria-pressed") == "true" and clone.get_attribute("aria-pressed") == "false"
-        assert status.inner_text().startswith("fork() ran") and "mod-active" not in vm.get_attribute("class")
+        _says(status, "fork() ran")
+        assert "mod-active" not in vm.get_attribute("class")
         with capsys.disabled():
             print(f"\nflag explorer in Chromium: run all {run_all_s:.1f} s; click -> redrawn: "
                   + ", ".join(f"{k} {v:.0f} ms" for k, v in times.items()) + f"; screenshot {shot}")
