@@ -156,6 +156,7 @@ def _word(explorer, resource: str) -> str:
 
 
 def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
+    from playwright.sync_api import expect
     base, token = lab
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.set_default_timeout(60000)
@@ -209,12 +210,14 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         assert "SIGHAND needs VM" in refusal.inner_text()
         _says(status, "The kernel refused clone() with EINVAL")
         fix = explorer.locator(".forklab-fix")
-        assert fix.is_visible() and "add CLONE_VM" in fix.inner_text()
+        expect(fix).to_be_visible(timeout=15000)          # the fix button's layout is its own model: wait
+        assert "add CLONE_VM" in fix.inner_text()
 
         times["fix"] = _click_and_time(page, fix)
         assert explorer.locator(".fl-refusal").count() == 0
         assert _word(explorer, "signal_handlers") == "shared" and _word(explorer, "memory") == "shared"
-        assert "mod-active" in vm.get_attribute("class") and not fix.is_visible()
+        expect(vm).to_have_class(re.compile(r"\bmod-active\b"), timeout=15000)   # set by the kernel: wait
+        expect(fix).to_be_hidden(timeout=15000)
 
         files = explorer.locator(".forklab-flag-CLONE_FILES")     # keyboard: focus the toggle, press Space
         files.locator("button").focus()
@@ -242,7 +245,7 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         times["fork (primitive)"] = _click_and_time(page, fork)
         assert fork.get_attribute("aria-pressed") == "true" and clone.get_attribute("aria-pressed") == "false"
         _says(status, "fork() ran")
-        assert "mod-active" not in vm.get_attribute("class")
+        expect(vm).not_to_have_class(re.compile(r"\bmod-active\b"), timeout=15000)
         with capsys.disabled():
             print(f"\nflag explorer in Chromium: run all {run_all_s:.1f} s; click -> redrawn: "
                   + ", ".join(f"{k} {v:.0f} ms" for k, v in times.items()) + f"; screenshot {shot}")
