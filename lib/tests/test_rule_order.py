@@ -73,12 +73,14 @@ def test_live_clone3_thread_with_sigchld_is_refused_and_the_exit_signal_alone_is
     assert obs.resources
 
 
-def test_live_clone_pidfd_parent_settid_with_newns_fs_names_kernel_clones_rule_and_its_fix_works(privileged):
-    flags = ["PIDFD", "PARENT_SETTID", "NEWNS", "FS"]
+def test_live_clone_pidfd_parent_settid_with_sighand_names_kernel_clones_rule_and_its_fix_works():
+    # SIGHAND without VM breaks a copy_process() rule too; kernel_clone()'s check comes first
+    flags = ["PIDFD", "PARENT_SETTID", "SIGHAND"]
     with pytest.raises(forklab.CloneRefused) as info:
         forklab.run("clone", flags, exit_signal="SIGCHLD")
     assert info.value.errno == errno.EINVAL
     assert info.value.rule == "clone(): PIDFD with PARENT_SETTID"
-    # the fix removes both rules' flags (and adds NEWUSER for a student); it may still meet the platform's refusal
     fix = info.value.fix
-    assert {"CLONE_PARENT_SETTID", "CLONE_FS"} <= set(fix.remove)
+    assert fix.remove == ("CLONE_PARENT_SETTID",) and fix.add == ("CLONE_VM",)
+    obs = forklab.run("clone", names_of(fix.apply_to_mask(mask(*flags))), exit_signal="SIGCHLD")
+    assert obs.resources
