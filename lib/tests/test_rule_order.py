@@ -84,3 +84,15 @@ def test_live_clone_pidfd_parent_settid_with_sighand_names_kernel_clones_rule_an
     assert fix.remove == ("CLONE_PARENT_SETTID",) and fix.add == ("CLONE_VM",)
     obs = forklab.run("clone", names_of(fix.apply_to_mask(mask(*flags))), exit_signal="SIGCHLD")
     assert obs.resources
+
+
+def test_before_5_2_clone_pidfd_is_ignored_so_no_pidfd_rule_is_named():
+    # Linux < 5.2 has no CLONE_PIDFD (the bit is ignored): the EINVAL there comes from copy_process()'s own rules
+    assert first_rule_on((4, 18), "clone", ["PIDFD", "PARENT_SETTID", "SIGHAND"]) == "SIGHAND needs VM"
+    assert first_rule_on((4, 18), "clone", ["PIDFD", "DETACHED", "THREAD"]) == "THREAD needs SIGHAND"
+    assert first_rule_on((5, 2), "clone", ["PIDFD", "PARENT_SETTID", "SIGHAND"]) == "clone(): PIDFD with PARENT_SETTID"
+
+
+def first_rule_on(kernel, primitive, shorts, exit_signal="SIGCHLD"):
+    _, _, rule = explain(errno.EINVAL, mask(*shorts), primitive, exit_signal, privileged=True, kernel=kernel)
+    return rule

@@ -98,7 +98,7 @@ EINVAL_RULES: tuple[Rule, ...] = (
          lambda m, p, s: p == "clone" and _has(m, "PIDFD", "PARENT_SETTID"),
          "In clone() both CLONE_PIDFD and CLONE_PARENT_SETTID write into the same argument (ptid); "
          "clone3() gives each its own field.",
-         lambda m: Fix(remove=("CLONE_PARENT_SETTID",))),
+         lambda m: Fix(remove=("CLONE_PARENT_SETTID",)), since="5.2"),
     # copy_process(), its first checks, in its order
     Rule("NEWNS with FS", errno.EINVAL, lambda m, p, s: _has(m, "NEWNS", "FS"),
          "A child in a new mount namespace cannot share its working directory and root (CLONE_FS) "
@@ -124,10 +124,10 @@ EINVAL_RULES: tuple[Rule, ...] = (
     Rule("PIDFD with DETACHED", errno.EINVAL, lambda m, p, s: _has(m, "PIDFD", "DETACHED"),
          "CLONE_DETACHED is a leftover the kernel ignores, but it refuses it next to CLONE_PIDFD "
          "so the bit can be given a new meaning one day.",
-         lambda m: Fix(remove=("CLONE_DETACHED",))),
+         lambda m: Fix(remove=("CLONE_DETACHED",)), since="5.2"),
     Rule("PIDFD with THREAD (before 6.9)", errno.EINVAL, lambda m, p, s: _has(m, "PIDFD", "THREAD"),
          "Before Linux 6.9 a pidfd could only refer to a whole process, not to a thread.",
-         lambda m: Fix(remove=("CLONE_PIDFD",)), until=(6, 9)),
+         lambda m: Fix(remove=("CLONE_PIDFD",)), since="5.2", until=(6, 9)),
     # copy_namespaces(), called by copy_process() much later (after the CAP_SYS_ADMIN check: EPERM first)
     Rule("NEWIPC with SYSVSEM", errno.EINVAL, lambda m, p, s: _has(m, "NEWIPC", "SYSVSEM"),
          "A child in a new IPC namespace cannot share a semaphore undo list that refers to the old "
@@ -152,6 +152,8 @@ def einval_rule(mask: int, primitive: str, exit_signal: str | None,
     for rule in EINVAL_RULES:
         if rule.until and kernel >= rule.until:
             continue
+        if rule.since and kernel < tuple(int(x) for x in rule.since.split(".")[:2]):
+            continue          # a kernel older than the rule ignores the flag (CLONE_PIDFD before 5.2)
         if rule.applies(mask, primitive, exit_signal):
             return rule
     return None
