@@ -54,12 +54,15 @@ COST_METER = r'''
 /* cost_meter.c - how long does making a process take, in a parent of a given size?
    Usage: cost_meter REPEATS 4k|thp SIZE_MIB...      (time every primitive for every size)
           cost_meter vmas REPEATS MIB NVMAS...        (fork, with the same memory in NVMAS mappings)
+          cost_meter mappings REPEATS MIB DIR         (fork, with MIB written to in each kind of mapping)
+          cost_meter writes MIB                       (the parent's and the child's writes after fork)
           cost_meter exit                             (the tiny program the spawned children run) */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -209,6 +212,98 @@ static int time_vmas(int repeats, size_t mib, int n, char **counts)
     return 0;
 }
 
+/* The same memory, written to page by page, mapped four ways. fork() copies page-table entries only for a
+   mapping with anonymous pages of its own (an anon_vma: private memory that was written to); for any other
+   it skips copy_page_range() - vma_needs_copy() in mm/memory.c - and the child's faults fill them later. */
+enum { NO_MAPPING, PRIVATE_ANON, SHARED_ANON, SHARED_FILE, NKINDS };
+static const char *kinds[NKINDS] = { "none", "private", "shared", "file" };
+
+static char *mapping(int kind, size_t size, const char *dir)
+{
+    int fd = -1, flags = kind == PRIVATE_ANON ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
+    if (kind == SHARED_ANON) flags |= MAP_ANONYMOUS;
+    if (kind == SHARED_FILE) {                    /* a real file, gone from its folder once mapped */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/mapped-file-XXXXXX", dir);
+        fd = mkstemp(path);
+        if (fd < 0 || unlink(path) != 0 || ftruncate(fd, size) != 0) { perror(path); exit(1); }
+    }
+    char *m = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    if (m == MAP_FAILED) { perror("mmap"); exit(1); }
+    if (fd >= 0) close(fd);
+    madvise(m, size, MADV_NOHUGEPAGE);           /* 4 KiB pages in every kind: one entry per page */
+    memset(m, 1, size);                           /* every page written: resident, in the page tables */
+    return m;
+}
+
+static int time_mappings(int repeats, size_t mib, const char *dir)
+{
+    for (int k = 0; k < NKINDS; k++) {
+        size_t size = mib << 20;
+        char *m = k == NO_MAPPING ? NULL : mapping(k, size, dir);
+        long long create[MAX_REPEATS], teardown[MAX_REPEATS];
+        for (int r = 0; r < repeats; r++)
+            if (one_run(FORK, NULL, &create[r], &teardown[r]) != 0) return 1;
+        printf("mapping %s %zu %ld %lld %lld\n", kinds[k], k == NO_MAPPING ? 0 : mib, smaps_kib("Rss:"),
+               median(create, repeats), median(teardown, repeats));
+        fflush(stdout);
+        if (m) munmap(m, size);
+    }
+    return 0;
+}
+
+/* The bill after fork(): fork() write-protects the PARENT's entries as well as the child's, so while the
+   child holds its copy, the parent's first write to each page faults and copies it. */
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+static void write_every_page(volatile char *m, long pages, long page, char value)
+{
+    for (long i = 0; i < pages; i++) m[i * page] = value;
+}
+
+static int time_writes(size_t mib)
+{
+    long page = sysconf(_SC_PAGESIZE), pages = (long) (mib << 20) / page;
+    char *m = mapping(PRIVATE_ANON, mib << 20, NULL);
+    /* without a fork: the pages are writable already */
+    long f0 = minor_faults(); long long t0 = now_ns();
+    write_every_page(m, pages, page, 2);
+    long long unforked_ns = now_ns() - t0; long unforked_faults = minor_faults() - f0;
+    /* fork; the child holds its copy (it waits on a pipe) while the parent writes */
+    int hold[2];
+    if (pipe(hold) != 0) { perror("pipe"); return 1; }
+    t0 = now_ns();
+    pid_t pid = fork();
+    if (pid == 0) { char c; close(hold[1]); while (read(hold[0], &c, 1) < 0) { } _exit(0); }
+    long long fork_ns = now_ns() - t0;
+    if (pid < 0) { perror("fork"); return 1; }
+    close(hold[0]);
+    f0 = minor_faults(); t0 = now_ns();
+    write_every_page(m, pages, page, 3);
+    long long parent_ns = now_ns() - t0; long parent_faults = minor_faults() - f0;
+    close(hold[1]);                               /* the child's read returns 0: it ends */
+    if (waitpid(pid, NULL, 0) != pid) { perror("waitpid"); return 1; }
+    /* the other side, as notebook 02 counts it: a child writing every page of its copy */
+    pid = fork();
+    if (pid == 0) {
+        long f = minor_faults(); long long t = now_ns();
+        write_every_page(m, pages, page, 4);
+        child_exit_ns[1] = minor_faults() - f;
+        child_exit_ns[2] = now_ns() - t;
+        _exit(0);
+    }
+    if (pid < 0 || waitpid(pid, NULL, 0) != pid) { perror("fork"); return 1; }
+    printf("writes %zu %ld %ld %lld %lld %ld %lld %lld %lld\n", mib, pages, unforked_faults, unforked_ns, fork_ns,
+           parent_faults, parent_ns, child_exit_ns[1], child_exit_ns[2]);
+    munmap(m, mib << 20);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "exit") == 0)
@@ -224,6 +319,13 @@ int main(int argc, char **argv)
         if (repeats < 1 || repeats > MAX_REPEATS) { fprintf(stderr, "repeats: 1 to %d\n", MAX_REPEATS); return 2; }
         return time_vmas(repeats, strtoul(argv[3], NULL, 10), argc - 4, argv + 4);
     }
+    if (argc == 5 && strcmp(argv[1], "mappings") == 0) {
+        int repeats = atoi(argv[2]);
+        if (repeats < 1 || repeats > MAX_REPEATS) { fprintf(stderr, "repeats: 1 to %d\n", MAX_REPEATS); return 2; }
+        return time_mappings(repeats, strtoul(argv[3], NULL, 10), argv[4]);
+    }
+    if (argc == 3 && strcmp(argv[1], "writes") == 0)
+        return time_writes(strtoul(argv[2], NULL, 10));
     if (argc < 4) { fprintf(stderr, "usage: cost_meter REPEATS 4k|thp SIZE_MIB...\n"); return 2; }
     int repeats = atoi(argv[1]);
     if (repeats < 1 || repeats > MAX_REPEATS) { fprintf(stderr, "repeats: 1 to %d\n", MAX_REPEATS); return 2; }
@@ -547,6 +649,75 @@ def vma_cost(counts=(1, 256, 4096), size_mib: int = 16, repeats: int = 5, timeou
         meter = _meter(Path(tmp))
         words = _run_meter([meter, "vmas", repeats, size_mib, *counts], timeout)
     return [VmaRow(int(w[1]), int(w[2]), int(w[3]) / 1000, int(w[4]) / 1000) for w in words if w[0] == "vmas"]
+
+
+#: The kinds of mapping mapping_cost() forks with, and what each is.
+MAPPINGS = {"none": "no extra memory",
+            "private": "MAP_PRIVATE|MAP_ANONYMOUS",
+            "shared": "MAP_SHARED|MAP_ANONYMOUS",
+            "file": "MAP_SHARED of a file"}
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    kind: str             # one of MAPPINGS
+    size_mib: int         # memory written to, page by page, in that mapping (0 for "none")
+    rss_kib: int          # the parent's whole resident set while it forked
+    create_us: float      # median, µs
+    teardown_us: float    # median, µs
+
+    @property
+    def mapping(self) -> str:
+        return MAPPINGS[self.kind]
+
+
+def mapping_cost(size_mib: int = 256, repeats: int = 5, timeout: float = 60.0) -> list[MappingRow]:
+    """fork() of a parent holding size_mib MiB, written to page by page (resident, 4 KiB pages), in a private
+    anonymous mapping, a shared anonymous one, a shared mapping of a file - and of the same parent without it.
+    Only memory whose mapping has anonymous pages of its own makes fork() copy page-table entries."""
+    repeats = _check_repeats(repeats)
+    sizes, _ = _sizes_within_reach([size_mib])
+    if not sizes:
+        raise ValueError(f"{size_mib} MiB is more than a quarter of the memory this machine can spare now "
+                         f"({largest_allowed_mib()} MiB); choose a smaller size_mib")
+    with tempfile.TemporaryDirectory(prefix="forklab-cost-") as tmp:
+        meter = _meter(Path(tmp))
+        words = _run_meter([meter, "mappings", repeats, sizes[0], tmp], timeout)
+    return [MappingRow(w[1], int(w[2]), int(w[3]), int(w[4]) / 1000, int(w[5]) / 1000)
+            for w in words if w[0] == "mapping"]
+
+
+@dataclass(frozen=True)
+class WritesAfterFork:
+    """One parent writing one byte into each of its pages: without a fork, after a fork whose child still
+    holds its copy, and (the other side) a child writing every page of its copy. Faults are minor faults
+    (getrusage), times in µs."""
+    size_mib: int
+    pages: int
+    unforked_faults: int
+    unforked_write_us: float
+    fork_create_us: float
+    parent_faults: int
+    parent_write_us: float
+    child_faults: int
+    child_write_us: float
+
+    def faults_match_pages(self, faults: int, slack: float = 0.02) -> bool:
+        """About one fault per page written: within `slack` of the page count (a few more are the stack's)."""
+        return abs(faults - self.pages) <= max(16, slack * self.pages)
+
+
+def writes_after_fork(size_mib: int = 64, timeout: float = 60.0) -> WritesAfterFork:
+    """The parent's own bill after fork(): its pages are write-protected too (see WritesAfterFork)."""
+    sizes, _ = _sizes_within_reach([size_mib])
+    if not sizes or 2 * sizes[0] > largest_allowed_mib():      # parent and child end up with a copy each
+        raise ValueError(f"{size_mib} MiB twice (the parent's pages and their copies) is more than a quarter of the "
+                         f"memory this machine can spare now ({largest_allowed_mib()} MiB); choose a smaller size_mib")
+    with tempfile.TemporaryDirectory(prefix="forklab-cost-") as tmp:
+        meter = _meter(Path(tmp))
+        words = next(w for w in _run_meter([meter, "writes", sizes[0]], timeout) if w[0] == "writes")
+    mib, pages, uf, uns, fns, pf, pns, cf, cns = (int(w) for w in words[1:])
+    return WritesAfterFork(mib, pages, uf, uns / 1000, fns / 1000, pf, pns / 1000, cf, cns / 1000)
 
 
 def _max_map_count() -> int | None:

@@ -1,8 +1,12 @@
 """Why the kernel refused a clone, in plain words, and the smallest change that fixes it.
 
 The refusal itself always comes from the running kernel; this module only names the rule.
-The EINVAL rules are checked in the order kernel/fork.c checks them (copy_process() and, for
-clone3, clone3_args_valid()), so the first rule that matches is the one the kernel hit.
+The EINVAL rules are checked in the order kernel/fork.c checks them, so the first rule that
+matches is the one the kernel hit: for clone3(), clone3_args_valid() first (the clone3 system
+call runs it before anything else); then kernel_clone()'s own check (CLONE_PIDFD with
+CLONE_PARENT_SETTID pointing at the same place, which is always so in clone()); then
+copy_process()'s checks at its top; copy_namespaces() last. So clone3(CLONE_THREAD) with an
+exit signal is refused for its exit signal before anyone looks for CLONE_SIGHAND.
 """
 from __future__ import annotations
 
@@ -70,6 +74,32 @@ def _has(mask: int, *shorts: str) -> bool:
 
 
 EINVAL_RULES: tuple[Rule, ...] = (
+    # clone3() only: clone3_args_valid(), before kernel_clone() is even called
+    Rule("clone3: DETACHED", errno.EINVAL, lambda m, p, s: p == "clone3" and _has(m, "DETACHED"),
+         "clone3() refuses CLONE_DETACHED outright: the flag has had no effect since Linux 2.6.0, and clone3() "
+         "keeps its bit free for a new meaning (clone() still ignores it).",
+         lambda m: Fix(remove=("CLONE_DETACHED",))),
+    Rule("clone3: NEWTIME (before 6.3)", errno.EINVAL, lambda m, p, s: p == "clone3" and _has(m, "NEWTIME"),
+         "Before Linux 6.3 clone3() refused CLONE_NEWTIME: its bit (0x80) lies in the low byte that clone() "
+         "uses for the exit signal, and clone3() rejected every flag there. unshare(CLONE_NEWTIME) works since "
+         "5.6: the caller's next children start in the new time namespace (some stable kernels got the 6.3 fix).",
+         lambda m: Fix(remove=("CLONE_NEWTIME",)), until=(6, 3)),
+    Rule("clone3: CLEAR_SIGHAND with SIGHAND", errno.EINVAL,
+         lambda m, p, s: p == "clone3" and _has(m, "CLEAR_SIGHAND", "SIGHAND"),
+         "CLONE_CLEAR_SIGHAND resets the child's handlers, which cannot be done to a table it shares.",
+         lambda m: Fix(remove=("CLONE_CLEAR_SIGHAND",))),
+    Rule("clone3: exit signal with THREAD or PARENT", errno.EINVAL,
+         lambda m, p, s: p == "clone3" and s is not None and (_has(m, "THREAD") or _has(m, "PARENT")),
+         "clone3() refuses an exit signal for a CLONE_THREAD or CLONE_PARENT child: a thread sends "
+         "none, and a sibling's would go to a parent that did not ask for it (clone() silently ignores it).",
+         lambda m: Fix(exit_signal=None)),
+    # kernel_clone(), before copy_process(): for clone(), pidfd and parent_tid are one argument
+    Rule("clone(): PIDFD with PARENT_SETTID", errno.EINVAL,
+         lambda m, p, s: p == "clone" and _has(m, "PIDFD", "PARENT_SETTID"),
+         "In clone() both CLONE_PIDFD and CLONE_PARENT_SETTID write into the same argument (ptid); "
+         "clone3() gives each its own field.",
+         lambda m: Fix(remove=("CLONE_PARENT_SETTID",)), since="5.2"),
+    # copy_process(), its first checks, in its order
     Rule("NEWNS with FS", errno.EINVAL, lambda m, p, s: _has(m, "NEWNS", "FS"),
          "A child in a new mount namespace cannot share its working directory and root (CLONE_FS) "
          "with a parent that sees a different mount table.",
@@ -94,29 +124,11 @@ EINVAL_RULES: tuple[Rule, ...] = (
     Rule("PIDFD with DETACHED", errno.EINVAL, lambda m, p, s: _has(m, "PIDFD", "DETACHED"),
          "CLONE_DETACHED is a leftover the kernel ignores, but it refuses it next to CLONE_PIDFD "
          "so the bit can be given a new meaning one day.",
-         lambda m: Fix(remove=("CLONE_DETACHED",))),
+         lambda m: Fix(remove=("CLONE_DETACHED",)), since="5.2"),
     Rule("PIDFD with THREAD (before 6.9)", errno.EINVAL, lambda m, p, s: _has(m, "PIDFD", "THREAD"),
          "Before Linux 6.9 a pidfd could only refer to a whole process, not to a thread.",
-         lambda m: Fix(remove=("CLONE_PIDFD",)), until=(6, 9)),
-    Rule("clone3: NEWTIME (before 6.3)", errno.EINVAL, lambda m, p, s: p == "clone3" and _has(m, "NEWTIME"),
-         "Before Linux 6.3 clone3() refused CLONE_NEWTIME: its bit (0x80) lies in the low byte that clone() "
-         "uses for the exit signal, and clone3() rejected every flag there. unshare(CLONE_NEWTIME) works since "
-         "5.6: the caller's next children start in the new time namespace (some stable kernels got the 6.3 fix).",
-         lambda m: Fix(remove=("CLONE_NEWTIME",)), until=(6, 3)),
-    Rule("clone(): PIDFD with PARENT_SETTID", errno.EINVAL,
-         lambda m, p, s: p == "clone" and _has(m, "PIDFD", "PARENT_SETTID"),
-         "In clone() both CLONE_PIDFD and CLONE_PARENT_SETTID write into the same argument (ptid); "
-         "clone3() gives each its own field.",
-         lambda m: Fix(remove=("CLONE_PARENT_SETTID",))),
-    Rule("clone3: exit signal with THREAD or PARENT", errno.EINVAL,
-         lambda m, p, s: p == "clone3" and s is not None and (_has(m, "THREAD") or _has(m, "PARENT")),
-         "clone3() refuses an exit signal for a CLONE_THREAD or CLONE_PARENT child: a thread sends "
-         "none, and a sibling's would go to a parent that did not ask for it (clone() silently ignores it).",
-         lambda m: Fix(exit_signal=None)),
-    Rule("clone3: CLEAR_SIGHAND with SIGHAND", errno.EINVAL,
-         lambda m, p, s: p == "clone3" and _has(m, "CLEAR_SIGHAND", "SIGHAND"),
-         "CLONE_CLEAR_SIGHAND resets the child's handlers, which cannot be done to a table it shares.",
-         lambda m: Fix(remove=("CLONE_CLEAR_SIGHAND",))),
+         lambda m: Fix(remove=("CLONE_PIDFD",)), since="5.2", until=(6, 9)),
+    # copy_namespaces(), called by copy_process() much later (after the CAP_SYS_ADMIN check: EPERM first)
     Rule("NEWIPC with SYSVSEM", errno.EINVAL, lambda m, p, s: _has(m, "NEWIPC", "SYSVSEM"),
          "A child in a new IPC namespace cannot share a semaphore undo list that refers to the old "
          "namespace's semaphores.",
@@ -140,6 +152,8 @@ def einval_rule(mask: int, primitive: str, exit_signal: str | None,
     for rule in EINVAL_RULES:
         if rule.until and kernel >= rule.until:
             continue
+        if rule.since and kernel < tuple(int(x) for x in rule.since.split(".")[:2]):
+            continue          # a kernel older than the rule ignores the flag (CLONE_PIDFD before 5.2)
         if rule.applies(mask, primitive, exit_signal):
             return rule
     return None

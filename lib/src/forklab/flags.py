@@ -100,8 +100,9 @@ _ALL = [
                         "threads library (NPTL) can build; forklab's C child uses its parent's"),
     _f("CLONE_PTRACE", 0x00002000, "other", "if the caller is being traced, trace the child too", "2.2"),
     _f("CLONE_UNTRACED", 0x00800000, "other", "a tracer cannot force CLONE_PTRACE on this child", "2.5.46"),
-    _f("CLONE_DETACHED", 0x00400000, "other", "historical; ignored since 2.6.2 (but refused with CLONE_PIDFD)",
-       "2.5.32"),
+    _f("CLONE_DETACHED", 0x00400000, "other",
+       "historical: no effect since 2.6.0 (from 2.6.2 no longer needed next to CLONE_THREAD); "
+       "refused with CLONE_PIDFD, and by clone3()", "2.5.32"),
     _f("CLONE_NEWTIME", 0x00000080, "namespace", "new time namespace (unshare since 5.6; clone3 since 6.3)", "5.6",
        privileged=True, clone3_only=True),
     _f("CLONE_CLEAR_SIGHAND", 0x100000000, "other",
