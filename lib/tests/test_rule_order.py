@@ -1,7 +1,8 @@
 """forklab names the rule the kernel hits first: clone3_args_valid(), then kernel_clone(), then copy_process().
 
-kernel/fork.c: the clone3 system call runs clone3_args_valid() before kernel_clone(); kernel_clone() refuses
-CLONE_PIDFD with CLONE_PARENT_SETTID (one argument in clone()) before it calls copy_process(); copy_process()
+kernel/fork.c: the clone3 system call runs clone3_args_valid() (after copy_clone_args_from_user()) before
+kernel_clone(); kernel_clone() (_do_fork() 5.3-5.9) refuses CLONE_PIDFD with CLONE_PARENT_SETTID (one argument
+in clone()) before it calls copy_process() - on 5.2 copy_process() itself did, after the checks below; copy_process()
 then checks NEWNS|FS, NEWUSER|FS, THREAD without SIGHAND, SIGHAND without VM, ... in that order.
 """
 import errno
@@ -90,7 +91,15 @@ def test_before_5_2_clone_pidfd_is_ignored_so_no_pidfd_rule_is_named():
     # Linux < 5.2 has no CLONE_PIDFD (the bit is ignored): the EINVAL there comes from copy_process()'s own rules
     assert first_rule_on((4, 18), "clone", ["PIDFD", "PARENT_SETTID", "SIGHAND"]) == "SIGHAND needs VM"
     assert first_rule_on((4, 18), "clone", ["PIDFD", "DETACHED", "THREAD"]) == "THREAD needs SIGHAND"
-    assert first_rule_on((5, 2), "clone", ["PIDFD", "PARENT_SETTID", "SIGHAND"]) == "clone(): PIDFD with PARENT_SETTID"
+
+
+def test_on_5_2_copy_process_refuses_pidfd_with_parent_settid_after_its_own_first_checks():
+    # Linux 5.2's copy_process() refused CLONE_PIDFD with DETACHED|PARENT_SETTID|THREAD after NEWNS|FS ...
+    # THREAD with NEWUSER/NEWPID; 5.3 (the clone3 work) moved the PARENT_SETTID part into _do_fork(), before it
+    assert first_rule_on((5, 2), "clone", ["PIDFD", "PARENT_SETTID", "SIGHAND"]) == "SIGHAND needs VM"
+    assert first_rule_on((5, 2), "clone", ["PIDFD", "PARENT_SETTID"]) == "PIDFD with PARENT_SETTID (Linux 5.2)"
+    assert first_rule_on((5, 3), "clone", ["PIDFD", "PARENT_SETTID", "SIGHAND"]) == "clone(): PIDFD with PARENT_SETTID"
+    assert first_rule_on((5, 3), "clone", ["PIDFD", "PARENT_SETTID"]) == "clone(): PIDFD with PARENT_SETTID"
 
 
 def first_rule_on(kernel, primitive, shorts, exit_signal="SIGCHLD"):

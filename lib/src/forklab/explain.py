@@ -3,10 +3,14 @@
 The refusal itself always comes from the running kernel; this module only names the rule.
 The EINVAL rules are checked in the order kernel/fork.c checks them, so the first rule that
 matches is the one the kernel hit: for clone3(), clone3_args_valid() first (the clone3 system
-call runs it before anything else); then kernel_clone()'s own check (CLONE_PIDFD with
-CLONE_PARENT_SETTID pointing at the same place, which is always so in clone()); then
-copy_process()'s checks at its top; copy_namespaces() last. So clone3(CLONE_THREAD) with an
-exit signal is refused for its exit signal before anyone looks for CLONE_SIGHAND.
+call runs it right after copy_clone_args_from_user()'s own EINVALs: the argument's size,
+set_tid, high bits in exit_signal or !valid_signal(), CLONE_INTO_CGROUP); then the check in
+kernel_clone() (_do_fork() 5.3-5.9): CLONE_PIDFD with CLONE_PARENT_SETTID pointing at the same
+place, which is always so in clone(); then copy_process()'s checks at its top; copy_namespaces()
+last. So clone3(CLONE_THREAD) with an exit signal is refused for its exit signal before anyone
+looks for CLONE_SIGHAND. On Linux 5.2, the first with CLONE_PIDFD, copy_process() refused
+PIDFD with PARENT_SETTID itself, after its NEWNS|FS ... THREAD with NEWUSER/NEWPID checks;
+the clone3 work of 5.3 moved that part into _do_fork().
 """
 from __future__ import annotations
 
@@ -93,12 +97,12 @@ EINVAL_RULES: tuple[Rule, ...] = (
          "clone3() refuses an exit signal for a CLONE_THREAD or CLONE_PARENT child: a thread sends "
          "none, and a sibling's would go to a parent that did not ask for it (clone() silently ignores it).",
          lambda m: Fix(exit_signal=None)),
-    # kernel_clone(), before copy_process(): for clone(), pidfd and parent_tid are one argument
+    # kernel_clone() (_do_fork() 5.3-5.9), before copy_process(): for clone(), pidfd and parent_tid are one argument
     Rule("clone(): PIDFD with PARENT_SETTID", errno.EINVAL,
          lambda m, p, s: p == "clone" and _has(m, "PIDFD", "PARENT_SETTID"),
          "In clone() both CLONE_PIDFD and CLONE_PARENT_SETTID write into the same argument (ptid); "
          "clone3() gives each its own field.",
-         lambda m: Fix(remove=("CLONE_PARENT_SETTID",)), since="5.2"),
+         lambda m: Fix(remove=("CLONE_PARENT_SETTID",)), since="5.3"),
     # copy_process(), its first checks, in its order
     Rule("NEWNS with FS", errno.EINVAL, lambda m, p, s: _has(m, "NEWNS", "FS"),
          "A child in a new mount namespace cannot share its working directory and root (CLONE_FS) "
@@ -125,6 +129,12 @@ EINVAL_RULES: tuple[Rule, ...] = (
          "CLONE_DETACHED is a leftover the kernel ignores, but it refuses it next to CLONE_PIDFD "
          "so the bit can be given a new meaning one day.",
          lambda m: Fix(remove=("CLONE_DETACHED",)), since="5.2"),
+    Rule("PIDFD with PARENT_SETTID (Linux 5.2)", errno.EINVAL,
+         lambda m, p, s: p == "clone" and _has(m, "PIDFD", "PARENT_SETTID"),
+         "In clone() both CLONE_PIDFD and CLONE_PARENT_SETTID write into the same argument (ptid); "
+         "Linux 5.2's copy_process() refuses the pair here, after its other first checks (from 5.3 "
+         "the check comes before copy_process(), and clone3() gives each its own field).",
+         lambda m: Fix(remove=("CLONE_PARENT_SETTID",)), since="5.2", until=(5, 3)),
     Rule("PIDFD with THREAD (before 6.9)", errno.EINVAL, lambda m, p, s: _has(m, "PIDFD", "THREAD"),
          "Before Linux 6.9 a pidfd could only refer to a whole process, not to a thread.",
          lambda m: Fix(remove=("CLONE_PIDFD",)), since="5.2", until=(6, 9)),
