@@ -262,6 +262,7 @@ def test_the_caller_and_its_bench_server_are_out_of_reach_of_every_signalling_ca
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <fcntl.h>
 #include <unistd.h>
 static void say(const char *what, long rc) { printf("%s %s\n", what, rc == -1 && errno == EPERM ? "EPERM" : "REACHED"); }
 int main(int argc, char **argv) {
@@ -275,11 +276,13 @@ int main(int argc, char **argv) {
     say("tkill caller", syscall(SYS_tkill, caller, 0));
     say("prlimit caller", prlimit(caller, RLIMIT_NOFILE, NULL, &keep));
     say("pidfd_open caller", syscall(SYS_pidfd_open, caller, 0));
+    int p[2];
+    if (pipe(p) == 0) say("F_SETOWN caller (SIGIO)", fcntl(p[1], F_SETOWN, caller));
     return 0;
 }'''
     r = run_c(src, args=[str(me), str(server)])
     lines = r.stdout.splitlines()
-    assert len(lines) == 7 and all(line.endswith("EPERM") for line in lines), r.stdout
+    assert len(lines) == 8 and all(line.endswith("EPERM") for line in lines), r.stdout
     assert_no_children()
 
 

@@ -52,9 +52,7 @@ def landlock_abi() -> int:
 
 def scope_signals() -> bool:
     """Enter a Landlock domain that only scopes signals (no file access is restricted, so mounts in
-    a new namespace still work). Needs no_new_privs first. False where the kernel lacks it."""
-    if landlock_abi() < ABI_WITH_SIGNAL_SCOPE:
-        return False
+    a new namespace still work). Needs no_new_privs first, and landlock_abi() >= 6 (else EINVAL)."""
     attr = struct.pack("QQQ", 0, 0, LANDLOCK_SCOPE_SIGNAL)  # handled_access_fs, _net, scoped
     buf = ctypes.create_string_buffer(attr, len(attr))
     fd = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
@@ -80,14 +78,18 @@ ARCHES = {
         kill=(62, 0), tkill=(200, 0), tgkill=(234, 0), rt_sigqueueinfo=(129, 0),
         rt_tgsigqueueinfo=(297, 0), ptrace=(101, 1), process_vm_readv=(310, 0),
         process_vm_writev=(311, 0), prlimit64=(302, 0), pidfd_open=(434, 0)),
-        pidfd_send_signal=424, pidfd_getfd=438),
+        pidfd_send_signal=424, pidfd_getfd=438, fcntl=72, ioctl=16),
     "aarch64": dict(audit=0xC00000B7, x32_bit=None, nr=dict(
         kill=(129, 0), tkill=(130, 0), tgkill=(131, 0), rt_sigqueueinfo=(138, 0),
         rt_tgsigqueueinfo=(240, 0), ptrace=(117, 1), process_vm_readv=(270, 0),
         process_vm_writev=(271, 0), prlimit64=(261, 0), pidfd_open=(434, 0)),
-        pidfd_send_signal=424, pidfd_getfd=438),
+        pidfd_send_signal=424, pidfd_getfd=438, fcntl=25, ioctl=29),
 }
 CAN_BROADCAST = ("kill", "rt_sigqueueinfo")       # pid -1: every process the caller may signal
+# SIGIO to an owner: fcntl(fd, F_SETOWN, pid) then O_ASYNC makes the kernel signal pid (SIGIO ends a
+# process that does not handle it; F_SETSIG can pick another signal). F_SETOWN_EX and the ioctls
+# FIOSETOWN / SIOCSPGRP name the owner through a pointer, which a filter cannot read.
+F_SETOWN, F_SETOWN_EX, FIOSETOWN, SIOCSPGRP = 8, 15, 0x8901, 0x8902
 
 
 def _stmt(code, k):
@@ -101,7 +103,8 @@ def _jump(code, k, jt, jf):
 def signal_filter(protected, arch=None, refuse_pidfd_signals=True) -> bytes:
     """The filter: EPERM for a signal, trace or limit aimed at a protected pid (or -pgid) or at -1."""
     a = ARCHES[arch or platform.machine()]
-    values = sorted({int(v) & 0xFFFFFFFF for v in protected if v not in (0, None)})[:MAX_PROTECTED]
+    # in the caller's order (the supervisor and the kernel first), so a long list loses the least
+    values = list(dict.fromkeys(int(v) & 0xFFFFFFFF for v in protected if v not in (0, None)))[:MAX_PROTECTED]
     allow, deny = _stmt(BPF_RET_K, SECCOMP_RET_ALLOW), _stmt(BPF_RET_K, SECCOMP_RET_ERRNO | EPERM)
     prog = [_stmt(BPF_LD_W_ABS, OFF_ARCH),
             _jump(BPF_JEQ_K, a["audit"], 1, 0),
@@ -112,6 +115,18 @@ def signal_filter(protected, arch=None, refuse_pidfd_signals=True) -> bytes:
     if refuse_pidfd_signals:
         for name in ("pidfd_send_signal", "pidfd_getfd"):
             prog += [_jump(BPF_JEQ_K, a[name], 0, 1), deny]
+        # ioctl(fd, FIOSETOWN or SIOCSPGRP, &pid): refused (Landlock's scope covers SIGIO where present)
+        prog += [_jump(BPF_JEQ_K, a["ioctl"], 0, 5), _stmt(BPF_LD_W_ABS, OFF_ARG_LOW[1]),
+                 _jump(BPF_JEQ_K, FIOSETOWN, 2, 0), _jump(BPF_JEQ_K, SIOCSPGRP, 1, 0), allow, deny]
+    # fcntl(fd, F_SETOWN, pid): the pid is checked like kill's; F_SETOWN_EX refused without Landlock
+    owner = [_stmt(BPF_LD_W_ABS, OFF_ARG_LOW[2])]
+    for i, v in enumerate(values):
+        owner.append(_jump(BPF_JEQ_K, v, len(values) - i, 0))
+    owner += [allow, deny]
+    setown_ex = [_jump(BPF_JEQ_K, F_SETOWN_EX, 0, 1), deny] if refuse_pidfd_signals else []
+    fcntl = [_stmt(BPF_LD_W_ABS, OFF_ARG_LOW[1])] + setown_ex + [_jump(BPF_JEQ_K, F_SETOWN, 1, 0), allow] + owner
+    prog += [_jump(BPF_JEQ_K, a["fcntl"], 0, len(fcntl))] + fcntl
+    prog.append(_stmt(BPF_LD_W_ABS, OFF_NR))            # the checks below compare the call's number again
     for name, (nr, arg) in a["nr"].items():
         targets = values + ([MINUS_ONE] if name in CAN_BROADCAST else [])
         # block: load the target; one test per protected value, each jumping to the block's deny

@@ -145,6 +145,11 @@ def user_task_count() -> int:
 def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep):
     """Runs in the program's process just before exec (the supervisor is single-threaded): the
     process cap, then the walls (containment.py). What went up is written to walls_fd, as JSON."""
+    # decided here, in the supervisor, so the child only makes system calls
+    landlock = containment.landlock_abi() >= containment.ABI_WITH_SIGNAL_SCOPE
+    filters = {scoped: containment.signal_filter(protect, refuse_pidfd_signals=not scoped)
+               for scoped in ((True, False) if landlock else (False,))}
+
     def setup():
         if cgroup:
             with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
@@ -170,9 +175,8 @@ def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep):
         if not containment.no_new_privs():
             walls["error"] = "the kernel refused no_new_privs (prctl), which the cell's walls need"
         else:
-            walls["landlock_signal_scope"] = containment.scope_signals()
-            filt = containment.signal_filter(protect, refuse_pidfd_signals=not walls["landlock_signal_scope"])
-            walls["seccomp_signal_filter"] = containment.install_filter(filt)
+            walls["landlock_signal_scope"] = landlock and containment.scope_signals()
+            walls["seccomp_signal_filter"] = containment.install_filter(filters[walls["landlock_signal_scope"]])
             if not walls["seccomp_signal_filter"]:
                 walls["error"] = ("the kernel refused the cell's seccomp filter (is CONFIG_SECCOMP_FILTER "
                                   "off?): the program would be able to signal its supervisor, so it is not run")
