@@ -10,13 +10,12 @@ in the program's process, between fork and exec; every process the program creat
   ptrace, `process_vm_readv` or open `/proc/PID/mem` of nothing outside (security/landlock/task.c).
 * **A seccomp filter** (Linux 3.5, kept by Docker's default profile, which allows seccomp(2)):
   kill, tkill, tgkill, rt_(tg)sigqueueinfo, ptrace, process_vm_readv/writev, prlimit64 and
-  pidfd_open aimed at a protected process (the supervisor, its ancestors - the Jupyter kernel -
-  their threads and process groups, and the caller's other children such as the bench server) or
-  at -1 ("every process I may signal") fail with EPERM. A filter sees numbers, not processes: it
-  cannot tell a stranger's pid from the program's own child, so it protects a list taken when the
-  cell starts; where Landlock's scope is missing it also refuses pidfd_send_signal and pidfd_getfd
-  outright (a pidfd of /proc/PID could name anyone). 32-bit system calls are refused (ENOSYS): the
-  filter's numbers are the native ones.
+  pidfd_open and fcntl(F_SETOWN) aimed at a protected process (the supervisor, its ancestors - the
+  Jupyter kernel - their threads and process groups, and the caller's other children such as the
+  bench server) or at -1 ("every process I may signal") fail with EPERM. A filter sees numbers, not
+  processes: it cannot tell a stranger's pid from the program's own child, so it protects a list
+  taken when the cell starts. 32-bit system calls are refused (ENOSYS): the filter's numbers are the
+  native ones.
 * The supervisor makes itself non-dumpable (PR_SET_DUMPABLE 0): without CAP_SYS_PTRACE nobody may
   then ptrace it or open its /proc/PID/mem, on every kernel (kernel/ptrace.c, __ptrace_may_access).
 * **Private /tmp, /dev/shm and System V IPC** where a mount and IPC namespace may be made (root, or a
@@ -78,12 +77,12 @@ ARCHES = {
         kill=(62, 0), tkill=(200, 0), tgkill=(234, 0), rt_sigqueueinfo=(129, 0),
         rt_tgsigqueueinfo=(297, 0), ptrace=(101, 1), process_vm_readv=(310, 0),
         process_vm_writev=(311, 0), prlimit64=(302, 0), pidfd_open=(434, 0)),
-        pidfd_send_signal=424, pidfd_getfd=438, fcntl=72, ioctl=16),
+        fcntl=72, ioctl=16),
     "aarch64": dict(audit=0xC00000B7, x32_bit=None, nr=dict(
         kill=(129, 0), tkill=(130, 0), tgkill=(131, 0), rt_sigqueueinfo=(138, 0),
         rt_tgsigqueueinfo=(240, 0), ptrace=(117, 1), process_vm_readv=(270, 0),
         process_vm_writev=(271, 0), prlimit64=(261, 0), pidfd_open=(434, 0)),
-        pidfd_send_signal=424, pidfd_getfd=438, fcntl=25, ioctl=29),
+        fcntl=25, ioctl=29),
 }
 CAN_BROADCAST = ("kill", "rt_sigqueueinfo")       # pid -1: every process the caller may signal
 # SIGIO to an owner: fcntl(fd, F_SETOWN, pid) then O_ASYNC makes the kernel signal pid (SIGIO ends a
@@ -100,7 +99,7 @@ def _jump(code, k, jt, jf):
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def signal_filter(protected, arch=None, refuse_pidfd_signals=True) -> bytes:
+def signal_filter(protected, arch=None, no_landlock=True) -> bytes:
     """The filter: EPERM for a signal, trace or limit aimed at a protected pid (or -pgid) or at -1."""
     a = ARCHES[arch or platform.machine()]
     # in the caller's order (the supervisor and the kernel first), so a long list loses the least
@@ -112,9 +111,7 @@ def signal_filter(protected, arch=None, refuse_pidfd_signals=True) -> bytes:
             _stmt(BPF_LD_W_ABS, OFF_NR)]
     if a["x32_bit"]:
         prog += [_jump(BPF_JGE_K, a["x32_bit"], 0, 1), _stmt(BPF_RET_K, SECCOMP_RET_ERRNO | ENOSYS)]
-    if refuse_pidfd_signals:
-        for name in ("pidfd_send_signal", "pidfd_getfd"):
-            prog += [_jump(BPF_JEQ_K, a[name], 0, 1), deny]
+    if no_landlock:
         # ioctl(fd, FIOSETOWN or SIOCSPGRP, &pid): refused (Landlock's scope covers SIGIO where present)
         prog += [_jump(BPF_JEQ_K, a["ioctl"], 0, 5), _stmt(BPF_LD_W_ABS, OFF_ARG_LOW[1]),
                  _jump(BPF_JEQ_K, FIOSETOWN, 2, 0), _jump(BPF_JEQ_K, SIOCSPGRP, 1, 0), allow, deny]
@@ -123,7 +120,7 @@ def signal_filter(protected, arch=None, refuse_pidfd_signals=True) -> bytes:
     for i, v in enumerate(values):
         owner.append(_jump(BPF_JEQ_K, v, len(values) - i, 0))
     owner += [allow, deny]
-    setown_ex = [_jump(BPF_JEQ_K, F_SETOWN_EX, 0, 1), deny] if refuse_pidfd_signals else []
+    setown_ex = [_jump(BPF_JEQ_K, F_SETOWN_EX, 0, 1), deny] if no_landlock else []
     fcntl = [_stmt(BPF_LD_W_ABS, OFF_ARG_LOW[1])] + setown_ex + [_jump(BPF_JEQ_K, F_SETOWN, 1, 0), allow] + owner
     prog += [_jump(BPF_JEQ_K, a["fcntl"], 0, len(fcntl))] + fcntl
     prog.append(_stmt(BPF_LD_W_ABS, OFF_NR))            # the checks below compare the call's number again

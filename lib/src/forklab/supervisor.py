@@ -147,7 +147,7 @@ def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep):
     process cap, then the walls (containment.py). What went up is written to walls_fd, as JSON."""
     # decided here, in the supervisor, so the child only makes system calls
     landlock = containment.landlock_abi() >= containment.ABI_WITH_SIGNAL_SCOPE
-    filters = {scoped: containment.signal_filter(protect, refuse_pidfd_signals=not scoped)
+    filters = {scoped: containment.signal_filter(protect, no_landlock=not scoped)
                for scoped in ((True, False) if landlock else (False,))}
 
     def setup():
