@@ -524,3 +524,39 @@ def test_an_interrupted_caller_ends_the_cell_at_once_and_leaves_nothing():
     finally:
         _cleanup(m)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_supervisor_that_stops_answering_is_killed_with_everything_below_it(monkeypatch):
+    """Whatever stops the supervisor (here: this test, with SIGSTOP), the caller waits timeout + grace at
+    most, then kills the supervisor and the program's whole tree - not only the supervisor's session."""
+    import threading
+    from forklab.procstat import all_processes
+    monkeypatch.setattr(ccell, "SUPERVISOR_GRACE", 1.0)
+    m = _marker()
+    src = NAMED % m + "int main(void) { name(); if (fork() == 0) { setsid(); for (;;) pause(); } for (;;) pause(); }"
+    before = set(ccell._children_of_me())
+    result = {}
+
+    def run():
+        result["r"] = run_c(src, timeout=2)
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(survivors := [p for p, st in all_processes().items()
+                                                                 if st.comm == m]) < 2:
+            time.sleep(0.02)
+        assert len(survivors) == 2, "the program did not start"
+        supervisor = next(p for p in ccell._children_of_me() if p not in before)
+        os.kill(supervisor, signal.SIGSTOP)
+        t.join(timeout=2 + 1 + 10)
+        assert not t.is_alive(), "the caller still waits for a stopped supervisor"
+        r = result["r"]
+        assert "did not answer" in r.start_error
+        time.sleep(0.1)
+        left = {p: st.state for p, st in all_processes().items() if st.comm == m}
+        assert all(state == "Z" for state in left.values()), f"still running: {left}"   # dead, awaiting init
+    finally:
+        _cleanup(m)
+        t.join(timeout=20)
