@@ -328,7 +328,8 @@ def test_attack8_a_gigabyte_of_output_does_not_grow_the_caller():
     (["-B/tmp/evil"], "-B"),
     (["-specs=/tmp/evil.specs"], "-specs"),
     (["-Wl,-plugin,/tmp/evil.so"], "-Wl,-plugin"),
-    (["-Xlinker", "--plugin=/tmp/evil.so"], "-Xlinker"),
+    (["-Xlinker", "--plugin=/tmp/evil.so"], "-Xlinker --plugin"),
+    (["--for-linker=--plugin=/tmp/evil.so"], "--for-linker"),
     (["@/tmp/options"], "@"),
     (["-fuse-ld=/tmp/evil"], "-fuse-ld"),
 ])

@@ -161,22 +161,34 @@ _RUNS_OTHER_PROGRAMS = {
     "-o": "the cell chooses where the program is written (./cell)",
     "@": "options read from a file are not checked",
 }
-_PASSES_ON = ("-Wl,", "-Wp,", "-Wa,", "-Xlinker", "-Xpreprocessor", "-Xassembler", "--for-linker",
-              "--for-assembler")
+_PASSES_ON = ("-Wl,", "-Wp,", "-Wa,")                    # -Wl,a,b: a and b go to the linker
+_PASSES_NEXT = ("-Xlinker", "-Xpreprocessor", "-Xassembler", "--for-linker", "--for-assembler")
 LINKERS = ("bfd", "gold", "lld", "mold")
+
+
+def _passed_on(cflags, i: int):
+    """The options cflags[i] hands to the linker, preprocessor or assembler (None if it is not such)."""
+    opt = cflags[i]
+    if opt.startswith(_PASSES_ON):
+        return opt.split(",")[1:]
+    if opt in _PASSES_NEXT:                             # -Xlinker VALUE
+        return cflags[i + 1:i + 2]
+    if opt.startswith(tuple(p + "=" for p in _PASSES_NEXT)):   # --for-linker=VALUE
+        return [opt.split("=", 1)[1]]
+    return None
 
 
 def check_cflags(cflags) -> None:
     """Refuse (CellOptionError, naming the option and why) compiler options that run other programs."""
+    cflags = [str(c) for c in cflags]
     for i, opt in enumerate(cflags):
-        opt = str(opt)
-        pieces = [opt]
-        if opt.startswith(_PASSES_ON):      # options passed on to the linker / preprocessor / assembler
-            pieces = opt.split(",")[1:] or ([str(cflags[i + 1])] if i + 1 < len(cflags) else [])
-            if any("plugin" in p or p.startswith(("-fplugin", "-load")) for p in pieces):
+        handed = _passed_on(cflags, i)
+        if handed is not None:
+            if any("plugin" in p or p.startswith(("-fplugin", "-load")) for p in handed):
                 raise CellOptionError(
-                    f"--cflags {opt!r} is refused: it makes the linker or the compiler load a plugin (code "
-                    "of your choosing). A cell's compiler runs only the compiler's own programs.")
+                    f"--cflags {' '.join(cflags[i:i + 1 + (opt in _PASSES_NEXT)])!r} is refused: it makes the "
+                    "linker or the compiler load a plugin (code of your choosing). A cell's compiler runs only "
+                    "the compiler's own programs.")
             continue
         if opt.startswith("-fuse-ld="):
             if opt.split("=", 1)[1] not in LINKERS:

@@ -8,14 +8,14 @@ in the program's process, between fork and exec; every process the program creat
   domain may signal only processes of the same domain - `kill(getppid(), SIGKILL)`, `kill(-1, ...)`,
   `pidfd_send_signal` to anything outside fail with EPERM - and (every Landlock domain) it may
   ptrace, `process_vm_readv` or open `/proc/PID/mem` of nothing outside (security/landlock/task.c).
-* **A seccomp filter** (Linux 3.5, kept by Docker's default profile, which allows seccomp(2)):
-  kill, tkill, tgkill, rt_(tg)sigqueueinfo, ptrace, process_vm_readv/writev, prlimit64 and
+* **A seccomp filter** (Linux 3.5; Docker's default profile allows seccomp(2)): on every kernel,
+  kill, tkill, tgkill, rt_(tg)sigqueueinfo, ptrace, process_vm_readv/writev, prlimit64,
   pidfd_open and fcntl(F_SETOWN) aimed at a protected process (the supervisor, its ancestors - the
   Jupyter kernel - their threads and process groups, and the caller's other children such as the
   bench server) or at -1 ("every process I may signal") fail with EPERM. A filter sees numbers, not
   processes: it cannot tell a stranger's pid from the program's own child, so it protects a list
-  taken when the cell starts. 32-bit system calls are refused (ENOSYS): the filter's numbers are the
-  native ones.
+  taken when the cell starts (docs/architecture.md lists what it cannot stop). 32-bit system calls
+  are refused (ENOSYS): the filter's numbers are the native ones.
 * The supervisor makes itself non-dumpable (PR_SET_DUMPABLE 0): without CAP_SYS_PTRACE nobody may
   then ptrace it or open its /proc/PID/mem, on every kernel (kernel/ptrace.c, __ptrace_may_access).
 * **Private /tmp, /dev/shm and System V IPC** where a mount and IPC namespace may be made (root, or a
