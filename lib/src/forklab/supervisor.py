@@ -133,13 +133,21 @@ def user_task_count() -> int:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid != uid:
+                owner = os.stat(f"/proc/{entry}").st_uid
+                # a non-dumpable process (such as another cell's supervisor, or this one) shows as
+                # root's in /proc: its real uid is in its status file
+                if owner != uid and not (owner == 0 and _real_uid(entry) == uid):
                     continue
             except OSError:
                 continue
             st = read_stat(entry)
             n += st.num_threads if st else 0
     return n
+
+
+def _real_uid(pid) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
 
 
 def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep):
