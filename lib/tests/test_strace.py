@@ -1,4 +1,5 @@
 """forklab.strace: reading strace's lines, and tracing a fresh interpreter (never the caller)."""
+import os
 import shutil
 import subprocess
 import sys
@@ -152,3 +153,20 @@ def test_trace_c_calls_lists_each_process_by_role_without_pids():
     assert wait.text.startswith("wait4(<child>,") and "WEXITSTATUS(s) == 3" in wait.text
     created = [c for c in log.of("parent") if c.name.startswith("clone") and "<child>" in c.text]
     assert created and "CLONE_VM" in created[-1].text and "CLONE_VFORK" in created[-1].text
+
+
+def test_a_traced_program_that_hangs_is_killed_with_strace_at_the_timeout():
+    """strace dying only detaches what it traces: the supervisor kills the traced program too."""
+    import uuid
+    from forklab.procstat import all_processes
+    marker = "fk" + uuid.uuid4().hex[:10]
+    src = ('#include <sys/prctl.h>\n#include <unistd.h>\n'
+           'int main(void) { prctl(PR_SET_NAME, "%s", 0, 0, 0); for (;;) pause(); }' % marker)
+    t = strace.trace_c(src, timeout=1)
+    if t.ok or "strace is not installed" in (t.why_not or ""):
+        pytest.skip(t.why_not or "traced")
+    assert "did not finish within 1 s" in t.why_not
+    left = [p for p, st in all_processes().items() if st.comm == marker]
+    for p in left:
+        os.kill(p, 9)
+    assert left == [], "the traced program outlived strace's timeout"

@@ -16,13 +16,27 @@ The program is compiled with `cc -Wall -Wextra` into a temporary folder and run 
 forked). The supervisor is a child subreaper: it counts every process the program creates, kills
 them all when more than `max_procs` are alive at once or the timeout passes, and reaps every one,
 orphans included. A hard cap backs the count up (a pids cgroup as root, RLIMIT_NPROC otherwise;
-see supervisor.py for why). The program's stdout and stderr are pipes (as when output is captured), its
-stdin is /dev/null unless `stdin` is given.
+see supervisor.py for why). The program's stdout and stderr are pipes read by the supervisor, which
+keeps the first MiB of each and drops the rest; its stdin is /dev/null unless `stdin` is given.
+
+Walls (containment.py; `forklab.platform_report()` says which hold here): the program cannot signal,
+trace or limit its supervisor, the Jupyter kernel or the bench server, and `kill(-1, ...)` is refused
+(a seccomp filter, everywhere; a Landlock signal scope on Linux 6.12+ keeps every signal inside the
+cell). It does *not* run in a PID namespace of its own: it sees the machine's real pids, which the
+lessons print. Where a mount and IPC namespace may be made, it has its own /tmp, /dev/shm and System
+V IPC, gone with the cell; elsewhere the System V objects it made are removed after it, and files it
+leaves in /tmp or /dev/shm stay. The compiler runs under the same supervisor and walls (60 s at most);
+options that would make it run other programs (-wrapper, -fplugin, -B, -specs, @file...) are
+refused. `max_procs` is clamped to the hard RLIMIT_NPROC of the server, with a note.
 """
 from __future__ import annotations
 
+import codecs
 import json
+import math
 import os
+import resource
+import select
 import shlex
 import shutil
 import signal
@@ -35,7 +49,16 @@ from pathlib import Path
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd")   # forklab.references.NEEDS
 BASE_CFLAGS = ("-Wall", "-Wextra", "-std=gnu17", "-O1", "-g")
-OUTPUT_LIMIT = 1 << 20  # characters kept of stdout / stderr each
+OUTPUT_LIMIT = 1 << 20  # bytes kept of stdout / stderr each (the supervisor reads and drops the rest)
+COMPILE_TIMEOUT = 60.0  # seconds the compiler may take, under the supervisor like the program
+COMPILE_MAX_PROCS = 16  # the driver runs cc1, as, collect2, ld one after the other
+# Seconds the supervisor may need after the timeout: killing everything (at most 10 s, in practice
+# milliseconds), reading the last output (2 s at most) and writing its report.
+SUPERVISOR_GRACE = 15.0
+
+
+class CellOptionError(ValueError):
+    """A C cell's option cannot be used as given; the message says why and what works."""
 
 
 @dataclass
@@ -49,10 +72,14 @@ class CResult:
     timed_out: bool = False
     too_many_procs: bool = False   # killed because more than max_procs processes were alive
     leftovers_killed: bool = False # main ended by itself, but processes it left ran past the timeout
+    out_of_memory: bool = False    # SIGKILLed by the kernel's OOM killer (not by the supervisor)
+    interrupted: bool = False      # the caller was interrupted (Jupyter's stop button): all killed
     max_procs_seen: int = 0        # most processes alive at once (as sampled by the supervisor)
     max_procs: int = 64
     backstop: str = ""             # hard cap under the count: "pids cgroup", "RLIMIT_NPROC" or "none"
+    walls: dict = field(default_factory=dict)  # what contained the program (see containment.py)
     start_error: str = ""          # why the program could not be started ("" if it was)
+    notes: list = field(default_factory=list)  # what the cell changed in what was asked, and why
     timeout: float = 5.0
     command: list = field(default_factory=list)
 
@@ -67,6 +94,8 @@ class CResult:
         if self.too_many_procs:
             return (f"[stopped: more than {self.max_procs} processes alive at once "
                     f"(max_procs={self.max_procs}); all killed and reaped]")
+        if self.interrupted:
+            return "[stopped: the cell was interrupted; all killed and reaped]"
         if self.timed_out and self.leftovers_killed:
             return (f"[exit status {self.returncode}; processes it left behind were still running after "
                     f"the {self.timeout:g} s timeout: all killed and reaped]")
@@ -74,6 +103,9 @@ class CResult:
             return f"[stopped: still running after the {self.timeout:g} s timeout; all killed and reaped]"
         if self.returncode is None:
             return "[the program could not be started]"
+        if self.out_of_memory:
+            return ("[killed by SIGKILL (signal 9): it ran out of memory - the kernel's OOM killer "
+                    "ended it]")
         if self.returncode < 0:
             sig = -self.returncode
             try:
@@ -104,72 +136,248 @@ def compiler() -> str:
                        "(Debian/Ubuntu: apt-get install gcc)")
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, total: int | None = None) -> str:
+    """Text from what the supervisor kept; says so when the program wrote more than that."""
     text = data.decode("utf-8", errors="replace")
-    if len(text) > OUTPUT_LIMIT:
-        text = text[:OUTPUT_LIMIT] + f"\n... [output cut at {OUTPUT_LIMIT} characters]\n"
+    if total is not None and total > len(data):
+        text += f"\n... [output cut at {len(data):,} bytes: the program wrote {total:,}]\n"
     return text
 
 
+# --- what a cell may ask of the compiler -----------------------------------------------------------
+# Options that make the compiler driver run a program of your choosing, load code into the
+# compiler or the linker, or read further options from somewhere unchecked.
+_RUNS_OTHER_PROGRAMS = {
+    "-wrapper": "it runs every step of the compiler through a program you name",
+    "-fplugin": "it loads a shared library of your choosing into the compiler",
+    "-iplugindir": "it tells the compiler where to load plugins from",
+    "-fpass-plugin": "it loads a shared library of your choosing into the compiler",
+    "-Xclang": "it passes raw options to clang's compiler, such as -load (a plugin)",
+    "-B": "it makes the driver run cc1, as and ld from a folder you name",
+    "--prefix": "it makes the driver run cc1, as and ld from a folder you name",
+    "-specs": "a spec file can make the driver run any program",
+    "--specs": "a spec file can make the driver run any program",
+    "--ld-path": "it makes the driver run the linker program you name",
+    "-o": "the cell chooses where the program is written (./cell)",
+    "@": "options read from a file are not checked",
+}
+_PASSES_ON = ("-Wl,", "-Wp,", "-Wa,")                    # -Wl,a,b: a and b go to the linker
+_PASSES_NEXT = ("-Xlinker", "-Xpreprocessor", "-Xassembler", "--for-linker", "--for-assembler")
+LINKERS = ("bfd", "gold", "lld", "mold")
+
+
+def _passed_on(cflags, i: int):
+    """The options cflags[i] hands to the linker, preprocessor or assembler (None if it is not such)."""
+    opt = cflags[i]
+    if opt.startswith(_PASSES_ON):
+        return opt.split(",")[1:]
+    if opt in _PASSES_NEXT:                             # -Xlinker VALUE
+        return cflags[i + 1:i + 2]
+    if opt.startswith(tuple(p + "=" for p in _PASSES_NEXT)):   # --for-linker=VALUE
+        return [opt.split("=", 1)[1]]
+    return None
+
+
+def check_cflags(cflags) -> None:
+    """Refuse (CellOptionError, naming the option and why) compiler options that run other programs."""
+    cflags = [str(c) for c in cflags]
+    for i, opt in enumerate(cflags):
+        handed = _passed_on(cflags, i)
+        if handed is not None:
+            if any("plugin" in p or p.startswith(("-fplugin", "-load")) for p in handed):
+                raise CellOptionError(
+                    f"--cflags {' '.join(cflags[i:i + 1 + (opt in _PASSES_NEXT)])!r} is refused: it makes the "
+                    "linker or the compiler load a plugin (code of your choosing). A cell's compiler runs only "
+                    "the compiler's own programs.")
+            continue
+        if opt.startswith("-fuse-ld="):
+            if opt.split("=", 1)[1] not in LINKERS:
+                raise CellOptionError(f"--cflags {opt!r} is refused: -fuse-ld may name one of the system's "
+                                      f"linkers ({', '.join(LINKERS)}), not a program of your choosing.")
+            continue
+        for prefix, why in _RUNS_OTHER_PROGRAMS.items():     # each a prefix: -fplugin=x.so, -B/usr, @file
+            if opt.startswith(prefix):
+                raise CellOptionError(
+                    f"--cflags {opt!r} is refused: {why}. A cell's compiler runs only the compiler's own "
+                    "programs; options such as -O2, -g, -Wall, -DNAME=1, -std=c11, -pthread, -lm work.")
+
+
 def compile_c(source: str, workdir: Path, cflags=()) -> tuple[bool, str, Path]:
-    """Compile source into workdir/cell; returns (ok, compiler output with short paths, binary)."""
+    """Compile source into workdir/cell under the supervisor (timeout, process cap, walls, private
+    /tmp); returns (ok, compiler output with short paths, binary). Options that would run other
+    programs are refused with CellOptionError."""
+    cflags = [str(c) for c in cflags]
+    check_cflags(cflags)
     src = workdir / "cell.c"
     src.write_text(source)
     binary = workdir / "cell"
-    cmd = [compiler(), *BASE_CFLAGS, *cflags, "-o", str(binary), str(src)]
-    proc = subprocess.run(cmd, capture_output=True, cwd=workdir, timeout=60)
-    out = _decode(proc.stdout + proc.stderr).replace(str(src), "cell.c").replace(str(workdir) + "/", "")
-    return proc.returncode == 0, out, binary
+    cmd = [compiler(), *BASE_CFLAGS, *cflags, "-o", "cell", "cell.c"]
+    env = dict(os.environ, TMPDIR=str(workdir))     # the driver's temporary files die with the folder
+    out, err, status = run_program(cmd, timeout=COMPILE_TIMEOUT, max_procs=COMPILE_MAX_PROCS, cwd=workdir,
+                                   env=env, private_tmp=True)
+    text = (out + err).replace(str(src), "cell.c").replace(str(workdir) + "/", "")
+    if status.get("timed_out") or status.get("too_many_procs") or status.get("start_error"):
+        why = (f"did not finish within {COMPILE_TIMEOUT:g} s" if status.get("timed_out")
+               else f"started more than {COMPILE_MAX_PROCS} processes" if status.get("too_many_procs")
+               else f"could not start ({status.get('start_error')})")
+        return False, text + f"[the compiler {why}: stopped, and everything it started was killed]\n", binary
+    return status.get("returncode") == 0 and binary.exists(), text, binary
 
 
-def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=None):
-    """Run any program under the supervisor; returns (stdout, stderr, supervisor report dict)."""
-    if timeout <= 0:
-        raise ValueError("timeout must be positive (seconds)")
-    if max_procs < 1:
-        raise ValueError("max_procs must be at least 1")
+def check_timeout(timeout) -> float:
+    """A timeout is a finite number of seconds above 0 (nan, inf, 0, -1 are refused, saying so)."""
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        raise CellOptionError(f"timeout must be a number of seconds, such as 5; got {timeout!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise CellOptionError(f"timeout must be a finite number of seconds above 0, such as 5; got {timeout!r} "
+                              "(every cell ends: its processes are killed when the timeout passes)")
+    return value
+
+
+def max_procs_allowed(max_procs: int) -> tuple[int, str]:
+    """max_procs clamped to the hard RLIMIT_NPROC this server runs under (the class's limit):
+    (allowed, a note saying so if it was clamped, else "")."""
+    if isinstance(max_procs, bool) or not isinstance(max_procs, int) or max_procs < 1:
+        raise CellOptionError(f"max_procs must be a whole number of processes, 1 or more; got {max_procs!r}")
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    if hard != resource.RLIM_INFINITY and max_procs > hard:
+        return hard, (f"max_procs={max_procs} is more than this server allows: its processes run under a hard "
+                      f"limit of {hard} (RLIMIT_NPROC, set by your course's hub), so the cell runs with "
+                      f"max_procs={hard}")
+    return max_procs, ""
+
+
+def _children_of_me() -> list:
+    """The caller's own children (the bench server, other cells' supervisors): the program may not
+    signal them either. From /proc/self/task/TID/children, so no other process is read."""
+    kids = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def _tree(pid: int) -> list:
+    """pid and every process below it (for killing a supervisor that stopped answering)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> None:
+    """proc.wait(timeout), woken the moment the supervisor ends (a pidfd, Linux 5.3) instead of
+    Popen's polling, which sleeps up to 50 ms at a time; TimeoutExpired when it does not end."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):       # Python < 3.9, Linux < 5.3, or a seccomp filter
+        proc.wait(timeout=timeout)
+        return
+    try:
+        if not select.select([fd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+    finally:
+        os.close(fd)
+    proc.wait(timeout=5)                    # it has ended: this only reaps it
+
+
+def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=None, private_tmp=False):
+    """Run any program under the supervisor; returns (stdout, stderr, supervisor report dict).
+    Every wait here is bounded: the supervisor has timeout + SUPERVISOR_GRACE seconds to report."""
+    timeout = check_timeout(timeout)
+    if isinstance(max_procs, bool) or not isinstance(max_procs, int) or max_procs < 1:
+        raise CellOptionError(f"max_procs must be a whole number of processes, 1 or more; got {max_procs!r}")
     with tempfile.TemporaryDirectory(prefix="forklab-run-") as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-I", "-S", str(SUPERVISOR), "--timeout", str(timeout),
-               "--max-procs", str(max_procs), "--report", str(report)]
+        cmd = [sys.executable, "-I", "-S", str(SUPERVISOR), "--timeout", repr(timeout),
+               "--max-procs", str(max_procs), "--report", str(report), "--output", tmp,
+               "--output-limit", str(OUTPUT_LIMIT)]
+        for pid in _children_of_me():
+            cmd += ["--protect", str(pid)]
+        if private_tmp:
+            cmd += ["--private-tmp"]
         if stdin is not None:
             stdin_file = Path(tmp) / "stdin"
             stdin_file.write_bytes(stdin.encode() if isinstance(stdin, str) else stdin)
             cmd += ["--stdin", str(stdin_file)]
         cmd += ["--", *map(str, argv)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True)
+        # The supervisor's own messages go to a file, never to a pipe a program could hold open.
+        with open(Path(tmp) / "supervisor.log", "wb") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=cwd, env=env,
+                                    start_new_session=True)
+        stuck = False
         try:
-            out, err = proc.communicate(timeout=timeout + 15)
+            _wait(proc, timeout + SUPERVISOR_GRACE)
         except subprocess.TimeoutExpired:
-            # the supervisor itself is stuck (it should never be): kill its whole session group
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
+            stuck = True            # it should never be: kill it and everything below it
+            for pid in reversed(_tree(proc.pid)):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            proc.wait(timeout=5)
+        except BaseException:      # interrupted (KeyboardInterrupt): the supervisor ends the cell
+            proc.terminate()
+            try:
+                proc.wait(timeout=SUPERVISOR_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            raise
         try:
             status = json.loads(report.read_text())
         except (OSError, ValueError):
-            status = {"returncode": None, "timed_out": True, "too_many_procs": False, "max_seen": 0,
-                      "start_error": f"supervisor failed (status {proc.returncode})"}
-        return _decode(out), _decode(err), status
+            log_text = (Path(tmp) / "supervisor.log").read_bytes()[-2000:].decode(errors="replace")
+            status = {"returncode": None, "timed_out": stuck, "too_many_procs": False, "max_seen": 0,
+                      "start_error": (f"the supervisor did not answer within {timeout + SUPERVISOR_GRACE:g} s; "
+                                      "it and the processes below it were killed" if stuck else
+                                      f"the supervisor failed (status {proc.returncode}): {log_text}")}
+        sizes = status.get("output_bytes", {})
+        out = err = b""
+        for name in ("stdout", "stderr"):
+            try:
+                data = (Path(tmp) / name).read_bytes()[:OUTPUT_LIMIT]
+            except OSError:
+                data = b""
+            text = _decode(data, sizes.get(name))
+            out, err = (text, err) if name == "stdout" else (out, text)
+        return out, err, status
 
 
 def run_supervised(argv, *, stdin=None, timeout: float = 5.0, max_procs: int = 64, cwd=None,
-                   env=None) -> CResult:
+                   env=None, private_tmp: bool = False) -> CResult:
     """Run a program that needs no compiling under the supervisor: the one place its report
     becomes a CResult (for C cells, process trees and graded programs alike)."""
-    out, err, status = run_program(argv, stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=cwd, env=env)
+    out, err, status = run_program(argv, stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=cwd, env=env,
+                                   private_tmp=private_tmp)
     return CResult(stdout=out, stderr=err, returncode=status.get("returncode"), compiled=True,
                    timed_out=bool(status.get("timed_out")),
                    too_many_procs=bool(status.get("too_many_procs")),
                    leftovers_killed=bool(status.get("main_ended_first")),
+                   out_of_memory=bool(status.get("out_of_memory")),
+                   interrupted=bool(status.get("interrupted")),
                    max_procs_seen=int(status.get("max_seen", 0)), max_procs=max_procs,
-                   backstop=status.get("backstop", ""), start_error=status.get("start_error") or "",
-                   timeout=timeout)
+                   backstop=status.get("backstop", ""), walls=status.get("walls", {}),
+                   start_error=status.get("start_error") or "", timeout=timeout)
 
 
 def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: int = 64,
           cflags=()) -> CResult:
     """Compile `source` (a complete C program) with warnings on and run it in the sandbox."""
+    timeout = check_timeout(timeout)
+    max_procs, note = max_procs_allowed(max_procs)
     if isinstance(args, str):
         args = shlex.split(args)
     if isinstance(cflags, str):
@@ -177,10 +385,14 @@ def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: 
     with tempfile.TemporaryDirectory(prefix="forklab-c-") as tmp:
         ok, compile_output, binary = compile_c(source, Path(tmp), cflags)
         if not ok:
-            return CResult(compile_output=compile_output, max_procs=max_procs, timeout=timeout)
-        result = run_supervised([binary, *args], stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=tmp)
+            return CResult(compile_output=compile_output, max_procs=max_procs, timeout=timeout,
+                           notes=[note] if note else [])
+        # run as ./cell in its folder: with a private /tmp, that folder is the only one kept visible
+        result = run_supervised(["./cell", *args], stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=tmp,
+                                private_tmp=True)
     result.compile_output = compile_output
     result.command = ["./cell", *map(str, args)]
+    result.notes = [note] if note else []
     if result.start_error:
         result.stderr += result.start_error + "\n"
     return result
@@ -214,9 +426,15 @@ def _parse_magic_line(line: str) -> dict:
                          f"--cflags \"...\", --out VAR, --needs {'|'.join(NEEDS)}, --reference NAME; got: {line!r}") from None
     if ns.out is not None and not ns.out.isidentifier():
         raise ValueError(f"%%c --out needs a Python variable name, such as --out run; got: {ns.out!r}")
-    stdin = ns.stdin.encode().decode("unicode_escape") if ns.stdin is not None else None
+    stdin = _unescape(ns.stdin) if ns.stdin is not None else None
     return {"timeout": ns.timeout, "max_procs": ns.max_procs, "args": shlex.split(ns.args),
             "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference, "out": ns.out}
+
+
+def _unescape(text: str) -> str:
+    """--stdin "line\\n": backslash escapes become characters; every other character, é or 字
+    included, stays itself (unicode_escape alone reads UTF-8 bytes as Latin-1: é became Ã©)."""
+    return codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
 
 
 def show(result: CResult) -> None:
@@ -232,6 +450,8 @@ def show(result: CResult) -> None:
         sys.stdout.flush()
         print(result.stderr, end="" if result.stderr.endswith("\n") else "\n", file=sys.stderr)
         sys.stderr.flush()
+    for note in result.notes:
+        print(f"[note: {note}]", file=sys.stderr)
     print(result.status_line())
 
 
@@ -247,7 +467,11 @@ def c_magic(line: str, cell: str) -> None:
         print(e, file=sys.stderr)
         return
     needs, name, out = opts.pop("needs"), opts.pop("reference"), opts.pop("out")
-    result = run_c(cell, **opts)
+    try:
+        result = run_c(cell, **opts)
+    except CellOptionError as e:       # a refused option or value: the reason, never a traceback
+        print(f"%%c: {e}", file=sys.stderr)
+        return
     show(result)
     if out is not None:         # --out VAR: the notebook keeps the run, to read what the program printed
         from IPython import get_ipython

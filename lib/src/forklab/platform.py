@@ -98,6 +98,8 @@ def platform_report() -> PlatformReport:
         why = fork_obs.kcmp_reason if fork_obs is not None else "no experiment ran"
         probes.append(Probe("kcmp", False, f"tried: {why}"))
 
+    probes += _cell_wall_probes()
+
     works = {p.name: p.works for p in probes}
     conf = confinement()
     out = []
@@ -124,7 +126,51 @@ def platform_report() -> PlatformReport:
                    "clone3-only ones works with clone, and cells that need clone3 show a recorded output")
     if not works["kcmp"]:
         out.append("the kernel's second opinion (kcmp) is unavailable; verdicts still come from observation")
+    out += _cell_wall_consequences(works)
     return PlatformReport(
         kernel=release, kernel_version=version, machine=_platform.machine(), uid=os.geteuid(),
         root=os.geteuid() == 0, cap_sys_admin=has_cap_sys_admin(), seccomp_filter=conf.seccomp_filter,
         threads=len(os.listdir("/proc/self/task")), probes=tuple(probes), consequences=tuple(out))
+
+
+# --- what contains a %%c cell's program here (issue 17; forklab/containment.py) -------------------
+CELL_SIGNAL_SCOPE = "cell signal scope"
+CELL_PRIVATE_TMP = "cell own /tmp"
+
+
+def _cell_wall_probes() -> list:
+    """Start a program under the C cells' supervisor, as a cell's program is, and read which walls
+    went up around it."""
+    from .ccell import run_supervised
+    try:
+        walls = run_supervised(["/bin/true"], timeout=5, max_procs=4, private_tmp=True).walls
+    except OSError as e:
+        walls = {"error": str(e)}
+    scope = walls.get("landlock_signal_scope", False)
+    tmp = walls.get("private_tmp_ipc", False)
+    return [Probe(CELL_SIGNAL_SCOPE, scope, "tried: Landlock keeps a cell's signals inside the cell" if scope
+                  else "tried: Landlock's signal scope (Linux 6.12) is missing or refused here"),
+            Probe(CELL_PRIVATE_TMP, tmp, "tried: a cell gets its own /tmp, /dev/shm and System V IPC" if tmp
+                  else "tried: a mount and IPC namespace for the cell is refused "
+                       + (f"({walls['private_tmp_ipc_error']})" if walls.get("private_tmp_ipc_error") else "here"))]
+
+
+def _cell_wall_consequences(works: dict) -> list:
+    out = []
+    if works[CELL_SIGNAL_SCOPE]:
+        out.append("a %%c program may signal and trace only processes of its own cell (a Landlock scope), "
+                   "and kill(-1, ...) is refused: your kernel, the bench server and your other programs are out of reach")
+    else:
+        out.append("a %%c program cannot signal or trace its supervisor, your Jupyter kernel or the bench server, "
+                   "and kill(-1, ...) is refused (a seccomp filter); it could still signal another program of "
+                   "yours by its pid, since without Landlock's signal scope (Linux 6.12) nothing can tell that "
+                   "pid from its own child")
+    out.append("a %%c program does not run in a PID namespace of its own: it sees the real pids, which the "
+               "lessons on getpid(), getppid() and orphans print (see docs/architecture.md, issue 17)")
+    if works[CELL_PRIVATE_TMP]:
+        out.append("a %%c program has its own /tmp, /dev/shm and System V IPC: what it leaves there disappears with it")
+    else:
+        out.append("a %%c program shares /tmp and /dev/shm with you (no mount namespace here): System V semaphores, "
+                   "shared memory and queues it made are removed after the cell, files it leaves in /tmp or "
+                   "/dev/shm stay")
+    return out

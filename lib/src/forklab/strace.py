@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -153,18 +152,23 @@ def _strace(argv: tuple[str, ...], syscalls: Sequence[str], *, per_process: bool
         out = os.path.join(tmp, "trace")      # with -ff, strace writes trace.<pid>: one file a process
         cmd = [strace, "-ff" if per_process else "-f", "-qq", "-o", out, "-e", "trace=" + ",".join(syscalls),
                "-e", "signal=none", "--", *argv]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp)
-        except subprocess.TimeoutExpired:
-            return {}, f"the traced command did not finish within {timeout:g} s", None
+        # under the C cells' supervisor: a timeout kills strace *and* the traced processes (a tracer's
+        # death only detaches them), and the command is behind the same walls as a cell's program
+        from .ccell import run_program
+        _, stderr, status = run_program(cmd, timeout=timeout, max_procs=64, cwd=cwd or tmp)
+        if status.get("timed_out") or status.get("too_many_procs"):
+            why = (f"did not finish within {timeout:g} s" if status.get("timed_out")
+                   else "created more than 64 processes at once")
+            return {}, f"the traced command {why} (all its processes were killed)", None
+        returncode = status.get("returncode")
         texts = {}
         for name in os.listdir(tmp):
             if name == "trace" or name.startswith("trace."):
                 with open(os.path.join(tmp, name)) as f:
                     texts[int(name[6:]) if name != "trace" else None] = f.read()
-    if not any(t.strip() for t in texts.values()) and proc.returncode != 0:
-        return {}, _why_not(proc.stderr), proc.returncode
-    return texts, None, proc.returncode
+    if not any(t.strip() for t in texts.values()) and returncode != 0:
+        return {}, _why_not(stderr or status.get("start_error") or ""), returncode
+    return texts, None, returncode
 
 
 def trace(argv: Sequence[str], *, timeout: float = 20.0, cwd: str | None = None) -> Trace:
@@ -184,8 +188,8 @@ def trace_python(code: str, *, timeout: float = 20.0) -> Trace:
 def trace_c(source: str, *, timeout: float = 20.0, cflags: Sequence[str] = ()) -> Trace:
     """Compile a whole C program the way a C cell does (forklab.ccell) and run it under strace.
 
-    Meant for small, well-behaved programs: strace must be the program's parent, so it runs
-    without the C cell's process-count supervisor (the timeout still applies).
+    strace runs under the C cells' supervisor, and the program under strace: the timeout, the
+    process cap and the walls of a cell hold for both.
     """
     with _compiled(source, cflags) as (binary, why_not):
         if binary is None:
@@ -330,8 +334,7 @@ def trace_c_calls(source: str, calls: Sequence[str], *, timeout: float = 20.0,
                   cflags: Sequence[str] = ()) -> CallLog:
     """Compile a whole C program the way a C cell does and trace its ``calls`` (see trace_calls).
 
-    It runs in an empty temporary folder (its cwd), without the C cell's process-count supervisor:
-    meant for small, well-behaved programs.
+    It runs in an empty temporary folder (its cwd), under the C cells' supervisor like trace_c.
     """
     with _compiled(source, cflags) as (binary, why_not):
         if binary is None:

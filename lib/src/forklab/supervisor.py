@@ -7,7 +7,7 @@ copied). This fresh, single-threaded interpreter then
 
 * makes itself a *child subreaper* (prctl PR_SET_CHILD_SUBREAPER): every orphan the program leaves
   is reparented to us, not to init, so we can count it, kill it and reap it;
-* starts the program in a new session/process group, stdout and stderr inherited;
+* starts the program in a new session/process group, its stdout and stderr pipes to us;
 * every couple of milliseconds follows /proc/PID/task/TID/children down from itself and counts
   its living descendants (so the cost grows with the program's processes, never with the host's). More than
   max_procs alive at once, or the timeout reached: SIGKILL every descendant (by process group and
@@ -22,11 +22,19 @@ can create one (root), otherwise RLIMIT_NPROC set to the user's current count pl
 then fails with EAGAIN until the supervisor kills the lot). The program also runs at nice +5, so
 that the supervisor gets the CPU back from a program that keeps it busy.
 
-Only the standard library and procstat.py beside it: this file runs without importing forklab (quick to start).
+The program's stdout and stderr are pipes read here (the first --output-limit bytes of each are kept
+in --output DIR, the rest is read and dropped), and the program starts behind the walls of
+containment.py (no signal, trace or limit can reach us or our ancestors; its own /tmp, /dev/shm and
+IPC where allowed); where it has no IPC namespace, the System V objects its processes made are
+removed at the end (leftovers.py). SIGTERM from the caller ends the cell now (an interrupt).
+
+Only the standard library and procstat.py, containment.py, leftovers.py beside it: this file runs
+without importing forklab (quick to start).
 """
 import ctypes
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -37,6 +45,8 @@ import time
 # library, which forklab/platform.py must not shadow) and load that one stdlib-only module.
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 from procstat import all_processes, read_stat  # noqa: E402
+import containment  # noqa: E402
+import leftovers  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -123,7 +133,10 @@ def user_task_count() -> int:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid != uid:
+                owner = os.stat(f"/proc/{entry}").st_uid
+                # a non-dumpable process (such as another cell's supervisor, or this one) shows as
+                # root's in /proc: its real uid is in its status file
+                if owner != uid and not (owner == 0 and _real_uid(entry) == uid):
                     continue
             except OSError:
                 continue
@@ -132,8 +145,19 @@ def user_task_count() -> int:
     return n
 
 
-def program_setup(cgroup, nproc_limit):
-    """Runs in the program's process just before exec (the supervisor is single-threaded)."""
+def _real_uid(pid) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+
+
+def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep):
+    """Runs in the program's process just before exec (the supervisor is single-threaded): the
+    process cap, then the walls (containment.py). What went up is written to walls_fd, as JSON."""
+    # decided here, in the supervisor, so the child only makes system calls
+    landlock = containment.landlock_abi() >= containment.ABI_WITH_SIGNAL_SCOPE
+    filters = {scoped: containment.signal_filter(protect, no_landlock=not scoped)
+               for scoped in ((True, False) if landlock else (False,))}
+
     def setup():
         if cgroup:
             with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
@@ -144,6 +168,29 @@ def program_setup(cgroup, nproc_limit):
             if hard == resource.RLIM_INFINITY or nproc_limit < hard:
                 resource.setrlimit(resource.RLIMIT_NPROC, (nproc_limit, nproc_limit))
         os.nice(5)
+        try:     # when memory runs out, the kernel's OOM killer takes the program, not the caller
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
+        walls = {"private_tmp_ipc": False}
+        containment.dumpable_again()
+        if private_tmp:
+            try:
+                walls["private_tmp_ipc"] = containment.private_tmp_and_ipc(keep)
+            except OSError as e:
+                walls["private_tmp_ipc_error"] = str(e)
+        if not containment.no_new_privs():
+            walls["error"] = "the kernel refused no_new_privs (prctl), which the cell's walls need"
+        else:
+            walls["landlock_signal_scope"] = landlock and containment.scope_signals()
+            walls["seccomp_signal_filter"] = containment.install_filter(filters[walls["landlock_signal_scope"]])
+            if not walls["seccomp_signal_filter"]:
+                walls["error"] = ("the kernel refused the cell's seccomp filter (is CONFIG_SECCOMP_FILTER "
+                                  "off?): the program would be able to signal its supervisor, so it is not run")
+        os.write(walls_fd, json.dumps(walls).encode())
+        if "error" in walls:
+            raise OSError(walls["error"])
     return setup
 
 
@@ -163,8 +210,9 @@ def reap(status: dict, main_pid: int) -> bool:
                                     else os.WEXITSTATUS(wstatus))
 
 
-def kill_all(me: int, pgid: int, status: dict, main_pid: int) -> None:
+def kill_all(me: int, pgid: int, status: dict, main_pid: int, output) -> None:
     """SIGKILL the program's group and every descendant until nothing is left, reaping as we go."""
+    status["we_killed"] = True
     deadline = time.monotonic() + 10.0
     while time.monotonic() < deadline:
         try:
@@ -178,31 +226,127 @@ def kill_all(me: int, pgid: int, status: dict, main_pid: int) -> None:
                 pass
         if not reap(status, main_pid):
             return
-        time.sleep(0.001)
+        output.read_some(0.001)     # a writer blocked on a full pipe must not delay its death
 
 
-def supervise(argv: list, timeout: float, max_procs: int, stdin_path: str | None) -> dict:
-    status = {"returncode": None, "main_ended_at": None, "timed_out": False, "too_many_procs": False, "max_seen": 0,
-              "reaped": 0, "subreaper": set_subreaper(), "start_error": None}
+class Output:
+    """The program's stdout and stderr, read here as they come: the first `limit` bytes of each
+    are kept, the rest is read and dropped (so a program writing without end neither blocks nor
+    fills anyone's memory)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.pipes = {}
+        self.kept = {"stdout": bytearray(), "stderr": bytearray()}
+        self.total = {"stdout": 0, "stderr": 0}
+        self.selector = selectors.DefaultSelector()
+
+    def pipe(self, name: str) -> int:
+        """A pipe for the program's `name` stream; returns the end to give the program."""
+        r, w = os.pipe()
+        self.selector.register(r, selectors.EVENT_READ, name)
+        self.pipes[name] = r
+        return w
+
+    def read_some(self, timeout: float) -> None:
+        """Wait up to timeout for output and read what is there (at most 1 MiB, then the caller
+        gets to look at the program's processes again)."""
+        if not self.pipes:
+            time.sleep(timeout)
+            return
+        for _ in range(16):
+            ready = self.selector.select(timeout)
+            if not ready:
+                return
+            for key, _ in ready:
+                name = key.data
+                data = os.read(key.fd, 65536)
+                if not data:                        # every writer is gone
+                    self.selector.unregister(key.fd)
+                    os.close(key.fd)
+                    del self.pipes[name]
+                    continue
+                self.total[name] += len(data)
+                room = self.limit - len(self.kept[name])
+                if room > 0:
+                    self.kept[name] += data[:room]
+            if not self.pipes:
+                return
+            timeout = 0
+
+    def drain(self, seconds: float) -> None:
+        """Read until every writer is gone (all reaped: at once), or `seconds` passed."""
+        deadline = time.monotonic() + seconds
+        while self.pipes and time.monotonic() < deadline:
+            self.read_some(0.05)
+        for fd in self.pipes.values():
+            os.close(fd)
+        self.pipes.clear()
+
+    def save(self, folder: str) -> None:
+        for name, data in self.kept.items():
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(data)
+
+
+STOP = []   # set by SIGTERM: the caller was interrupted and wants the cell ended now
+
+
+def supervise(argv: list, timeout: float, max_procs: int, stdin_path, output_dir, output_limit: int,
+              protect, private_tmp: bool, cwd) -> dict:
+    status = {"returncode": None, "main_ended_at": None, "timed_out": False, "too_many_procs": False,
+              "max_seen": 0, "reaped": 0, "subreaper": set_subreaper(), "start_error": None,
+              "we_killed": False, "interrupted": False, "out_of_memory": False, "walls": {},
+              "removed": []}
     me = os.getpid()
     cap = 2 * max_procs + 16
     cgroup = backstop_cgroup(cap) if os.getuid() == 0 else None
     nproc = None if cgroup or os.getuid() == 0 else user_task_count() + cap
     status["backstop"] = "pids cgroup" if cgroup else ("RLIMIT_NPROC" if nproc else "none")
+    output = Output(output_limit)
+    if output_dir:
+        out_w, err_w = output.pipe("stdout"), output.pipe("stderr")
+    else:
+        out_w = err_w = None
+    walls_r, walls_w = os.pipe()
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    ipc_before = leftovers.snapshot()
+    ooms_before = oom_kills()
+    targets = containment.protected_targets(me, protect)
     try:
-        proc = subprocess.Popen(argv, stdin=stdin, start_new_session=True, close_fds=True,
-                                preexec_fn=program_setup(cgroup, nproc))
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=out_w, stderr=err_w, cwd=cwd,
+                                start_new_session=True, close_fds=True,
+                                preexec_fn=program_setup(cgroup, nproc, walls_w, targets, private_tmp,
+                                                         [cwd or os.getcwd()]))
     except (OSError, subprocess.SubprocessError) as e:
-        status["start_error"] = f"{type(e).__name__}: {e}"
+        proc, error = None, f"{type(e).__name__}: {e}"
+    finally:
+        for fd in (out_w, err_w, walls_w):     # ours closed: only the program holds these now
+            if fd is not None:
+                os.close(fd)
+        if stdin_path:
+            stdin.close()
+    with os.fdopen(walls_r, "rb") as f:     # what the program's walls are (written before its exec)
+        status["walls"] = json.loads(f.read(4096) or b"{}")
+    if proc is None:
+        status["start_error"] = status["walls"].pop("error", None) or error
+        output.drain(0)
         if cgroup:
             os.rmdir(cgroup)
         return status
-    finally:
-        if stdin_path:
-            stdin.close()
     try:
-        return watch(proc, status, me, timeout, max_procs)
+        status["program_pid"] = proc.pid
+        seen = watch(proc, status, me, timeout, max_procs, output)
+        output.drain(2.0)
+        if output_dir:
+            output.save(output_dir)
+        status["output_bytes"] = output.total
+        if (status["returncode"] == -signal.SIGKILL and not status["we_killed"]
+                and oom_kills() > ooms_before):
+            status["out_of_memory"] = True
+        if not status["walls"].get("private_tmp_ipc"):
+            status["removed"] = leftovers.remove_made_by(seen, ipc_before)
+        return status
     finally:
         if cgroup:
             for _ in range(100):  # empty once every task is reaped; the kernel may lag a moment
@@ -213,25 +357,59 @@ def supervise(argv: list, timeout: float, max_procs: int, stdin_path: str | None
                     time.sleep(0.01)
 
 
-def watch(proc, status, me, timeout, max_procs) -> dict:
+def oom_kills() -> int:
+    """How many processes the kernel's OOM killer has killed: machine-wide (/proc/vmstat, Linux
+    4.13) plus our memory cgroup's count (a container's limit; cgroup v2 memory.events, v1
+    memory.oom_control). Read before and after: a rise means an OOM kill happened meanwhile."""
+    n = 0
+    try:
+        with open("/proc/vmstat") as f:
+            n += sum(int(line.split()[1]) for line in f if line.startswith("oom_kill "))
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return n
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            files = [f"/sys/fs/cgroup{path}/memory.events", f"/sys/fs/cgroup/unified{path}/memory.events"]
+        elif "memory" in controllers.split(","):
+            files = [f"/sys/fs/cgroup/memory{path}/memory.oom_control"]
+        else:
+            continue
+        for name in files:
+            try:
+                with open(name) as f:
+                    n += sum(int(line.split()[1]) for line in f if line.startswith("oom_kill "))
+            except (OSError, ValueError, IndexError):
+                pass
+    return n
+
+
+def watch(proc, status, me, timeout, max_procs, output) -> set:
+    """Follow the program until nothing of it is left; returns every pid seen (for leftovers)."""
     proc.returncode = 0  # we reap with os.waitpid ourselves: keep Popen from trying later
     pgid = proc.pid
+    seen = {proc.pid}
     start = time.monotonic()
     interval = 0.0005
     while True:
         if not reap(status, proc.pid):
             break
-        alive = len(descendants(me))
+        below = descendants(me)
+        seen.update(below)
+        alive = len(below)
         status["max_seen"] = max(status["max_seen"], alive)
         if alive > max_procs:
             status["too_many_procs"] = True
-            kill_all(me, pgid, status, proc.pid)
+            kill_all(me, pgid, status, proc.pid, output)
             break
-        if time.monotonic() - start > timeout:
-            status["timed_out"] = True
-            kill_all(me, pgid, status, proc.pid)
+        if time.monotonic() - start > timeout or STOP:
+            status["timed_out"] = not STOP
+            status["interrupted"] = bool(STOP)
+            kill_all(me, pgid, status, proc.pid, output)
             break
-        time.sleep(interval)
+        output.read_some(interval)
         # quick looks at first (most cells end within a few ms), then gentler on a shared CPU
         interval = min(interval * 1.5, 0.005 if time.monotonic() - start < 1.0 else 0.02)
     reap(status, proc.pid)
@@ -239,14 +417,18 @@ def watch(proc, status, me, timeout, max_procs) -> dict:
     status["main_ended_first"] = status["timed_out"] and status["main_ended_at"] is not None and \
         status["main_ended_at"] - start <= timeout
     status.pop("main_ended_at")
-    return status
+    return seen
 
 
 def main(args: list) -> int:
     timeout, max_procs, report, stdin_path = 5.0, 64, None, None
+    output_dir, output_limit, protect, private_tmp, cwd = None, 1 << 20, [], False, None
     while args and args[0] != "--":
-        opt, val = args[0], args[1]
-        args = args[2:]
+        opt = args.pop(0)
+        if opt == "--private-tmp":
+            private_tmp = True
+            continue
+        val = args.pop(0)
         if opt == "--timeout":
             timeout = float(val)
         elif opt == "--max-procs":
@@ -255,11 +437,22 @@ def main(args: list) -> int:
             report = val
         elif opt == "--stdin":
             stdin_path = val
+        elif opt == "--output":
+            output_dir = val
+        elif opt == "--output-limit":
+            output_limit = int(val)
+        elif opt == "--protect":
+            protect.append(int(val))
+        elif opt == "--cwd":
+            cwd = val
         else:
             print(f"supervisor: unknown option {opt}", file=sys.stderr)
             return 2
     argv = args[1:]
-    status = supervise(argv, timeout, max_procs, stdin_path)
+    containment.not_dumpable()          # before the program exists: it may never trace us
+    signal.signal(signal.SIGTERM, lambda *_: STOP.append(True))
+    status = supervise(argv, timeout, max_procs, stdin_path, output_dir, output_limit, protect,
+                       private_tmp, cwd)
     with open(report, "w") as f:
         json.dump(status, f)
     return 0
