@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
-NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd")   # forklab.references.NEEDS
+NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd", "ns-last-pid", "proc-mount")   # forklab.references.NEEDS
 BASE_CFLAGS = ("-Wall", "-Wextra", "-std=gnu17", "-O1", "-g")
 OUTPUT_LIMIT = 1 << 20  # characters kept of stdout / stderr each
 
