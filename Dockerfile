@@ -25,7 +25,7 @@
 #       read /proc/kcore - fine for a throw-away container on your laptop, not for a shared server.
 # --cap-add SYS_ADMIN does not help `student`: a non-root user has no capabilities either way. (Docker's
 # profile does let a *root* container with CAP_SYS_ADMIN make namespaces - but a root notebook with that
-# capability can also change the container's mounts; prefer the two options above.)
+# capability can also change the container's mounts; prefer the options above.)
 # Kubernetes (a JupyterHub) runs pods without seccomp unless the kubelet's --seccomp-default or the pod
 # asks for RuntimeDefault; to be explicit, set in the single-user pod's securityContext:
 #   seccompProfile: {type: Unconfined}      (and, on AppArmor nodes, appArmorProfile: {type: Unconfined},
