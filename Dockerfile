@@ -64,4 +64,4 @@ EXPOSE 8888
 # default_url: the URL the server prints opens the first notebook (a notebook argument would only reach
 # a browser the server opens itself, and in a container there is none: the printed URL showed the launcher).
 CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--ServerApp.root_dir=.", \
-     "--ServerApp.default_url=/lab/tree/notebooks/00_start_here.ipynb"]
+     "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb"]

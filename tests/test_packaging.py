@@ -114,4 +114,4 @@ def test_make_lab_and_the_docker_image_serve_the_whole_course():
     assert '"--ServerApp.root_dir=."' in cmd, cmd
     # In a container no browser is opened by the server: the URL it prints must itself land on the course
     # (a notebook argument reaches only a browser the server opens; tests/test_container.py opens the URL).
-    assert '"--ServerApp.default_url=/lab/tree/notebooks/00_start_here.ipynb"' in cmd, cmd
+    assert '"--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb"' in cmd, cmd
