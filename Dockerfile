@@ -1,7 +1,8 @@
 # forklab in a container: the image a laptop (macOS, Windows, Linux) or a JupyterHub runs.
 #
 #   docker build -t forklab .
-#   docker run --rm -p 8888:8888 forklab          # then open the http://127.0.0.1:8888/lab?token=... it prints
+#   docker run --rm -p 8888:8888 forklab          # then open the http://127.0.0.1:8888/lab/tree/...?token=...
+#                                                 # it prints: it opens the course's first notebook
 #
 # It installs exactly what Binder does (binder/): requirements.txt, then ./lib built with gcc.
 # Experiments run on the host's kernel - that is what the course measures - as the unprivileged user
@@ -15,15 +16,27 @@
 #       namespace - for `student` (if the host kernel lets unprivileged users create user namespaces).
 #   ... --security-opt apparmor=unconfined   on AppArmor hosts (Ubuntu) as well: Docker's AppArmor
 #       profile denies mount(), so the tmpfs the child mounts in its new mount namespace is refused.
+#   ... --security-opt systempaths=unconfined   for the last two programs (Podman: --security-opt unmask=ALL):
+#       every container gets /proc/sys read-only and /proc/kcore, /proc/keys, ... masked, so notebook 16
+#       cannot set the next PID of its own PID namespace (ns_last_pid: EROFS) and notebook 10's tiny
+#       container cannot mount a fresh /proc (the kernel refuses a procfs that would reveal the masked
+#       paths: EPERM). Both cells then explain this and show their recorded output. The cost: a process that
+#       is root in the container (`docker exec -u 0`) can write host-wide kernel settings in /proc/sys and
+#       read /proc/kcore - fine for a throw-away container on your laptop, not for a shared server.
 # --cap-add SYS_ADMIN does not help `student`: a non-root user has no capabilities either way. (Docker's
 # profile does let a *root* container with CAP_SYS_ADMIN make namespaces - but a root notebook with that
-# capability can also change the container's mounts; prefer the two options above.)
+# capability can also change the container's mounts; prefer the options above.)
 # Kubernetes (a JupyterHub) runs pods without seccomp unless the kubelet's --seccomp-default or the pod
 # asks for RuntimeDefault; to be explicit, set in the single-user pod's securityContext:
 #   seccompProfile: {type: Unconfined}      (and, on AppArmor nodes, appArmorProfile: {type: Unconfined},
 #                                            Kubernetes 1.30+)
+# and, in the container's securityContext, procMount: Unmasked for the /proc of systempaths=unconfined (the
+# ProcMountType feature; Pod Security admission's Baseline level admits it only in a pod with its own user
+# namespace, hostUsers: false). Without it the two cells above show their recordings.
 # For a JupyterHub, also install the hub's own version of jupyterhub: --build-arg JUPYTERHUB=5.2.1
-FROM python:3.11-slim
+# BASE: tests/test_container.py gives a local stand-in for python:3.11-slim where no registry is reachable.
+ARG BASE=python:3.11-slim
+FROM $BASE
 
 # gcc and libc6-dev: forklab's C core and the notebooks' C cells; strace: which system calls really happen.
 RUN apt-get update \
@@ -47,5 +60,8 @@ COPY --chown=student . ./
 RUN python -m pip install --no-cache-dir ./lib
 
 EXPOSE 8888
-# root_dir=.: the whole course (exercises/ too) is reachable, not only the first notebook's folder
-CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--ServerApp.root_dir=.", "notebooks/00_start_here.ipynb"]
+# root_dir=.: the whole course (exercises/ too) is reachable, not only the first notebook's folder.
+# default_url: the URL the server prints opens the first notebook (a notebook argument would only reach
+# a browser the server opens itself, and in a container there is none: the printed URL showed the launcher).
+CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--ServerApp.root_dir=.", \
+     "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb"]

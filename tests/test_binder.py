@@ -7,6 +7,10 @@ in a copy of the tree without any build products, with a fresh venv from /usr/bi
 then runs every notebook in that venv under Docker's default seccomp rules (tools/confine docker),
 which is how Binder, a hub or `docker run` meets the course. Everything it made is removed after.
 
+repo2docker itself cannot build here (its base image, buildpack-deps:24.04, comes from Docker Hub, and its Python
+from conda-forge: neither is reachable), but `repo2docker --no-build` writes the Dockerfile it would build, and
+the last test checks that its steps are the ones replayed here.
+
 Slow (2.5 minutes here: every student package from PyPI, then the course), so it runs only when asked:
     FORKLAB_SLOW=1 python -m pytest -q -p no:cacheprovider tests/test_binder.py
 """
@@ -78,5 +82,32 @@ def test_binder_steps_build_the_course_and_every_notebook_runs_under_docker_rule
                     venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "--nbval-lax",
                     "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "notebooks")
         assert " passed" in out and "failed" not in out, out[-2000:]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_repo2docker_would_build_with_the_steps_this_test_replays():
+    """repo2docker itself cannot build here (its Ubuntu base image and conda-forge's Python are out of reach), but
+    it writes the Dockerfile it would build (--no-build): the steps above must be the ones it runs - apt.txt's
+    packages, then as the notebook user binder/requirements.txt from the repository's root, then binder/postBuild."""
+    work = Path(tempfile.mkdtemp(prefix="forklab-r2d-", dir="/tmp"))
+    try:
+        subprocess.run([BASE_PYTHON, "-m", "venv", str(work / "venv")], check=True, capture_output=True)
+        pip = subprocess.run([str(work / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
+                              "jupyter-repo2docker"], capture_output=True, text=True)
+        assert pip.returncode == 0, pip.stdout[-2000:] + pip.stderr[-2000:]
+        shutil.copytree(ROOT, work / "repo", ignore=NOT_IN_A_CLONE)
+        out = subprocess.run([str(work / "venv" / "bin" / "repo2docker"), "--no-build", "--debug",
+                              "--user-id", "1000", "--user-name", "student", str(work / "repo")],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        steps = out.stdout + out.stderr
+        apt = " ".join((ROOT / "binder" / "apt.txt").read_text().split())
+        assert f"apt-get install --yes --no-install-recommends {apt}" in steps
+        assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in steps
+        assert "RUN ./binder/postBuild" in steps
+        assert steps.index("binder/requirements.txt\"") < steps.index("RUN ./binder/postBuild")
+        python = (ROOT / "binder" / "runtime.txt").read_text().strip().removeprefix("python-")
+        assert f"python={python}" in steps                      # "Building conda environment for python=3.11"
     finally:
         shutil.rmtree(work, ignore_errors=True)

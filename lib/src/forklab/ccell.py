@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
-NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd")   # forklab.references.NEEDS
+NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd", "ns-last-pid", "proc-mount")   # forklab.references.NEEDS
 BASE_CFLAGS = ("-Wall", "-Wextra", "-std=gnu17", "-O1", "-g")
 OUTPUT_LIMIT = 1 << 20  # bytes kept of stdout / stderr each (the supervisor reads and drops the rest)
 COMPILE_TIMEOUT = 60.0  # seconds the compiler may take, under the supervisor like the program

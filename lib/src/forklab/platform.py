@@ -127,6 +127,10 @@ def platform_report() -> PlatformReport:
     if not works["kcmp"]:
         out.append("the kernel's second opinion (kcmp) is unavailable; verdicts still come from observation")
     out += _cell_wall_consequences(works)
+    if works["user namespaces"]:
+        proc_probes, proc_out = _container_proc_probes()
+        probes += proc_probes
+        out += proc_out
     return PlatformReport(
         kernel=release, kernel_version=version, machine=_platform.machine(), uid=os.geteuid(),
         root=os.geteuid() == 0, cap_sys_admin=has_cap_sys_admin(), seccomp_filter=conf.seccomp_filter,
@@ -174,3 +178,97 @@ def _cell_wall_consequences(works: dict) -> list:
                    "shared memory and queues it made are removed after the cell, files it leaves in /tmp or "
                    "/dev/shm stay")
     return out
+
+
+# --- what a container's /proc allows ---------------------------------------------------------------------
+# Docker, Podman and Kubernetes mount /proc/sys (and /proc/bus, /proc/fs, /proc/irq, /proc/sysrq-trigger)
+# read-only in a container and cover /proc/kcore, /proc/keys, /proc/timer_list, ... with /dev/null or an
+# empty tmpfs (moby's oci/defaults.go: ReadonlyPaths, MaskedPaths). Even where namespaces are allowed
+# (seccomp=unconfined), that forbids two things the course's programs do in a PID namespace of their own:
+# writing /proc/sys/kernel/ns_last_pid (EROFS: the mount is read-only) and mounting a fresh procfs (EPERM:
+# the kernel refuses a procfs that would reveal what the masks hide - fs/namespace.c, mount_too_revealing()).
+# Each probe tries exactly that, in a throw-away Python process: new user + PID + mount namespaces, the
+# attempt made by PID 1 there (ns_last_pid belongs to the writer's PID namespace), nothing seen outside.
+
+UNMASK_HINT = ("`docker run --security-opt systempaths=unconfined` (Podman: --security-opt unmask=ALL; "
+               "Kubernetes: securityContext.procMount: Unmasked) lifts it - see README, 'In a container'")
+
+_PROC_PROBE = r"""
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+if libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) != 0:
+    print("untried", errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
+    sys.exit(0)
+pid = os.fork()
+if pid == 0:                       # PID 1 of the new PID namespace, in a mount namespace of its own
+    err = 0
+    try:
+        if sys.argv[1] == "ns-last-pid":
+            fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY)    # as notebook 16's program does
+            os.write(fd, b"1")     # this namespace's own counter: it has handed out PID 1 already
+        elif libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0 or \
+                libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
+            err = ctypes.get_errno()
+    except OSError as e:
+        err = e.errno
+    os._exit(err)
+_, status = os.waitpid(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+print("works" if code == 0 else "refused", errno.errorcode.get(code, code))
+"""
+
+
+def _proc_probe(what: str) -> tuple[str, str]:
+    """("works" | "refused" | "untried", errno name): `what` ("ns-last-pid" or "proc-mount") tried by PID 1
+    of new user, PID and mount namespaces, in a fresh Python process (never this one, which has threads)."""
+    import subprocess
+    import sys
+    try:
+        out = subprocess.run([sys.executable, "-I", "-S", "-c", _PROC_PROBE, what], capture_output=True,
+                             text=True, timeout=20).stdout.split()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "untried", type(e).__name__
+    return (out[0], out[1]) if len(out) == 2 else ("untried", "no answer")
+
+
+def ns_last_pid_forbidden() -> str | None:
+    """Why this platform forbids a program to set the next PID of its own PID namespace (writing
+    /proc/sys/kernel/ns_last_pid), or None where it may (or where namespaces themselves are forbidden:
+    that has its own explanation)."""
+    verdict, err = _proc_probe("ns-last-pid")
+    if verdict != "refused":
+        return None
+    if err == "EROFS":
+        return ("/proc/sys is mounted read-only here (EROFS), as Docker, Podman and Kubernetes mount it for every "
+                "container; " + UNMASK_HINT)
+    return f"writing it was refused with {err}"
+
+
+def proc_mount_forbidden() -> str | None:
+    """Why this platform forbids a program to mount a fresh /proc in its own PID and mount namespaces, or None
+    where it may (or where namespaces themselves are forbidden)."""
+    verdict, err = _proc_probe("proc-mount")
+    if verdict != "refused":
+        return None
+    if err == "EPERM":
+        return ("this /proc has paths masked by the container runtime (/proc/kcore, /proc/keys, ... covered, "
+                "/proc/sys read-only), and the kernel refuses a new procfs that would reveal what they hide "
+                "(EPERM); " + UNMASK_HINT)
+    return f"mount() was refused with {err}"
+
+
+def _container_proc_probes() -> tuple[list[Probe], list[str]]:
+    """platform_report's lines for what a container's /proc forbids (tried only where user namespaces work)."""
+    probes, cells = [], []
+    for name, why, cell in (("ns_last_pid", ns_last_pid_forbidden(), "notebook 16's PID-reuse race"),
+                            ("mount a /proc", proc_mount_forbidden(), "notebook 10's tiny container")):
+        said = "works" if why is None else why.split(";")[0]     # the reason, without the hint
+        probes.append(Probe(name, why is None, f"tried in a PID namespace of its own: {said}"))
+        if why is not None:
+            cells.append(cell)
+    if not cells:
+        return probes, []
+    return probes, [f"this container's /proc forbids {' and '.join(cells)}: each shows the output recorded where "
+                    f"it runs. {UNMASK_HINT[0].upper()}{UNMASK_HINT[1:]}"]

@@ -38,7 +38,10 @@ from .errors import CloneRefused, ForbiddenHere
 
 RECORDINGS = Path(__file__).with_name("references.json")
 #: What a C cell can declare with --needs, and the experiment that tells whether this platform allows it.
-NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd")
+NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd", "ns-last-pid", "proc-mount")
+#: What a container's /proc forbids even where namespaces are allowed (forklab.platform tries each).
+PROC_NEEDS = {"ns-last-pid": "writing /proc/sys/kernel/ns_last_pid (the next PID of a PID namespace of its own)",
+              "proc-mount": "mounting a fresh /proc in new PID and mount namespaces"}
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,10 @@ def _allows(need: str) -> tuple[str, str] | None:
             f = forbidden_by(OSError(_errno.ENOSYS, "", "pidfd_open()")) if isinstance(e, AttributeError) or \
                 e.errno == _errno.ENOSYS else None
             return (f.what, f.because) if f else None
+    if need in PROC_NEEDS:
+        from .platform import ns_last_pid_forbidden, proc_mount_forbidden
+        because = ns_last_pid_forbidden() if need == "ns-last-pid" else proc_mount_forbidden()
+        return (PROC_NEEDS[need], because) if because else None
     try:
         if need == "user-namespaces":
             run("clone", ["CLONE_NEWUSER"])
