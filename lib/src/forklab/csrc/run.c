@@ -61,8 +61,10 @@ static void reset_signal_handlers(void)
 }
 
 /* Reap every child we have (the subreaper gets orphans too), until none is left or the
- * deadline; then kill what remains and reap that. */
-static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t kill_group)
+ * deadline; then kill what remains and reap that. Only our own unreaped children are killed,
+ * by pid: a child not yet reaped keeps its pid, so the number cannot belong to anyone else. Their
+ * own children (a vfork child of the experimenter) die with them (PR_SET_PDEATHSIG, child.c). */
+static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t experimenter)
 {
     int status;
     for (;;) {
@@ -72,6 +74,8 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t kill_group)
                 r->waited = 1;            /* a CLONE_PARENT child: ours, not the experimenter's */
                 r->wait_status = status;
             }
+            if (got == experimenter)
+                experimenter = 0;         /* reaped: its pid is no longer ours to signal */
             continue;
         }
         if (got < 0 && errno == ECHILD)
@@ -79,8 +83,10 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t kill_group)
         if (raw_now_ns() > deadline_ns) {
             if (r->outcome == FL_OK)
                 r->outcome = FL_TIMEOUT;
-            if (kill_group > 0)
-                kill(-kill_group, SIGKILL);
+            if (experimenter > 0)
+                kill(experimenter, SIGKILL);
+            if (r->child_id_from_parent > 0 && !r->waited && r->parent.host_ppid == getpid())
+                kill((pid_t)r->child_id_from_parent, SIGKILL);   /* a CLONE_PARENT child: ours */
             while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
                 ;
             return;
@@ -90,12 +96,12 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t kill_group)
 }
 
 /* The bench keeps watch over an experimenter that may be stuck (a vfork parent sleeps until
- * its child ends - if the child never ends, neither does the parent). */
+ * its child ends - if the child never ends, neither does the parent). The experimenter stays in
+ * the bench's process group, so killing that group reaches everything an experiment started. */
 static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_t start, int64_t timeout_ns)
 {
     pid_t exp = fl_fork_process();
     if (exp == 0) {
-        setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         fl_experiment(req, r, start + timeout_ns * EXPERIMENTER_SHARE / 100);
         _exit(0);
@@ -104,7 +110,6 @@ static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_
         fl_setup_failed(r, "fork experimenter");
         return;
     }
-    setpgid(exp, exp);
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, exp);
 }
 
@@ -123,7 +128,7 @@ static int bench_as_new(const struct fl_request *req, const struct fl_result *r)
     sigset_t pending;
     if (req->child_action != FL_ACT_NONE || (r->outcome != FL_OK && r->outcome != FL_REFUSED))
         return 0;
-    if (r->sem_id >= 0 || sigpending(&pending) != 0)
+    if (r->sem_made || sigpending(&pending) != 0)
         return 0;
     sigdelset(&pending, SIGCHLD);
     return sigisemptyset(&pending);
@@ -146,8 +151,8 @@ static int bench_serve(struct fl_page *page)
 
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, 0);
     /* The experiment read the semaphore when the child had gone (bench.c); now remove it. */
-    if (r->sem_id >= 0 && semctl(r->sem_id, 0, IPC_RMID) == 0)
-        r->sem_id = -1;
+    if (r->sem_made && semctl(r->sem_id, 0, IPC_RMID) == 0)
+        r->sem_made = 0;
     r->t[FL_T_BENCH_END] = raw_now_ns();
     return bench_as_new(&req, r);
 }
@@ -239,15 +244,18 @@ static int bench_died(struct fl_bench_process *b)
     return waitid(P_PID, (id_t)b->pid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid != 0;
 }
 
+/* Kill the bench's process group: the bench, the experiment's child and, where there is one, the
+ * experimenter (all in that group; run.c never makes another). Signalled only while the bench is our
+ * unreaped child (b->pid > 0; cleared the moment it is reaped): until then its pid - and so the
+ * group's id - cannot be given to anyone else. Nothing else is ever signalled by number: whatever
+ * an experiment started dies with its parent (PR_SET_PDEATHSIG), so no id read from the page (an
+ * experimenter's, already reaped and perhaps another user's process now) is needed. */
 static void kill_bench(struct fl_bench_process *b)
 {
-    kill(-b->pid, SIGKILL);          /* the bench, not reaped yet, keeps its id from being reused */
-    if (b->killed)
-        return;                      /* an experimenter's id, though, may be another's by the second time */
-    b->killed = 1;
-    pid_t exp = (pid_t)b->page->result.parent.host_pid;     /* a stuck experimenter has its own group */
-    if (exp > 0 && exp != b->pid)
-        kill(-exp, SIGKILL);
+    if (b->pid > 0 && !b->killed) {
+        kill(-b->pid, SIGKILL);
+        b->killed = 1;
+    }
 }
 
 int fl_bench_fit(struct fl_bench_process *b)
@@ -341,7 +349,7 @@ void fl_bench_finish(struct fl_bench_process *b)
     }
     if (b->pidfd >= 0)
         close(b->pidfd);
-    if (b->page->result.sem_id >= 0)   /* the bench did not get to remove it */
+    if (b->page->result.sem_made)      /* the bench did not get to remove it */
         semctl(b->page->result.sem_id, 0, IPC_RMID);
     munmap(b->page, b->page_size);
     b->page = NULL;
@@ -385,6 +393,7 @@ int fl_server_prepare(int32_t parent_pid)
 {
     char buf[2048];
     uint64_t ns[FL_NS_COUNT];
+    int32_t ns_err[FL_NS_COUNT];
 
     /* No PR_SET_PDEATHSIG here: it fires when the parent *thread* ends, and the Python thread
      * that started the server may end long before the process. The server ends instead when
@@ -399,10 +408,15 @@ int fl_server_prepare(int32_t parent_pid)
         int fields = 0;
         for (const char *p = line + 7; *p && *p != '\n'; p++)
             fields += *p >= '0' && *p <= '9' && !(p[1] >= '0' && p[1] <= '9');
-        read_namespaces(ns);
+        read_namespaces(ns, ns_err);
         if (fields == 1)
             fl_proc_pid_ns = ns[FL_NS_PID];
     }
     keep_namespace_files();
     return 0;
+}
+
+int fl_semaphore_remove(int32_t id)
+{
+    return semctl(id, 0, IPC_RMID);
 }
