@@ -111,7 +111,11 @@ class ExperimentCrashed(ForklabError):
 
 
 class BenchFailed(ForklabError, OSError):
-    """The sandbox (the bench process) could not prepare the experiment."""
+    """The sandbox (the bench process) could not prepare the experiment. ``.errno`` says why; the
+    message says it in words (without OSError's "[Errno N]" in front)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class BenchUnavailable(BenchFailed):

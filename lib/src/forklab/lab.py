@@ -358,6 +358,11 @@ def _raise_for_outcome(res, primitive, mask, signal_name, timeout):
                "whole thread group." if mask & FLAGS["CLONE_THREAD"].value else "")
         raise ExperimentCrashed(f"the bench process was killed by {_signame(sig)}.{why} The sandbox "
                                 "contained it: your Python process was not touched.", sig)
+    if res.outcome == lib.FL_STOPPED:
+        raise ExperimentCrashed("the bench process was stopped (SIGSTOP or another stop signal from outside) "
+                                "during the experiment, so it could never finish: forklab killed it, with every "
+                                "process of the experiment. Nothing was observed. Your Python process was not "
+                                "touched.", int(_signal.SIGSTOP))
     if res.outcome == lib.FL_SETUP:
         where = ffi.string(res.where).decode() or "setting up"
         hint = (" The system has too many processes right now (RLIMIT_NPROC or a pids cgroup limit); "

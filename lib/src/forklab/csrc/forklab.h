@@ -33,6 +33,7 @@
 #define FL_CRASHED     3   /* the bench was killed by a signal (a crashing CLONE_THREAD child does that) */
 #define FL_SETUP       4   /* the bench could not prepare the experiment: see error and where */
 #define FL_NO_REPORT   5   /* the child ended without finishing its probes (see wait_status) */
+#define FL_STOPPED     6   /* the bench was stopped (SIGSTOP) during the experiment: it was killed */
 
 /* Namespaces, in the order of fl_result.ns_parent / ns_child. */
 #define FL_NS_COUNT 7      /* uts, pid, mnt, net, ipc, user, cgroup */

@@ -237,11 +237,14 @@ int fl_bench_start(struct fl_bench_process *b, struct fl_result *out)
     return 0;
 }
 
-/* Has the bench died (before saying it is done)? Looks without reaping it. */
-static int bench_died(struct fl_bench_process *b)
+/* Has the bench died or been stopped (before saying it is done)? Looks without reaping it.
+ * 0: neither; CLD_STOPPED: stopped (the student's SIGSTOP, say); another CLD_*: it ended. */
+static int bench_state(struct fl_bench_process *b)
 {
     siginfo_t si = { 0 };
-    return waitid(P_PID, (id_t)b->pid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid != 0;
+    if (waitid(P_PID, (id_t)b->pid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0 || si.si_pid == 0)
+        return 0;
+    return si.si_code;
 }
 
 /* Kill the bench's process group: the bench, the experiment's child and, where there is one, the
@@ -276,7 +279,7 @@ void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struc
     uint32_t n = ++b->requests;
     int64_t start = raw_now_ns();
     int64_t deadline = start + (int64_t)req->timeout_ms * 1000000;
-    int timed_out = 0;
+    int timed_out = 0, stopped = 0;
 
     memset(&page->result, 0, sizeof page->result);       /* the bench is waiting: nobody else writes */
     page->result.sem_id = -1;
@@ -294,14 +297,22 @@ void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struc
         }
         /* Wake up now and then: a bench that dies never says it is done. */
         raw_futex_wait(&page->done, n - 1, left < 5000000 ? left : 5000000);
-        if (__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n && bench_died(b))
+        int state = __atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n ? bench_state(b) : 0;
+        if (state == CLD_STOPPED || state == CLD_TRAPPED) {   /* it would never finish: end it, say why */
+            stopped = 1;
+            kill_bench(b);
             break;
+        }
+        if (state)
+            break;                       /* died */
     }
     memcpy(out, &page->result, sizeof *out);
     out->t[FL_T_END] = raw_now_ns();
     b->again = 0;
     if (timed_out)
         out->outcome = FL_TIMEOUT;
+    else if (stopped)
+        out->outcome = FL_STOPPED;
     else if (__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n) {
         int status = 0;                  /* died: reap it now to learn how */
         while (waitpid(b->pid, &status, __WALL) < 0 && errno == EINTR)
