@@ -7,6 +7,8 @@ Sources (Linux 6.x, kernel/fork.c unless named):
   CLONE_PARENT or CLONE_THREAD: p->real_parent = current->real_parent (the caller's own parent);
   CLONE_THREAD: p->tgid = current->tgid (same thread group); p->blocked is the caller's mask copied
   into the new task (a mask is per task, never shared).
+- kernel/nsproxy.c copy_namespaces(): EINVAL for CLONE_NEWIPC with CLONE_SYSVSEM (the undo list would
+  point into a namespace the child can no longer reach).
 - clone3_args_valid(): EINVAL for CLONE_THREAD or CLONE_PARENT with a non-zero exit_signal.
 - copy_mm (CLONE_VM), copy_files (CLONE_FILES), copy_fs (CLONE_FS), copy_sighand (CLONE_SIGHAND),
   copy_io (CLONE_IO), ipc/sem.c copy_semundo (CLONE_SYSVSEM): the flag shares the object, else the
@@ -44,6 +46,8 @@ def refusal(primitive: str, flags, exit_signal: str | None = "SIGCHLD") -> int |
     if {"CLONE_NEWNS", "CLONE_FS"} <= f or {"CLONE_NEWUSER", "CLONE_FS"} <= f:
         return errno.EINVAL
     if "CLONE_THREAD" in f and f & {"CLONE_NEWUSER", "CLONE_NEWPID"}:
+        return errno.EINVAL
+    if {"CLONE_NEWIPC", "CLONE_SYSVSEM"} <= f:
         return errno.EINVAL
     if primitive == "clone3" and f & {"CLONE_THREAD", "CLONE_PARENT"} and exit_signal:
         return errno.EINVAL

@@ -459,3 +459,12 @@ def test_6_a_bench_stopped_during_the_experiment_is_reported_as_stopped():
     assert time.monotonic() - start < 2
     assert errors and isinstance(errors[0], forklab.ExperimentCrashed) and "was stopped" in str(errors[0])
     assert forklab.run("clone", ["VM"]).resources["memory"].shared
+
+
+@pytest.mark.parametrize("flags", [["VM", "SIGHAND", "THREAD", "VFORK"], ["VM", "SIGHAND", "THREAD", "PARENT"]])
+def test_a_crashing_thread_of_the_experimenter_is_a_crash_not_half_a_result(flags):
+    """Found by the soak: with CLONE_VFORK or CLONE_PARENT the experiment runs in an experimenter the
+    bench watches; a crashing CLONE_THREAD child takes the experimenter with it, and the half-filled
+    page was returned as an Observation (memory 'copied' for CLONE_VM)."""
+    with pytest.raises(forklab.ExperimentCrashed, match="SIGSEGV"):
+        forklab.run("clone", flags, child_action="crash")

@@ -154,29 +154,35 @@ class BenchServer:
         if not os.access(program, os.X_OK):
             raise BenchUnavailable(_errno.ENOENT, f"the forklab bench server could not be started: "
                                    f"{_why_not_started(OSError(_errno.ENOENT, ''), program)}.")
+        proc, semaphore = None, -1
         try:
             with tempfile.TemporaryFile() as errors:
                 proc = subprocess.Popen([program, str(os.getpid())], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=errors, bufsize=0, close_fds=True,
                                         cwd="/")
                 hello = self._hello(proc)
-                if not hello.startswith(HELLO + SIZES):
-                    proc.kill()
-                    proc.wait()
+                if hello.startswith(HELLO + SIZES):
+                    semaphore = int(hello[len(HELLO + SIZES):])
+                else:
                     errors.seek(0)
                     why = errors.read().decode(errors="replace")[-500:] or f"it said {hello!r}"
                     if hello.startswith(HELLO):
                         why = ("forklab's C core was rebuilt while this Python process was running; "
                                "restart the kernel (or the interpreter) to use the new one")
-                    _close(proc)
                     raise BenchUnavailable(_errno.EIO, f"the forklab bench server did not start: {why}")
-        except OSError as e:
-            if isinstance(e, BenchFailed):
-                raise
-            raise BenchUnavailable(e.errno or _errno.EIO, "the forklab bench server could not be started: "
-                                   f"{_why_not_started(e, program)}.") from None
-        self._proc, self._owner, self._seq = proc, os.getpid(), 0
-        self._semaphore = int(hello[len(HELLO + SIZES):])
+        except BaseException as e:
+            # Whatever stopped us (a KeyboardInterrupt too), no server may stay behind unowned: a
+            # Popen dropped while its process runs is kept alive by subprocess, pipes and all.
+            if proc is not None:
+                _kill_and_reap(proc)
+                if semaphore >= 0:
+                    lib.fl_semaphore_remove(semaphore)
+                _close(proc)
+            if isinstance(e, OSError) and not isinstance(e, BenchFailed):
+                raise BenchUnavailable(e.errno or _errno.EIO, "the forklab bench server could not be started: "
+                                       f"{_why_not_started(e, program)}.") from None
+            raise
+        self._proc, self._owner, self._seq, self._semaphore = proc, os.getpid(), 0, semaphore
 
     @staticmethod
     def _hello(proc) -> bytes:
@@ -197,12 +203,18 @@ class BenchServer:
 
     def _end(self, proc) -> list[int]:
         """Kill the server (our unreaped child: its pid is ours), reap it, and wait until every process
-        it had started is gone. Returns the pids of those still there after GONE_TIMEOUT."""
+        it had started is gone. Returns the pids of those still there after GONE_TIMEOUT. Runs to the
+        end even if interrupted (the interrupt is raised after)."""
         self._proc = None
-        below = _descendants(proc.pid) if proc.poll() is None else {}
-        proc.kill()                   # Popen signals only a process it has not reaped
-        proc.wait()
-        self._reaped(proc)
+        below = {}
+        try:
+            if proc.poll() is None:
+                below = _descendants(proc.pid)
+        finally:
+            try:
+                _kill_and_reap(proc)
+            finally:
+                self._reaped(proc)
         deadline = time.monotonic() + GONE_TIMEOUT
         while (left := _still_there(below)) and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -308,6 +320,25 @@ def _lost_sentence(returncode: int) -> str:
         how = f"ended (exit status {returncode})"
     return (f"the bench server {how} during the experiment; its bench and the experiment's processes "
             "died with it. Nothing was observed; the next experiment starts a new server.")
+
+
+def _kill_and_reap(proc) -> None:
+    """SIGKILL a server we have not reaped (Popen signals only then) and reap it; an interrupt that comes
+    meanwhile is raised once it is reaped."""
+    interrupted = None
+    try:
+        proc.kill()
+    except KeyboardInterrupt as e:
+        interrupted = e
+        proc.kill()
+    while True:
+        try:
+            proc.wait()
+            break
+        except KeyboardInterrupt as e:
+            interrupted = e
+    if interrupted is not None:
+        raise interrupted
 
 
 def _close(proc) -> None:

@@ -74,8 +74,15 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t experimente
                 r->waited = 1;            /* a CLONE_PARENT child: ours, not the experimenter's */
                 r->wait_status = status;
             }
-            if (got == experimenter)
+            if (got == experimenter) {
                 experimenter = 0;         /* reaped: its pid is no longer ours to signal */
+                /* Killed before it finished (a crashing CLONE_THREAD child takes its whole thread
+                 * group, the experimenter with it): what the page holds is half an experiment. */
+                if (WIFSIGNALED(status) && r->outcome == FL_OK) {
+                    r->outcome = FL_CRASHED;
+                    r->bench_status = status;
+                }
+            }
             continue;
         }
         if (got < 0 && errno == ECHILD)
@@ -319,8 +326,13 @@ void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struc
             ;
         b->pid = -1;
         out->bench_status = status;
-        if (WIFSIGNALED(status))
+        if (WIFSIGNALED(status)) {
             out->outcome = FL_CRASHED;
+        } else {                         /* it ended without finishing: the page holds half a result */
+            out->outcome = FL_SETUP;
+            out->error = EIO;
+            fl_strcpy(out->where, "the bench ended early", sizeof out->where);
+        }
     } else
         b->again = (int)__atomic_load_n(&page->again, __ATOMIC_SEQ_CST);
 }
