@@ -60,6 +60,13 @@ static void reset_signal_handlers(void)
     }
 }
 
+/* Is pid our child, not yet reaped? (waitid answers ECHILD for anyone else's.) */
+static int is_my_child(pid_t pid)
+{
+    siginfo_t si = { 0 };
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0;
+}
+
 /* Reap every child we have (the subreaper gets orphans too), until none is left or the
  * deadline; then kill what remains and reap that. Only our own unreaped children are killed,
  * by pid: a child not yet reaped keeps its pid, so the number cannot belong to anyone else. Their
@@ -92,7 +99,7 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t experimente
                 r->outcome = FL_TIMEOUT;
             if (experimenter > 0)
                 kill(experimenter, SIGKILL);
-            if (r->child_id_from_parent > 0 && !r->waited && r->parent.host_ppid == getpid())
+            if (r->child_id_from_parent > 0 && !r->waited && is_my_child((pid_t)r->child_id_from_parent))
                 kill((pid_t)r->child_id_from_parent, SIGKILL);   /* a CLONE_PARENT child: ours */
             while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
                 ;
