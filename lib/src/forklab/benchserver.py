@@ -152,8 +152,9 @@ class BenchServer:
     def _start(self) -> None:
         program = PROGRAM
         if not os.access(program, os.X_OK):
-            raise BenchUnavailable(_errno.ENOENT, f"the forklab bench server could not be started: "
-                                   f"{_why_not_started(OSError(_errno.ENOENT, ''), program)}.")
+            why = _errno.EACCES if os.path.exists(program) else _errno.ENOENT
+            raise BenchUnavailable(why, f"the forklab bench server could not be started: "
+                                   f"{_why_not_started(OSError(why, ''), program)}.")
         proc, semaphore = None, -1
         try:
             with tempfile.TemporaryFile() as errors:
