@@ -109,6 +109,24 @@ def test_1_requests_injected_into_the_servers_pipe_never_answer_ours():
     assert_right(240)
 
 
+def test_1_a_result_forged_into_the_answer_pipe_is_never_taken():
+    """Another process writes a made-up result ("memory shared" for a fork) into the server's stdout,
+    the pipe the answers come back through: it cannot know the nonce, so it is never taken."""
+    forklab.run("fork")
+    server = benchserver.server_pid()
+    res = ffi.new("struct fl_result *")
+    res.outcome, res.mem_after, res.mem_child_wrote = lib.FL_OK, 7, 7
+    forged = bytes(ffi.buffer(res))
+    injector = f"""
+        with open('/proc/{server}/fd/1', 'wb', buffering=0) as pipe:
+            pipe.write({forged!r})
+    """
+    subprocess.run([sys.executable, "-c", textwrap.dedent(injector)], check=True, timeout=30)
+    obs = forklab.run("fork")
+    assert not obs.resources["memory"].shared and not wrong_verdicts(obs, "fork", [])
+    assert_right(12)
+
+
 def test_1_the_answer_must_carry_its_own_request_back(monkeypatch):
     """The client side of the check: an answer that carries another request back is never returned."""
     forklab.run("fork")
