@@ -5,10 +5,10 @@
  *        │            killed if Python dies (PR_SET_PDEATHSIG), reaps orphans (subreaper)
  *        └─ [experimenter]  only when the parent may be stuck (vfork) or the child would become
  *           │               the bench's parent's child (CLONE_PARENT): then the bench keeps watch
- *           └─ child         runs child.c
+ *           └─ child         runs child.c; dies with its parent (PR_SET_PDEATHSIG), as each level does
  *
  * Request and result travel through one MAP_SHARED page (struct fl_page). The caller waits for
- * the bench's "done" with a timeout and, if it must, kills the bench's process groups; it always
+ * the bench's "done" with a timeout and, if it must, kills the bench's process group; it always
  * reaps the bench in the end. The bench server forks each bench in advance and hands it one
  * request after another for as long as the bench is as it was forked (bench_as_new).
  */
