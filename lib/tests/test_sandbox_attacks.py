@@ -199,6 +199,10 @@ def test_2_the_scenario_of_the_issue_gives_unknown_not_shared():
         html, still = picture.render(view), picture.still_html(view)
         assert 'data-resource="thread_group" data-word="unknown"' in html and "not measured" in html
         assert "unknown" in still and "unknown" in picture.text(view)
+        # and a graded question is never answered "not shared" from a failed probe
+        from forklab.sharing import shared_among
+        with pytest.raises(forklab.BenchFailed, match="could not measure parent"):
+            shared_among([], among=("parent",))
     finally:
         benchserver._server.stop()
 
