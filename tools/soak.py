@@ -243,11 +243,17 @@ class Soak:
                 if not benches:
                     continue
                 target = rng.choice(benches)
+            sig = signal.SIGKILL if kind.startswith("kill") else signal.SIGSTOP
             try:
                 fd = os.pidfd_open(target)          # from here on, a recycled pid cannot be hit
             except (OSError, AttributeError):
+                # No pidfd (Linux < 5.3): only the server, our own child, and only while waitid says
+                # it is not reaped (pids are handed out cyclically: one freed this instant is not reused).
+                # A stopped server is never continued: the client ends it when it does not answer.
+                if target == server and self._my_unreaped_child(server):
+                    os.kill(server, sig)
+                    self.chaos[f"{kind} (no pidfd)"] += 1
                 continue
-            sig = signal.SIGKILL if kind.startswith("kill") else signal.SIGSTOP
             if self._signal_pidfd(fd, sig):
                 self.chaos[kind] += 1
             if sig == signal.SIGSTOP:
@@ -257,6 +263,14 @@ class Soak:
         for _, fd in stopped:
             self._signal_pidfd(fd, signal.SIGCONT)
             os.close(fd)
+
+    @staticmethod
+    def _my_unreaped_child(pid: int) -> bool:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            return True
+        except ChildProcessError:
+            return False
 
     @staticmethod
     def _signal_pidfd(fd: int, sig) -> bool:
