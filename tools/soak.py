@@ -181,7 +181,7 @@ class Soak:
             problems.append(f"the observation is of {obs.primitive}({obs.flags})")
         if problems:
             return self.bad(f"{what}: {'; '.join(problems)}")
-        for name in obs.unknown:
+        for name in getattr(obs, "unknown", ()):      # (an older forklab has no "unknown")
             self.unknown[name] += 1
         self.count("observed, every verdict right")
 
