@@ -51,6 +51,12 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m forklab.benchmark
 	$(PY) -m forklab.cost
 
+# The sandbox's soak (figures, not a test): 2,000 random experiments from 4 threads under random SIGINTs,
+# bench and server kills and stops; wrong verdicts and leaks counted (tools/soak.py). Heavy: one at a time.
+.PHONY: soak
+soak: $(VENV)/.installed-dev
+	flock /tmp/forklab-heavy.lock $(PY) tools/soak.py
+
 # A class on one machine: 20 student kernels at once (figures, not a test; see docs/instructors.md).
 bench-class: $(VENV)/.installed-dev
 	$(PY) tools/bench_class.py

@@ -1,5 +1,7 @@
 # Metadata lives in pyproject.toml. This file names the cffi build (cffi needs setup.py) and also
 # builds forklab-bench, the bench server as a small C program (see src/forklab/benchserver.py).
+# Compiler flags come from src/forklab/csrc/build.py, one set for both.
+import importlib.util
 from pathlib import Path
 
 from setuptools import setup
@@ -11,15 +13,24 @@ except ImportError:             # older setuptools
     from distutils.errors import LinkError
 
 CSRC = Path("src/forklab/csrc")
-BENCH_SOURCES = ["server.c", "run.c", "bench.c", "spawn.c", "child.c"]
+_spec = importlib.util.spec_from_file_location("forklab_csrc_build", CSRC / "build.py")
+csrc_build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(csrc_build)
 
 
 class build_ext_and_bench(build_ext):
+    def build_extension(self, ext):
+        if ext.name == "forklab._core":     # the child's side, with the flags that keep libc out of it
+            ext.extra_objects = [*(ext.extra_objects or []),
+                                 *csrc_build.compile_child(self.compiler, str(Path(self.build_temp) / "child"))]
+        super().build_extension(ext)
+
     def run(self):
         super().run()
-        objects = self.compiler.compile([str(CSRC / name) for name in BENCH_SOURCES],
+        objects = self.compiler.compile([str(CSRC / name) for name in ["server.c", *csrc_build.SOURCES]],
                                         output_dir=self.build_temp, include_dirs=[str(CSRC)],
-                                        extra_postargs=["-std=gnu11", "-O2", "-Wall"])
+                                        extra_postargs=csrc_build.CFLAGS)
+        objects += csrc_build.compile_child(self.compiler, str(Path(self.build_temp) / "child"))
         # next to the extension: in src/forklab for an editable install, in build/lib otherwise
         package_dir = Path(self.get_ext_fullpath("forklab._core")).parent
         # Statically linked if this system has a static libc: every bench is a fork of this server, and a

@@ -5,7 +5,9 @@
   what the experiment needs; a CloneRefused caused by the platform is one too (``.forbidden_here``).
 - ``UnsafeExperiment``: forklab said no, because the request would harm the caller or the host.
 - ``ExperimentTimeout`` / ``ExperimentCrashed``: the child hung or died; the sandbox contained it.
-- ``BenchFailed``: the sandbox itself could not be set up.
+- ``BenchFailed``: the sandbox itself could not be set up; ``BenchUnavailable``: the bench server
+  (forklab-bench) could not be started at all; ``BenchServerLost``: it was lost during the experiment
+  (killed, stopped, or its input disturbed) - nothing was observed, and the next experiment gets a new one.
 """
 from __future__ import annotations
 
@@ -109,4 +111,18 @@ class ExperimentCrashed(ForklabError):
 
 
 class BenchFailed(ForklabError, OSError):
-    """The sandbox (the bench process) could not prepare the experiment."""
+    """The sandbox (the bench process) could not prepare the experiment. ``.errno`` says why; the
+    message says it in words (without OSError's "[Errno N]" in front)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class BenchUnavailable(BenchFailed):
+    """The bench server (forklab-bench) could not be started: the message says why and what to do.
+    forklab never falls back on forking the caller."""
+
+
+class BenchServerLost(BenchFailed):
+    """The bench server was lost during the experiment (killed, stopped, no answer in time, or its input
+    disturbed by another process). Nothing was observed; the next experiment starts a new server."""

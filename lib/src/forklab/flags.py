@@ -126,6 +126,12 @@ def flag_named(name: str) -> Flag:
     """``"CLONE_VM"``, ``"VM"`` or ``"vm"`` -> the Flag; anything else -> ValueError naming the choices."""
     if not isinstance(name, str):
         raise TypeError(f"a flag name must be a string like 'CLONE_VM', not {type(name).__name__}")
+    if not name.isascii():
+        # str.upper() maps some letters of other alphabets onto ASCII ('ı'.upper() == 'I'): a name that
+        # only looks like a flag must not become one.
+        odd = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in dict.fromkeys(name) if not ch.isascii())
+        raise ValueError(f"unknown clone flag {name!r}: it contains {odd}, which is not a plain ASCII letter; "
+                         f"flag names are written in ASCII, like 'CLONE_FILES'")
     key = name.strip().upper()
     if not key.startswith("CLONE_"):
         key = "CLONE_" + key
@@ -157,10 +163,21 @@ def parse_flags(flags: Iterable[str] | int | str | None) -> int:
         return flags
     if isinstance(flags, str):
         flags = [flags]
+    elif not isinstance(flags, (list, tuple, set, frozenset)) and not _is_iterable(flags):
+        raise TypeError(f"flags must be flag names like ['CLONE_VM', 'CLONE_FILES'] or an int mask, "
+                        f"not {type(flags).__name__} {flags!r}")
     mask = 0
     for name in flags:
         mask |= flag_named(name).value
     return mask
+
+
+def _is_iterable(x) -> bool:
+    try:
+        iter(x)
+    except TypeError:
+        return False
+    return not isinstance(x, (bytes, bytearray, dict))
 
 
 def names_of(mask: int) -> tuple[str, ...]:

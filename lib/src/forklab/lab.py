@@ -73,8 +73,9 @@ RESOURCES: dict[str, Resource] = {r.name: r for r in [
 #: The verdict words. A resource that is not shared is not always a copy: without CLONE_SYSVSEM the
 #: kernel gives the child a new, EMPTY System V undo list (copy_semundo), and without CLONE_IO a new
 #: I/O context that carries only the parent's I/O priority (copy_io; "new" if not even that); a
-#: namespace flag makes a new namespace; "own" is a thread group or parent of the child's own.
-WORDS = ("shared", "copied", "new, empty", "new, same priority", "new", "new namespace", "own")
+#: namespace flag makes a new namespace; "own" is a thread group or parent of the child's own. "unknown":
+#: a probe failed (no free fd, say), so nothing was measured - the evidence names the errno.
+WORDS = ("shared", "copied", "new, empty", "new, same priority", "new", "new namespace", "own", "unknown")
 
 
 @dataclass(frozen=True)
@@ -86,12 +87,20 @@ class Verdict:
     flag: str | None
     kcmp: bool | None = None      # the kernel's own answer (kcmp: same object?), where it could be asked
     apart: str = "copied"         # what the child got when not shared, as observed: "copied", "new, empty", ...
+    errno: int | None = None      # a probe failed with this errno: nothing was measured (word "unknown")
+
+    @property
+    def unknown(self) -> bool:
+        """A probe failed: neither shared nor apart was measured (``errno`` says why)."""
+        return self.errno is not None
 
     @property
     def word(self) -> str:
         """One of WORDS: 'shared', or what the child got instead ('copied', 'new, empty', 'new, same
-        priority', 'new namespace'; for the process rows 'own')."""
+        priority', 'new namespace'; for the process rows 'own'), or 'unknown' when a probe failed."""
         kind = RESOURCES[self.resource].kind
+        if self.unknown:
+            return "unknown"
         if self.shared:
             return "shared"
         return {"namespace": "new namespace", "process": "own"}.get(kind, self.apart)
@@ -123,7 +132,7 @@ class Observation:
     primitive: str
     flags: tuple[str, ...]
     exit_signal: str | None
-    parent_was_suspended: bool
+    parent_was_suspended: bool       # the parent got back from the call only after the child had ended
     parent_blocked_ms: float         # how long the call kept the parent
     exit_status: int | None          # exit code; -N if killed by signal N; None for a thread
     duration_ms: float               # the whole sandboxed round trip
@@ -173,7 +182,12 @@ class Observation:
 
     @property
     def not_shared(self) -> tuple[str, ...]:
-        return tuple(n for n, v in self.resources.items() if not v.shared)
+        return tuple(n for n, v in self.resources.items() if not v.shared and not v.unknown)
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """Resources whose probe failed (no verdict: see each Verdict's evidence)."""
+        return tuple(n for n, v in self.resources.items() if v.unknown)
 
     def table(self) -> str:
         width = max(len(n) for n in self.resources)
@@ -266,7 +280,7 @@ def run(primitive: str, flags: Iterable[str] | int = (), *, exit_signal="SIGCHLD
                   the sandbox contain it
     """
     primitive, mask, signal_name, timeout = _check(primitive, flags, exit_signal, timeout)
-    if child_action not in _ACTIONS:
+    if not (child_action is None or isinstance(child_action, str)) or child_action not in _ACTIONS:
         raise ValueError(f"unknown child_action {child_action!r}; valid choices are None, 'hang', 'crash'")
 
     req = ffi.new("struct fl_request *")
@@ -344,6 +358,11 @@ def _raise_for_outcome(res, primitive, mask, signal_name, timeout):
                "whole thread group." if mask & FLAGS["CLONE_THREAD"].value else "")
         raise ExperimentCrashed(f"the bench process was killed by {_signame(sig)}.{why} The sandbox "
                                 "contained it: your Python process was not touched.", sig)
+    if res.outcome == lib.FL_STOPPED:
+        raise ExperimentCrashed("the bench process was stopped (SIGSTOP or another stop signal from outside) "
+                                "during the experiment, so it could never finish: forklab killed it, with every "
+                                "process of the experiment. Nothing was observed. Your Python process was not "
+                                "touched.", int(_signal.SIGSTOP))
     if res.outcome == lib.FL_SETUP:
         where = ffi.string(res.where).decode() or "setting up"
         hint = (" The system has too many processes right now (RLIMIT_NPROC or a pids cgroup limit); "
@@ -355,6 +374,21 @@ def _raise_for_outcome(res, primitive, mask, signal_name, timeout):
         how = f"killed by {_signame(-st)}" if st is not None and st < 0 else f"exit status {st}"
         raise ExperimentCrashed(f"the child ended before it could report ({how}); nothing was observed.",
                                 -st if st is not None and st < 0 else None)
+
+
+def _parent_was_suspended(res) -> bool:
+    """Measured, not assumed from the primitive: the child waited up to GRACE_MS for the parent to run.
+    If it saw the parent run, the parent was not suspended. If not, the child read the parent's state
+    in /proc: 'D' is the kernel holding it in the call (vfork's wait_for_vfork_done, TASK_KILLABLE);
+    'R' is a parent that could run but was not scheduled yet (a busy machine), not a suspended one.
+    Where /proc could not be read, the timing decides: the call returned in the parent only after the
+    child had ended its part."""
+    if res.child_saw_parent_run:
+        return False
+    state = chr(res.parent_state_seen) if res.parent_state_seen else ""
+    if state:
+        return state == "D"
+    return res.child_end_ns > 0 and res.parent_resumed_ns >= res.child_end_ns
 
 
 def _observation(res, primitive, mask, signal_name, timeout, duration_ms) -> Observation:
@@ -369,7 +403,7 @@ def _observation(res, primitive, mask, signal_name, timeout, duration_ms) -> Obs
                      "created as if CLONE_PIDFD were absent (forklab waited for it by its pid instead)")
     return Observation(
         primitive=primitive, flags=names_of(mask), exit_signal=signal_name,
-        parent_was_suspended=not res.child_saw_parent_run,
+        parent_was_suspended=_parent_was_suspended(res),
         parent_blocked_ms=res.parent_blocked_ns / 1e6,
         exit_status=status, duration_ms=duration_ms, notes=tuple(notes), _readings=res, _mask=mask)
 
@@ -417,14 +451,20 @@ def _semaphore_reading(res) -> tuple[bool, str, str]:
     Shared undo list: nothing undone yet (+2). The child's own list, new and empty: only its +1 undone.
     A copy of the parent's list would have undone the parent's +1 as well."""
     done = "parent and child each did semop(+1, SEM_UNDO); the semaphore after the child ended"
-    if not res.sem_after_exit_read:
-        return False, "copied", "parent and child each did semop(+1, SEM_UNDO), but the parent could not read it after"
     after, base = res.sem_after_exit, res.sem_before - 1
     if after == base + 2:
         return True, "copied", f"{done}: {after}, nothing undone (one undo list, and the parent is alive)"
     if after == base + 1:
         return False, "new, empty", f"{done}: {after}, only the child's +1 undone (its undo list started empty)"
     return False, "copied", f"{done}: {after}, the parent's +1 undone too (the child's undo list was a copy)"
+
+
+def _errname(e: int) -> str:
+    return f"{_errno.errorcode.get(e, str(e))} ({os.strerror(e)})"
+
+
+def _failed(what: str, e: int) -> str:
+    return f"not measured: {what} failed with {_errname(e)}"
 
 
 def _verdicts(res) -> dict[str, Verdict]:
@@ -435,51 +475,83 @@ def _verdicts(res) -> dict[str, Verdict]:
     def put(name, shared, evidence, kcmp=None, apart="copied"):
         v[name] = Verdict(name, bool(shared), evidence, RESOURCES[name].flag, kcmp, apart)
 
+    def unknown(name, what, e, kcmp=None):
+        """A probe failed: the verdict is unknown, never shared or copied; the errno is the evidence."""
+        v[name] = Verdict(name, False, _failed(what, e), RESOURCES[name].flag, kcmp, errno=e)
+
     put("memory", res.mem_after == res.mem_child_wrote,
         f"child wrote {res.mem_child_wrote} to x (parent's x was {res.mem_before}); parent then read {res.mem_after}",
         k(0))
     fd = res.fd_probe
-    put("fd_table", res.fd_open_before and not res.fd_open_after,
-        f"child closed fd {fd}; in the parent fd {fd} was then {'closed' if not res.fd_open_after else 'still open'}",
-        k(1))
-    put("file_offset", res.off_after == res.off_child_set,
-        f"child moved the offset of an inherited fd to {res.off_child_set}; parent's offset on it then {res.off_after}",
-        _kcmp_answer(res, 6))
+    if res.fd_probe_err or res.fd_child_close_err:
+        unknown("fd_table", f"{'the child' if res.fd_child_close_err else 'the parent'}'s look at fd {fd}",
+                res.fd_child_close_err or res.fd_probe_err, k(1))
+    else:
+        put("fd_table", res.fd_open_before and not res.fd_open_after,
+            f"child closed fd {fd}; in the parent fd {fd} was then {'closed' if not res.fd_open_after else 'still open'}",
+            k(1))
+    if res.off_err:
+        unknown("file_offset", "lseek on the inherited fd", res.off_err, _kcmp_answer(res, 6))
+    else:
+        put("file_offset", res.off_after == res.off_child_set,
+            f"child moved the offset of an inherited fd to {res.off_child_set}; parent's offset on it then "
+            f"{res.off_after}", _kcmp_answer(res, 6))
     cwd_after, cwd_set = _s(res.cwd_after), _s(res.cwd_child_set)
-    put("fs", cwd_after == cwd_set or res.umask_after == res.umask_child_set,
-        f"child did chdir(\"{cwd_set}\") and umask({res.umask_child_set:03o}); parent's cwd then "
-        f"\"{cwd_after}\", umask {res.umask_after:03o}", k(2))
-    inherited = "" if res.child_saw_usr1_handler else \
-        "; the child did not inherit the parent's SIGUSR1 handler (reset to default)"
-    put("signal_handlers", res.sig_after == 1,
-        f"child set SIGUSR2 to SIG_IGN; parent's SIGUSR2 then {_disposition(res.sig_after)}{inherited}", k(3))
-    put("signal_mask", res.mask_blocked_before and not res.mask_blocked_after,
-        "child unblocked SIGUSR2; in the parent it was then "
-        f"{'unblocked' if not res.mask_blocked_after else 'still blocked'} (each thread has its own mask)")
-    if res.sem_child_err:
-        sem_shared, sem_text = False, (
-            f"child's semop() on the parent's semaphore failed with "
-            f"{_errno.errorcode.get(res.sem_child_err, res.sem_child_err)}"
-            + (": it is in a new IPC namespace, where that semaphore does not exist"
-               if res.sem_child_err == _errno.EINVAL else ""))
+    if res.cwd_err:
+        unknown("fs", "chdir/getcwd", res.cwd_err, k(2))
+    else:
+        put("fs", cwd_after == cwd_set or res.umask_after == res.umask_child_set,
+            f"child did chdir(\"{cwd_set}\") and umask({res.umask_child_set:03o}); parent's cwd then "
+            f"\"{cwd_after}\", umask {res.umask_after:03o}", k(2))
+    if res.sig_err or res.sig_before < 0:
+        unknown("signal_handlers", "rt_sigaction/sigprocmask", res.sig_err or _errno.EINVAL, k(3))
+        unknown("signal_mask", "rt_sigaction/sigprocmask", res.sig_err or _errno.EINVAL)
+    else:
+        inherited = "" if res.child_saw_usr1_handler else \
+            "; the child did not inherit the parent's SIGUSR1 handler (reset to default)"
+        put("signal_handlers", res.sig_after == 1,
+            f"child set SIGUSR2 to SIG_IGN; parent's SIGUSR2 then {_disposition(res.sig_after)}{inherited}", k(3))
+        put("signal_mask", res.mask_blocked_before and not res.mask_blocked_after,
+            "child unblocked SIGUSR2; in the parent it was then "
+            f"{'unblocked' if not res.mask_blocked_after else 'still blocked'} (each thread has its own mask)")
+    new_ipc = not res.ns_child_err[4] and not res.ns_parent_err[4] and res.ns_child[4] != res.ns_parent[4]
+    if res.sem_parent_err:
+        unknown("sysvsem_undo", "the parent's semget/semop", res.sem_parent_err, k(4))
+    elif res.sem_child_err == _errno.EINVAL and new_ipc:
+        put("sysvsem_undo", False, f"child's semop() on the parent's semaphore failed with "
+            f"{_errno.errorcode[_errno.EINVAL]}: it is in a new IPC namespace, where that semaphore does not exist",
+            k(4), apart="new, empty")
+    elif res.sem_child_err:
+        unknown("sysvsem_undo", "the child's semop", res.sem_child_err, k(4))
+    elif not res.sem_after_exit_read:
+        unknown("sysvsem_undo", "reading the semaphore after the child ended", _errno.EIO, k(4))
     else:
         sem_shared, sem_apart, sem_text = _semaphore_reading(res)
-    put("sysvsem_undo", sem_shared, sem_text, k(4), apart=sem_apart if not res.sem_child_err else "new, empty")
+        put("sysvsem_undo", sem_shared, sem_text, k(4), apart=sem_apart)
     saw = (f"child started with I/O priority {_ioprio(res.ioprio_child_saw)} (parent's: "
            f"{_ioprio(res.ioprio_before)})")
-    if res.ioprio_child_err:
+    io_apart = "new, same priority" if res.ioprio_child_saw == res.ioprio_before else "new"
+    if res.ioprio_err or res.ioprio_child_saw < 0:
+        unknown("io_context", "ioprio_get/ioprio_set", res.ioprio_err or -res.ioprio_child_saw, k(5))
+    elif res.ioprio_child_err:
         put("io_context", False, f"{saw}; it could not set its own "
-            f"({_errno.errorcode.get(res.ioprio_child_err, res.ioprio_child_err)})", k(5),
-            apart="new, same priority" if res.ioprio_child_saw == res.ioprio_before else "new")
+            f"({_errno.errorcode.get(res.ioprio_child_err, res.ioprio_child_err)})", k(5), apart=io_apart)
     else:
         put("io_context", res.ioprio_after == res.ioprio_child_set,
             f"{saw}, set its own to {_ioprio(res.ioprio_child_set)}; parent's then {_ioprio(res.ioprio_after)}",
-            k(5),
-            apart="new, same priority" if res.ioprio_child_saw == res.ioprio_before else "new")
-    put("thread_group", c.host_tgid == p.host_tgid,
-        f"child's thread group id is {c.host_tgid}, parent's PID is {p.host_tgid}; child's thread id is {c.host_tid}")
-    put("parent", c.host_ppid == p.host_ppid,
-        f"child's parent is PID {c.host_ppid}; the caller is PID {p.host_pid} and its own parent is PID {p.host_ppid}")
+            k(5), apart=io_apart)
+    ids_err = p.host_err or c.host_err
+    who = "the parent's" if p.host_err else "the child's"
+    if ids_err:
+        unknown("thread_group", f"reading {who} ids in /proc/thread-self/status", ids_err)
+        unknown("parent", f"reading {who} ids in /proc/thread-self/status", ids_err)
+    else:
+        put("thread_group", c.host_tgid == p.host_tgid,
+            f"child's thread group id is {c.host_tgid}, parent's PID is {p.host_tgid}; child's thread id is "
+            f"{c.host_tid}")
+        put("parent", c.host_ppid == p.host_ppid,
+            f"child's parent is PID {c.host_ppid}; the caller is PID {p.host_pid} and its own parent is PID "
+            f"{p.host_ppid}")
 
     ns_extra = {
         "uts_ns": f"child saw hostname \"{_s(res.host_child_saw)}\"; parent's hostname "
@@ -503,6 +575,11 @@ def _verdicts(res) -> dict[str, Verdict]:
     }
     for i, name in enumerate(NAMESPACES):
         kind = name.removesuffix("_ns")
+        err = res.ns_parent_err[i] or res.ns_child_err[i]
+        if err:
+            unknown(name, f"reading {'the parent' if res.ns_parent_err[i] else 'the child'}'s "
+                    f"/proc/thread-self/ns/{kind}", err)
+            continue
         same = res.ns_child[i] == res.ns_parent[i]
         text = f"/proc/thread-self/ns/{kind}: child {kind}:[{res.ns_child[i]}], parent {kind}:[{res.ns_parent[i]}]"
         if ns_extra[name]:

@@ -51,6 +51,8 @@ class Row:
     @property
     def sentence(self) -> str:
         """What a screen reader says for the row."""
+        if self.word == "unknown":
+            return f"{self.title}: unknown; nothing was measured, a probe failed ({self.evidence})."
         if self.kind == "namespace":
             what = ("the child is in a new one of its own" if not self.shared
                     else "parent and child are in the same one")
@@ -204,9 +206,13 @@ def _e(text) -> str:
 
 def _row_html(r: Row) -> str:
     cls = {"shared": "fl-shared", "copied": "fl-copied", "new, empty": "fl-fresh", "new, same priority": "fl-fresh",
-           "new": "fl-fresh", "new namespace": "fl-newns", "own": "fl-own"}[r.word]
+           "new": "fl-fresh", "new namespace": "fl-newns", "own": "fl-own", "unknown": "fl-unknown"}[r.word]
     short = r.title.split(" (")[0]
-    if r.shared:
+    if r.word == "unknown":     # a probe failed: draw no verdict at all (lab.Verdict.errno says why)
+        parent = '<div class="fl-obj fl-parent" aria-hidden="true">parent\'s ?</div>'
+        middle = '<div class="fl-arrow" aria-hidden="true">not measured</div>'
+        child = '<div class="fl-obj fl-child" aria-hidden="true">child\'s ?</div>'
+    elif r.shared:
         parent = '<div class="fl-arrow" aria-hidden="true">parent &#x2501;&#x25B6;</div>'
         middle = f'<div class="fl-obj fl-one" aria-hidden="true" title="{_e(r.title)}">one {_e(OBJECTS.get(r.resource, short))}</div>'
         child = '<div class="fl-arrow" aria-hidden="true">&#x25C0;&#x2501; child</div>'
@@ -282,6 +288,7 @@ _STILL_STYLE = {
     "new, same priority": "border:3px dotted #CC79A7;background:#f5e4ee",
     "new": "border:3px dotted #CC79A7;background:#f5e4ee",
     "new namespace": "border:2px dashed #009E73;background:#d9f0e9",
+    "unknown": "border:2px dashed #767676;background:#eeeeee",
 }
 
 

@@ -8,7 +8,7 @@ Every answer is measured with forklab.run (never looked up); a refusal becomes a
 """
 from __future__ import annotations
 
-from .errors import CloneRefused, ForbiddenHere
+from .errors import BenchFailed, CloneRefused, ForbiddenHere
 from .explain import fix_for
 from .flags import FLAGS, names_of, parse_flags
 from .lab import run
@@ -38,7 +38,19 @@ def resources_controlled_by(flag: str) -> set[str]:
     with_it = accepted_flags([name])
     without = [n for n in with_it if n != name]
     a, b = run("clone", with_it), run("clone", without)
+    _measured(a, a.resources)
+    _measured(b, b.resources)
     return {r for r, v in a.resources.items() if v.shared and not b.resources[r].shared}
+
+
+def _measured(obs, names) -> None:
+    """An answer that rests on a failed probe ("unknown") is no answer: say so instead of "not shared"."""
+    for name in names:
+        v = obs.resources[name]
+        if v.unknown:
+            raise BenchFailed(v.errno, f"forklab could not measure {name} for {obs.primitive}"
+                              f"({' | '.join(obs.flags) or 'no flags'}): {v.evidence}. Try again; if it "
+                              "persists, this process may be short of file descriptors.")
 
 
 def refused_to_student(flags) -> str | None:
@@ -72,6 +84,7 @@ def observe(flags, primitive: str = "clone"):
 def shared_among(flags, among=SHARING) -> set[str]:
     """Which of ``among`` the kernel shared between parent and child for clone(flags)."""
     obs = observe(flags)
+    _measured(obs, among)
     return {r for r in among if obs.resources[r].shared}
 
 

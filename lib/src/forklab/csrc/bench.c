@@ -32,6 +32,7 @@
 #include "spawn.h"
 
 static volatile int64_t fl_x = 1;   /* the parent's variable: the child writes 7 into it */
+int fl_server_semaphore = -1;       /* the bench server's semaphore (server.c), or -1: one per experiment */
 
 static void note_usr1(int sig) { (void)sig; }
 
@@ -62,6 +63,8 @@ static int prepare(struct fl_bench *b, struct fl_result *r)
     r->fd_probe = b->fd_probe;
     r->fd_open_before = fcntl(b->fd_probe, F_GETFD) != -1;
     r->off_before = lseek(b->off_fd, 0, SEEK_CUR);
+    if (!r->fd_open_before || r->off_before < 0)
+        return fl_setup_failed(r, "fcntl/lseek on the probe fds");
 
     /* fs: start from "/" with umask 022; the child goes to /tmp (or /proc) with umask 077. */
     if (chdir("/") != 0)
@@ -69,7 +72,7 @@ static int prepare(struct fl_bench *b, struct fl_result *r)
     umask(022);
     r->umask_before = 022;
     if (!getcwd(r->cwd_before, sizeof r->cwd_before))
-        r->cwd_before[0] = 0;
+        return fl_setup_failed(r, "getcwd");
     fl_strcpy(r->cwd_child_set,
               stat("/tmp", &st) == 0 && S_ISDIR(st.st_mode) ? "/tmp" : "/proc", FL_PATH_MAX);
     fl_strcpy(r->mount_point, r->cwd_child_set, FL_PATH_MAX);
@@ -78,33 +81,47 @@ static int prepare(struct fl_bench *b, struct fl_result *r)
      * child inherit it?), and every signal blocked (inherited from fl_run). */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;
-    sigaction(SIGUSR2, &sa, NULL);
+    if (sigaction(SIGUSR2, &sa, NULL) != 0)
+        return fl_setup_failed(r, "sigaction SIGUSR2");
     sa.sa_handler = note_usr1;
-    sigaction(SIGUSR1, &sa, NULL);
+    if (sigaction(SIGUSR1, &sa, NULL) != 0)
+        return fl_setup_failed(r, "sigaction SIGUSR1");
     r->sig_before = signal_disposition(SIGUSR2);
     {
         sigset_t cur;
-        sigprocmask(SIG_SETMASK, NULL, &cur);
+        if (sigprocmask(SIG_SETMASK, NULL, &cur) != 0)
+            return fl_setup_failed(r, "sigprocmask");
         r->mask_blocked_before = sigismember(&cur, SIGUSR2);
     }
 
-    /* A private System V semaphore at 0; fl_run() removes it even if the bench is killed. The
-     * parent raises it by 1 with SEM_UNDO, so its own undo list holds an adjustment: a child
-     * given a copy of that list would undo the parent's +1 too when it exits. */
-    r->sem_id = semget(IPC_PRIVATE, 1, 0600);
-    if (r->sem_id >= 0) {
-        struct sembuf up = { 0, 1, SEM_UNDO };
-        semop(r->sem_id, &up, 1);
+    /* A System V semaphore at 0: the bench server's own (made once, removed when it ends; its id is
+     * in fl_server_semaphore), or a private one made for this experiment (removed by run.c). SETVAL
+     * also clears every process's undo entries for it, so each experiment starts from nothing. The
+     * parent raises it by 1 with SEM_UNDO, so its own undo list holds an adjustment: a child given
+     * a copy of that list would undo the parent's +1 too when it exits. */
+    r->sem_id = fl_server_semaphore;
+    if (r->sem_id < 0) {
+        r->sem_id = semget(IPC_PRIVATE, 1, 0600);
+        r->sem_made = r->sem_id >= 0;
     }
-    r->sem_before = r->sem_id >= 0 ? semctl(r->sem_id, 0, GETVAL) : -1;
+    if (r->sem_id < 0 || semctl(r->sem_id, 0, SETVAL, 0) != 0) {
+        r->sem_parent_err = errno;
+    } else {
+        struct sembuf up = { 0, 1, SEM_UNDO };
+        if (semop(r->sem_id, &up, 1) != 0 || (r->sem_before = semctl(r->sem_id, 0, GETVAL)) < 0)
+            r->sem_parent_err = errno;
+    }
+    if (r->sem_parent_err)
+        r->sem_before = -1;
 
     /* I/O priority: setting one gives the parent an I/O context that CLONE_IO can share. */
     r->ioprio_before = (2 << 13) | 4;             /* best-effort class, level 4 */
     r->ioprio_child_set = (2 << 13) | 7;          /* best-effort class, level 7 */
-    if (syscall(SYS_ioprio_set, 1, 0, r->ioprio_before) != 0)
-        r->ioprio_before = (int32_t)syscall(SYS_ioprio_get, 1, 0);
+    if (syscall(SYS_ioprio_set, 1, 0, r->ioprio_before) != 0 &&
+        (r->ioprio_before = (int32_t)syscall(SYS_ioprio_get, 1, 0)) < 0)
+        r->ioprio_err = errno;
 
-    read_namespaces(r->ns_parent);
+    read_namespaces(r->ns_parent, r->ns_parent_err);
     read_identity(&r->parent, r->ns_parent[FL_NS_PID]);
     read_hostname(r->host_before);
     r->mnt_dev_before = device_of(r->mount_point);
@@ -123,16 +140,28 @@ static void observe_after(struct fl_bench *b, struct fl_result *r)
 
     r->mem_after = fl_x;
     r->fd_open_after = fcntl(b->fd_probe, F_GETFD) != -1;
+    if (!r->fd_open_after && errno != EBADF)
+        r->fd_probe_err = errno;
     r->off_after = lseek(b->off_fd, 0, SEEK_CUR);
-    if (!getcwd(r->cwd_after, sizeof r->cwd_after))
+    if (r->off_after < 0)
+        r->off_err = errno;
+    if (!getcwd(r->cwd_after, sizeof r->cwd_after)) {
+        r->cwd_err = errno;
         fl_strcpy(r->cwd_after, "(unknown)", FL_PATH_MAX);
+    }
     old = umask(022);
     r->umask_after = old;
     r->sig_after = signal_disposition(SIGUSR2);
-    sigprocmask(SIG_SETMASK, NULL, &cur);
-    r->mask_blocked_after = sigismember(&cur, SIGUSR2);
+    if (r->sig_after < 0 && !r->sig_err)
+        r->sig_err = EINVAL;          /* rt_sigaction refused to read SIGUSR2 (a raw call: no errno) */
+    if (sigprocmask(SIG_SETMASK, NULL, &cur) != 0)
+        r->sig_err = errno;
+    else
+        r->mask_blocked_after = sigismember(&cur, SIGUSR2);
     r->sem_after_child_done = r->sem_id >= 0 ? semctl(r->sem_id, 0, GETVAL) : -1;
     r->ioprio_after = (int32_t)syscall(SYS_ioprio_get, 1, 0);
+    if (r->ioprio_after < 0 && !r->ioprio_err)
+        r->ioprio_err = errno;
     read_hostname(r->host_after);
     r->mnt_dev_after = device_of(r->mount_point);
 }
@@ -264,6 +293,8 @@ static void create_and_watch(struct fl_bench *b, struct fl_result *r)
     raw_futex_wake(&r->parent_ran);
     r->t[FL_T_CREATED] = raw_now_ns();
 
+    if (child.id < 0 && r->outcome == FL_SETUP)
+        return;                                     /* not the kernel's refusal: our own setup failed */
     if (child.id < 0) {
         r->outcome = FL_REFUSED;
         r->error = child.error;
@@ -284,9 +315,9 @@ static void create_and_watch(struct fl_bench *b, struct fl_result *r)
         timed_out |= wait_until_reaped_by_parent(b, child.id) != 0;
     /* The child is gone and its undo list, if it had one of its own, applied; we, its parent, are
      * alive, so an undo list shared with us has not been. */
-    if (!timed_out && r->sem_id >= 0) {
+    if (!timed_out && r->sem_id >= 0 && !r->sem_parent_err) {
         r->sem_after_exit = semctl(r->sem_id, 0, GETVAL);
-        r->sem_after_exit_read = 1;
+        r->sem_after_exit_read = r->sem_after_exit >= 0;
     }
     r->t[FL_T_REAPED] = raw_now_ns();
     if (child.pidfd >= 0)

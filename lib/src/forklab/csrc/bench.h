@@ -17,7 +17,11 @@ struct fl_bench {
     int fd_probe;                   /* the child closes this fd (fd table probe) */
     int off_fd;                     /* the child moves this fd's offset (file offset probe) */
     int64_t deadline_ns;            /* CLOCK_MONOTONIC time by which everything must be over */
+    int64_t child_parent;           /* the getppid() the child must see (0: it cannot know; a new PID namespace) */
 };
+
+/* The bench server's System V semaphore, or -1 (then each experiment makes its own). */
+extern int fl_server_semaphore;
 
 /* The child's whole life: probes, report, wait to see the parent run, maybe misbehave.
  * Returns the child's exit status (a clone() child returns it from its start function). */

@@ -26,7 +26,7 @@ struct fl_bench_process {
     int pidfd;              /* opened only when the bench is slow to end; < 0: none */
     uint32_t requests;      /* how many requests it was handed */
     int again;              /* it can take another */
-    int killed;             /* its process groups were killed (once is enough; see kill_bench) */
+    int killed;             /* its process group was killed (once is enough; see kill_bench) */
     struct fl_page *page;
     size_t page_size;
 };
@@ -44,7 +44,7 @@ int fl_bench_start(struct fl_bench_process *b, struct fl_result *out);
 int fl_bench_fit(struct fl_bench_process *b);
 
 /* Hand the bench a request and wait until the result is complete, the bench dies or the
- * request's timeout passes (then the bench's process groups are killed). Fills *out, and
+ * request's timeout passes (then the bench's process group is killed). Fills *out, and
  * b->again: whether the bench waits for another request (else it is ending: finish it). */
 void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struct fl_result *out);
 

@@ -1,7 +1,14 @@
-"""cffi build script: forklab.h is the one source of truth for the C interface.
+"""cffi build script: forklab.h is the one source of truth for the C interface, and this file the one
+source of the compiler flags (setup.py builds forklab-bench with the same ones).
 
 The same header is read into ``ffi.cdef`` and ``#include``d by the C files, so the Python and
 C sides cannot disagree about the layout of a request or a result.
+
+The child side (CHILD_SOURCES) runs in a vfork or CLONE_VM child, which shares its parent's memory
+and TLS: it may make raw system calls only. CHILD_CFLAGS keep the compiler from putting libc back in:
+without them gcc -O2 turns a hand-written length loop into a call to strlen (and a copy loop into
+memcpy), and a stack protector reads the canary through the TLS. lib/tests/test_child_build.py checks
+that an object built with them names no symbol outside CHILD_ALLOWED_SYMBOLS.
 """
 import os
 from pathlib import Path
@@ -13,7 +20,21 @@ HEADER = (HERE / "forklab.h").read_text()
 # cdef takes declarations only: drop the include guard and #include lines around them.
 CDEF = "\n".join(line for line in HEADER.splitlines()
                  if not line.startswith(("#ifndef", "#endif", "#include", "#define FORKLAB_H")))
-SOURCES = ["run.c", "bench.c", "spawn.c", "child.c"]
+SOURCES = ["run.c", "bench.c", "spawn.c"]      # the parent's side, in the bench
+CHILD_SOURCES = ["child.c"]                     # the child's side: raw system calls only
+WARNINGS = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration"]
+CFLAGS = ["-std=gnu11", "-O2", *WARNINGS]
+CHILD_CFLAGS = [*CFLAGS, "-ffreestanding", "-fno-builtin", "-fno-tree-loop-distribute-patterns",
+                "-fno-stack-protector"]
+#: Undefined symbols the child's objects may name: only data of the C core's own (no function of libc).
+CHILD_ALLOWED_SYMBOLS = {"fl_proc_pid_ns"}
+
+
+def compile_child(compiler, output_dir: str) -> list[str]:
+    """Compile CHILD_SOURCES with CHILD_CFLAGS (a setuptools compiler); the object files."""
+    return compiler.compile([str(Path(os.path.relpath(HERE)) / name) for name in CHILD_SOURCES],
+                            output_dir=output_dir, include_dirs=[str(HERE)], extra_postargs=CHILD_CFLAGS)
+
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
@@ -21,10 +42,8 @@ ffibuilder.set_source(
     "forklab._core",
     '#include "forklab.h"\n',
     # setuptools wants source paths relative to setup.py's folder, which is the working directory.
+    # The child's objects are added by setup.py (build_ext), compiled with CHILD_CFLAGS.
     sources=[os.path.relpath(HERE / name) for name in SOURCES],
     include_dirs=[str(HERE)],
-    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+    extra_compile_args=CFLAGS,
 )
-
-if __name__ == "__main__":
-    ffibuilder.compile(verbose=True)

@@ -59,7 +59,9 @@ static void map_own_ids(struct fl_result *r, int64_t outer_uid, int64_t outer_gi
 
 static void act_on_fs(struct fl_bench *b, struct fl_result *r)
 {
-    RAW1(SYS_chdir, r->cwd_child_set);
+    long err = RAW1(SYS_chdir, r->cwd_child_set);
+    if (err < 0)
+        r->cwd_err = (int32_t)-err;
     r->umask_child_set = FL_CHILD_UMASK;
     RAW1(SYS_umask, FL_CHILD_UMASK);
 }
@@ -72,10 +74,13 @@ static void act_on_signals(struct fl_result *r)
     /* Inherited handlers: is the parent's SIGUSR1 handler installed here too? */
     r->child_saw_usr1_handler = signal_disposition(SIGUSR1) == 2;
     /* Handlers: the parent has SIGUSR2 at default; the child ignores it. */
-    RAW4(SYS_rt_sigaction, SIGUSR2, &ignore, 0, 8);
+    long err = RAW4(SYS_rt_sigaction, SIGUSR2, &ignore, 0, 8);
     r->sig_child_set = 1;
     /* Mask: the parent blocks SIGUSR2; the child unblocks it (the mask is per thread). */
-    RAW4(SYS_rt_sigprocmask, SIG_UNBLOCK, &usr2, 0, 8);
+    if (err == 0)
+        err = RAW4(SYS_rt_sigprocmask, SIG_UNBLOCK, &usr2, 0, 8);
+    if (err < 0)
+        r->sig_err = (int32_t)-err;
 }
 
 /* System V semaphore undo list: semop(SEM_UNDO) records an adjustment that the kernel undoes
@@ -103,19 +108,25 @@ static void act_on_io(struct fl_result *r)
     r->ioprio_child_err = err < 0 ? (int32_t)-err : 0;
 }
 
-/* A hostname only inside a new UTS namespace, a mount only inside a new mount namespace:
- * checked against the parent's namespace inode, never just trusted from the flags. */
+/* In a namespace of its own, measured: both inodes read (neither is 0, which means "could not be
+ * read") and different. Never just trusted from the flags. */
+static int in_new(const struct fl_result *r, int ns)
+{
+    return r->ns_child[ns] && r->ns_parent[ns] && r->ns_child[ns] != r->ns_parent[ns];
+}
+
+/* A hostname only inside a new UTS namespace, a mount only inside a new mount namespace. */
 static void act_on_namespaces(struct fl_bench *b, struct fl_result *r)
 {
     long err;
 
-    if (r->ns_child[FL_NS_UTS] && r->ns_child[FL_NS_UTS] != r->ns_parent[FL_NS_UTS]) {
+    if (in_new(r, FL_NS_UTS)) {
         err = RAW2(SYS_sethostname, FL_CHILD_HOSTNAME, fl_strlen(FL_CHILD_HOSTNAME));
         r->host_child_err = err < 0 ? (int32_t)-err : 0;
     }
     read_hostname(r->host_child_saw);
 
-    if (r->ns_child[FL_NS_MNT] && r->ns_child[FL_NS_MNT] != r->ns_parent[FL_NS_MNT]) {
+    if (in_new(r, FL_NS_MNT)) {
         /* First make every mount private, so nothing propagates back to the host. */
         err = RAW5(SYS_mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0);
         if (err == 0)
@@ -145,6 +156,28 @@ static void ask_kcmp(struct fl_bench *b, struct fl_result *r)
     }
 }
 
+/* The parent's state letter from /proc/<its host tid>/stat: 'D' while the kernel holds it in vfork()
+ * (wait_for_vfork_done sleeps TASK_KILLABLE, which /proc shows as D), 'R' if it could run but has not
+ * been scheduled yet. 0 if it could not be read. */
+static int32_t parent_state(struct fl_result *r)
+{
+    char path[48], buf[512];
+    int n = 0;
+    if (r->parent.host_tid <= 0)
+        return 0;
+    fl_strcpy(path, "/proc/", sizeof path);
+    n = fl_strlen(path);
+    n += fl_itoa(r->parent.host_tid, path + n);
+    fl_strcpy(path + n, "/stat", (int)sizeof path - n);
+    if (read_small_file(path, buf, sizeof buf) <= 0)
+        return 0;
+    const char *close = 0;
+    for (const char *p = buf; *p; p++)
+        if (*p == ')')
+            close = p;                            /* the name may hold ')': the last one ends it */
+    return close && close[1] == ' ' ? close[2] : 0;
+}
+
 /* Report, then give the parent a chance to run before ending: a parent that was able to run
  * sets parent_ran. A vfork parent is suspended, so this child waits its whole grace period. */
 static void report_and_watch_parent(struct fl_bench *b, struct fl_result *r)
@@ -161,6 +194,18 @@ static void report_and_watch_parent(struct fl_bench *b, struct fl_result *r)
     }
     r->child_saw_parent_run = __atomic_load_n(&r->parent_ran, __ATOMIC_SEQ_CST) != 0;
     r->child_waited_ns = raw_now_ns() - start;
+    if (!r->child_saw_parent_run)
+        r->parent_state_seen = parent_state(r);  /* held in the call, or only not scheduled yet? */
+}
+
+/* The child must not outlive the sandbox: if its parent dies (the bench, killed because it was stopped,
+ * or with the bench server), the kernel sends it SIGKILL. Its parent may have died before this line:
+ * then it has another parent already, and it ends at once. (A child in a new PID namespace sees its
+ * parent as 0 either way, so it cannot check; the bench's process group, which it is in, is killed too.) */
+static int outlived_its_parent(struct fl_bench *b)
+{
+    RAW2(SYS_prctl, 1 /* PR_SET_PDEATHSIG */, 9 /* SIGKILL */);
+    return b->child_parent && RAW0(SYS_getppid) != b->child_parent;
 }
 
 int fl_child_main(void *arg)
@@ -168,7 +213,9 @@ int fl_child_main(void *arg)
     struct fl_bench *b = arg;
     struct fl_result *r = b->res;
 
-    read_namespaces(r->ns_child);
+    if (outlived_its_parent(b))
+        return 1;
+    read_namespaces(r->ns_child, r->ns_child_err);
     read_identity(&r->child, r->ns_child[FL_NS_PID]);
     if (b->flags & CLONE_NEWUSER) {
         map_own_ids(r, r->parent.uid, RAW0(SYS_getgid));
@@ -182,7 +229,9 @@ int fl_child_main(void *arg)
     r->fd_child_close_err = err < 0 ? (int32_t)-err : 0;
 
     r->off_child_set = FL_CHILD_OFFSET;            /* open file description */
-    RAW3(SYS_lseek, b->off_fd, FL_CHILD_OFFSET, 0 /* SEEK_SET */);
+    err = RAW3(SYS_lseek, b->off_fd, FL_CHILD_OFFSET, 0 /* SEEK_SET */);
+    if (err < 0)
+        r->off_err = (int32_t)-err;
 
     act_on_fs(b, r);
     act_on_signals(r);
@@ -192,6 +241,7 @@ int fl_child_main(void *arg)
     ask_kcmp(b, r);
 
     report_and_watch_parent(b, r);
+    r->child_end_ns = raw_now_ns();                /* its part is over: the parent compares (vfork) */
 
     if (b->req->child_action == FL_ACT_HANG)
         for (;;)

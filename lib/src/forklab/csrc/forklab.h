@@ -33,6 +33,7 @@
 #define FL_CRASHED     3   /* the bench was killed by a signal (a crashing CLONE_THREAD child does that) */
 #define FL_SETUP       4   /* the bench could not prepare the experiment: see error and where */
 #define FL_NO_REPORT   5   /* the child ended without finishing its probes (see wait_status) */
+#define FL_STOPPED     6   /* the bench was stopped (SIGSTOP) during the experiment: it was killed */
 
 /* Namespaces, in the order of fl_result.ns_parent / ns_child. */
 #define FL_NS_COUNT 7      /* uts, pid, mnt, net, ipc, user, cgroup */
@@ -55,10 +56,17 @@
  * (run.c checks what it can: bench_as_new), so this only bounds what nobody thought of. */
 #define FL_BENCH_USES 100
 
+/* Every request starts with this number: stray bytes (or a request from another version) are not a
+ * request, and the server that reads them ends rather than guess (server.c). */
+#define FL_REQUEST_MAGIC 0x666c6231u     /* "flb1" */
+
 #define FL_PATH_MAX 128
 #define FL_HOST_MAX 72
 
 struct fl_request {
+    uint32_t magic;         /* FL_REQUEST_MAGIC */
+    uint32_t seq;           /* 1, 2, 3, ... from each client to its server; the server refuses any other */
+    uint64_t nonce;         /* chosen at random by the client; the result carries the whole request back */
     int32_t  primitive;     /* FL_FORK ... FL_CLONE3 */
     int32_t  exit_signal;   /* SIGCHLD or 0; Python refuses any other (it would kill the parent) */
     uint64_t flags;         /* CLONE_* bits, for clone and clone3 */
@@ -73,9 +81,12 @@ struct fl_request {
 struct fl_side {
     int64_t pid, tid, ppid, tgid, uid;
     int64_t host_pid, host_tid, host_ppid, host_tgid;
+    int32_t host_err;           /* 0, or the errno that kept the host_* ids from being read (then -1) */
+    int32_t reserved;
 };
 
 struct fl_result {
+    struct fl_request request;  /* a copy of the request this result answers (the client checks it) */
     int32_t outcome;            /* FL_OK ... */
     int32_t error;              /* errno, for FL_REFUSED and FL_SETUP */
     char    where[48];          /* the step that failed, for FL_SETUP */
@@ -106,10 +117,21 @@ struct fl_result {
      * value after it), then the child does the same and ends; sem_after_exit is read by the
      * parent, still alive, once the child is gone (sem_after_exit_read says it could be) */
     int32_t sem_id, sem_before, sem_child_err, sem_after_child_done, sem_after_exit, sem_after_exit_read;
+    int32_t sem_made;           /* 1: this experiment made the semaphore and removes it (no server's one) */
     /* I/O context: the child reads the I/O priority it started with, then sets its own */
     int32_t ioprio_before, ioprio_child_saw, ioprio_child_set, ioprio_child_err, ioprio_after;
-    /* namespaces: inode numbers of /proc/thread-self/ns/<name> */
+    /* namespaces: inode numbers of /proc/thread-self/ns/<name>; 0 and an errno where it could not be read */
     uint64_t ns_parent[FL_NS_COUNT], ns_child[FL_NS_COUNT];
+    int32_t ns_parent_err[FL_NS_COUNT], ns_child_err[FL_NS_COUNT];
+    /* errnos of the probes that can fail (0: it worked). A verdict that rests on a failed probe is
+     * "unknown", never "shared" or "copied" (lab.py). */
+    int32_t fd_probe_err;       /* fcntl(F_GETFD) on fd_probe, before or after */
+    int32_t off_err;            /* lseek on the offset fd: the parent's, before or after, or the child's */
+    int32_t cwd_err;            /* getcwd in the parent, or the child's chdir */
+    int32_t sig_err;            /* rt_sigaction / sigprocmask, in the parent or the child */
+    int32_t sem_parent_err;     /* the parent's semget/semop/semctl */
+    int32_t ioprio_err;         /* the parent's ioprio_set/ioprio_get */
+    int32_t probe_reserved;
     /* UTS: hostname; the child sets one only inside a new UTS namespace */
     char    host_before[FL_HOST_MAX], host_child_saw[FL_HOST_MAX], host_after[FL_HOST_MAX];
     int32_t host_child_err;
@@ -126,6 +148,11 @@ struct fl_result {
     int32_t child_saw_parent_run;
     int64_t parent_blocked_ns;      /* how long the fork/vfork/clone call took in the parent */
     int64_t child_waited_ns;        /* how long the child waited to see the parent run */
+    int64_t parent_resumed_ns;      /* CLOCK_MONOTONIC when the call returned in the parent */
+    int64_t child_end_ns;           /* CLOCK_MONOTONIC when the child ended its part (just before it exits) */
+    int32_t parent_state_seen;      /* the parent's state letter in /proc ('D': held in the call, 'R', 'S', ...)
+                                     * as the child read it after waiting in vain; 0: not read */
+    int32_t reserved2;
     /* kcmp(2): 0 same object, 1 different, -1 not answered (errno in kcmp_err) */
     int32_t kcmp[FL_KCMP_COUNT];
     int32_t kcmp_err[FL_KCMP_COUNT];
@@ -143,5 +170,9 @@ void fl_run(const struct fl_request *req, struct fl_result *res);
 
 /* For the bench server: 0 if our parent is parent_pid, else -1 (it is already gone). */
 int fl_server_prepare(int32_t parent_pid);
+
+/* Remove the System V semaphore a bench server made (its id is in the server's ready line), when the
+ * server could not remove it itself (it was killed). 0, or -1 with errno. */
+int fl_semaphore_remove(int32_t id);
 
 #endif

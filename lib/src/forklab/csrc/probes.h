@@ -84,22 +84,26 @@ static inline void proc_self_path(char *path, int size, const char *rest)
 static inline void read_identity(struct fl_side *s, uint64_t pid_ns)
 {
     char buf[2048];
+    long len = 0;
     s->pid = RAW0(SYS_getpid);
     s->tid = RAW0(SYS_gettid);
     s->ppid = RAW0(SYS_getppid);
     s->tgid = s->pid;                 /* getpid() returns the thread group id */
     s->uid = RAW0(SYS_getuid);
+    s->host_err = 0;
     if (pid_ns && pid_ns == fl_proc_pid_ns) {
         s->host_tgid = s->host_pid = s->pid;
         s->host_tid = s->tid;
         s->host_ppid = s->ppid;
-    } else if (read_small_file("/proc/thread-self/status", buf, sizeof buf) > 0) {
-        s->host_tgid = status_field(buf, "Tgid:");
+    } else if ((len = read_small_file("/proc/thread-self/status", buf, sizeof buf)) > 0 &&
+               (s->host_tgid = status_field(buf, "Tgid:")) > 0) {
         s->host_tid = status_field(buf, "Pid:");     /* "Pid:" in status is the thread's id */
         s->host_ppid = status_field(buf, "PPid:");
         s->host_pid = s->host_tgid;
     } else {
+        /* Not read (no free fd, say): -1 and the reason, never a number that could match another. */
         s->host_tgid = s->host_tid = s->host_ppid = s->host_pid = -1;
+        s->host_err = len < 0 ? (int32_t)-len : 5 /* EIO: read, but no Tgid line */;
     }
 }
 
@@ -112,10 +116,11 @@ static const unsigned long fl_pidfd_ns_ioctl[FL_NS_COUNT] = {
 #define FL_PIDFD_THREAD 0200  /* O_EXCL: pidfd_open() of a thread, not only a process (Linux 6.9) */
 
 /* The inode number of each namespace the calling thread is in: equal inodes = same namespace.
+ * Where one cannot be read, its inode is 0 and err[] says why (a verdict then says "unknown").
  * Asked through a pidfd of the caller where the kernel can (6.11): no /proc entries for a fresh
  * process to instantiate (and flush when it exits), which costs several times more. Otherwise
  * readlink of /proc/.../ns/<name> ("uts:[4026531838]"), one folder opened once. */
-static inline void read_namespaces(uint64_t ino[FL_NS_COUNT])
+static inline void read_namespaces(uint64_t ino[FL_NS_COUNT], int32_t err[FL_NS_COUNT])
 {
     struct stat st;
     char link[64];
@@ -124,8 +129,10 @@ static inline void read_namespaces(uint64_t ino[FL_NS_COUNT])
     for (i = 0; pidfd >= 0 && i < FL_NS_COUNT; i++) {
         long fd = RAW3(SYS_ioctl, pidfd, fl_pidfd_ns_ioctl[i], 0);
         if (fd < 0)
-            break;                    /* a kernel before 6.11: every one from /proc instead */
-        ino[i] = RAW2(SYS_fstat, fd, &st) == 0 ? st.st_ino : 0;
+            break;                    /* a kernel before 6.11 (or no free fd): every one from /proc instead */
+        long e = RAW2(SYS_fstat, fd, &st);
+        ino[i] = e == 0 ? st.st_ino : 0;
+        err[i] = e == 0 ? 0 : (int32_t)-e;
         RAW1(SYS_close, fd);
     }
     if (pidfd >= 0)
@@ -137,9 +144,10 @@ static inline void read_namespaces(uint64_t ino[FL_NS_COUNT])
     proc_self_path(path, sizeof path, "/ns");
     long dfd = RAW4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     for (i = 0; i < FL_NS_COUNT; i++) {
-        long len = dfd >= 0 ? RAW4(SYS_readlinkat, dfd, fl_ns_names[i], link, sizeof link - 1) : -1;
+        long len = dfd >= 0 ? RAW4(SYS_readlinkat, dfd, fl_ns_names[i], link, sizeof link - 1) : dfd;
         const char *p = link;
         ino[i] = 0;
+        err[i] = len < 0 ? (int32_t)-len : 0;
         if (len <= 0)
             continue;
         link[len] = 0;
@@ -147,6 +155,8 @@ static inline void read_namespaces(uint64_t ino[FL_NS_COUNT])
             p++;
         while (*p && *++p >= '0' && *p <= '9')      /* the number inside the brackets */
             ino[i] = ino[i] * 10 + (uint64_t)(*p - '0');
+        if (ino[i] == 0)
+            err[i] = 5;               /* EIO: a link without a number */
     }
     if (dfd >= 0)
         RAW1(SYS_close, dfd);

@@ -5,10 +5,10 @@
  *        │            killed if Python dies (PR_SET_PDEATHSIG), reaps orphans (subreaper)
  *        └─ [experimenter]  only when the parent may be stuck (vfork) or the child would become
  *           │               the bench's parent's child (CLONE_PARENT): then the bench keeps watch
- *           └─ child         runs child.c
+ *           └─ child         runs child.c; dies with its parent (PR_SET_PDEATHSIG), as each level does
  *
  * Request and result travel through one MAP_SHARED page (struct fl_page). The caller waits for
- * the bench's "done" with a timeout and, if it must, kills the bench's process groups; it always
+ * the bench's "done" with a timeout and, if it must, kills the bench's process group; it always
  * reaps the bench in the end. The bench server forks each bench in advance and hands it one
  * request after another for as long as the bench is as it was forked (bench_as_new).
  */
@@ -60,9 +60,18 @@ static void reset_signal_handlers(void)
     }
 }
 
+/* Is pid our child, not yet reaped? (waitid answers ECHILD for anyone else's.) */
+static int is_my_child(pid_t pid)
+{
+    siginfo_t si = { 0 };
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0;
+}
+
 /* Reap every child we have (the subreaper gets orphans too), until none is left or the
- * deadline; then kill what remains and reap that. */
-static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t kill_group)
+ * deadline; then kill what remains and reap that. Only our own unreaped children are killed,
+ * by pid: a child not yet reaped keeps its pid, so the number cannot belong to anyone else. Their
+ * own children (a vfork child of the experimenter) die with them (PR_SET_PDEATHSIG, child.c). */
+static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t experimenter)
 {
     int status;
     for (;;) {
@@ -72,6 +81,15 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t kill_group)
                 r->waited = 1;            /* a CLONE_PARENT child: ours, not the experimenter's */
                 r->wait_status = status;
             }
+            if (got == experimenter) {
+                experimenter = 0;         /* reaped: its pid is no longer ours to signal */
+                /* Killed before it finished (a crashing CLONE_THREAD child takes its whole thread
+                 * group, the experimenter with it): what the page holds is half an experiment. */
+                if (WIFSIGNALED(status) && r->outcome == FL_OK) {
+                    r->outcome = FL_CRASHED;
+                    r->bench_status = status;
+                }
+            }
             continue;
         }
         if (got < 0 && errno == ECHILD)
@@ -79,8 +97,10 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t kill_group)
         if (raw_now_ns() > deadline_ns) {
             if (r->outcome == FL_OK)
                 r->outcome = FL_TIMEOUT;
-            if (kill_group > 0)
-                kill(-kill_group, SIGKILL);
+            if (experimenter > 0)
+                kill(experimenter, SIGKILL);
+            if (r->child_id_from_parent > 0 && !r->waited && is_my_child((pid_t)r->child_id_from_parent))
+                kill((pid_t)r->child_id_from_parent, SIGKILL);   /* a CLONE_PARENT child: ours */
             while (waitpid(-1, &status, __WALL) > 0 || errno == EINTR)
                 ;
             return;
@@ -90,12 +110,12 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t kill_group)
 }
 
 /* The bench keeps watch over an experimenter that may be stuck (a vfork parent sleeps until
- * its child ends - if the child never ends, neither does the parent). */
+ * its child ends - if the child never ends, neither does the parent). The experimenter stays in
+ * the bench's process group, so killing that group reaches everything an experiment started. */
 static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_t start, int64_t timeout_ns)
 {
     pid_t exp = fl_fork_process();
     if (exp == 0) {
-        setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         fl_experiment(req, r, start + timeout_ns * EXPERIMENTER_SHARE / 100);
         _exit(0);
@@ -104,7 +124,6 @@ static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_
         fl_setup_failed(r, "fork experimenter");
         return;
     }
-    setpgid(exp, exp);
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, exp);
 }
 
@@ -123,7 +142,7 @@ static int bench_as_new(const struct fl_request *req, const struct fl_result *r)
     sigset_t pending;
     if (req->child_action != FL_ACT_NONE || (r->outcome != FL_OK && r->outcome != FL_REFUSED))
         return 0;
-    if (r->sem_id >= 0 || sigpending(&pending) != 0)
+    if (r->sem_made || sigpending(&pending) != 0)
         return 0;
     sigdelset(&pending, SIGCHLD);
     return sigisemptyset(&pending);
@@ -146,8 +165,8 @@ static int bench_serve(struct fl_page *page)
 
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, 0);
     /* The experiment read the semaphore when the child had gone (bench.c); now remove it. */
-    if (r->sem_id >= 0 && semctl(r->sem_id, 0, IPC_RMID) == 0)
-        r->sem_id = -1;
+    if (r->sem_made && semctl(r->sem_id, 0, IPC_RMID) == 0)
+        r->sem_made = 0;
     r->t[FL_T_BENCH_END] = raw_now_ns();
     return bench_as_new(&req, r);
 }
@@ -232,22 +251,28 @@ int fl_bench_start(struct fl_bench_process *b, struct fl_result *out)
     return 0;
 }
 
-/* Has the bench died (before saying it is done)? Looks without reaping it. */
-static int bench_died(struct fl_bench_process *b)
+/* Has the bench died or been stopped (before saying it is done)? Looks without reaping it.
+ * 0: neither; CLD_STOPPED: stopped (the student's SIGSTOP, say); another CLD_*: it ended. */
+static int bench_state(struct fl_bench_process *b)
 {
     siginfo_t si = { 0 };
-    return waitid(P_PID, (id_t)b->pid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid != 0;
+    if (waitid(P_PID, (id_t)b->pid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0 || si.si_pid == 0)
+        return 0;
+    return si.si_code;
 }
 
+/* Kill the bench's process group: the bench, the experiment's child and, where there is one, the
+ * experimenter (all in that group; run.c never makes another). Signalled only while the bench is our
+ * unreaped child (b->pid > 0; cleared the moment it is reaped): until then its pid - and so the
+ * group's id - cannot be given to anyone else. Nothing else is ever signalled by number: whatever
+ * an experiment started dies with its parent (PR_SET_PDEATHSIG), so no id read from the page (an
+ * experimenter's, already reaped and perhaps another user's process now) is needed. */
 static void kill_bench(struct fl_bench_process *b)
 {
-    kill(-b->pid, SIGKILL);          /* the bench, not reaped yet, keeps its id from being reused */
-    if (b->killed)
-        return;                      /* an experimenter's id, though, may be another's by the second time */
-    b->killed = 1;
-    pid_t exp = (pid_t)b->page->result.parent.host_pid;     /* a stuck experimenter has its own group */
-    if (exp > 0 && exp != b->pid)
-        kill(-exp, SIGKILL);
+    if (b->pid > 0 && !b->killed) {
+        kill(-b->pid, SIGKILL);
+        b->killed = 1;
+    }
 }
 
 int fl_bench_fit(struct fl_bench_process *b)
@@ -268,7 +293,7 @@ void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struc
     uint32_t n = ++b->requests;
     int64_t start = raw_now_ns();
     int64_t deadline = start + (int64_t)req->timeout_ms * 1000000;
-    int timed_out = 0;
+    int timed_out = 0, stopped = 0;
 
     memset(&page->result, 0, sizeof page->result);       /* the bench is waiting: nobody else writes */
     page->result.sem_id = -1;
@@ -286,22 +311,35 @@ void fl_bench_go(struct fl_bench_process *b, const struct fl_request *req, struc
         }
         /* Wake up now and then: a bench that dies never says it is done. */
         raw_futex_wait(&page->done, n - 1, left < 5000000 ? left : 5000000);
-        if (__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n && bench_died(b))
+        int state = __atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n ? bench_state(b) : 0;
+        if (state == CLD_STOPPED || state == CLD_TRAPPED) {   /* it would never finish: end it, say why */
+            stopped = 1;
+            kill_bench(b);
             break;
+        }
+        if (state)
+            break;                       /* died */
     }
     memcpy(out, &page->result, sizeof *out);
     out->t[FL_T_END] = raw_now_ns();
     b->again = 0;
     if (timed_out)
         out->outcome = FL_TIMEOUT;
+    else if (stopped)
+        out->outcome = FL_STOPPED;
     else if (__atomic_load_n(&page->done, __ATOMIC_SEQ_CST) != n) {
         int status = 0;                  /* died: reap it now to learn how */
         while (waitpid(b->pid, &status, __WALL) < 0 && errno == EINTR)
             ;
         b->pid = -1;
         out->bench_status = status;
-        if (WIFSIGNALED(status))
+        if (WIFSIGNALED(status)) {
             out->outcome = FL_CRASHED;
+        } else {                         /* it ended without finishing: the page holds half a result */
+            out->outcome = FL_SETUP;
+            out->error = EIO;
+            fl_strcpy(out->where, "the bench ended early", sizeof out->where);
+        }
     } else
         b->again = (int)__atomic_load_n(&page->again, __ATOMIC_SEQ_CST);
 }
@@ -341,7 +379,7 @@ void fl_bench_finish(struct fl_bench_process *b)
     }
     if (b->pidfd >= 0)
         close(b->pidfd);
-    if (b->page->result.sem_id >= 0)   /* the bench did not get to remove it */
+    if (b->page->result.sem_made)      /* the bench did not get to remove it */
         semctl(b->page->result.sem_id, 0, IPC_RMID);
     munmap(b->page, b->page_size);
     b->page = NULL;
@@ -385,6 +423,7 @@ int fl_server_prepare(int32_t parent_pid)
 {
     char buf[2048];
     uint64_t ns[FL_NS_COUNT];
+    int32_t ns_err[FL_NS_COUNT];
 
     /* No PR_SET_PDEATHSIG here: it fires when the parent *thread* ends, and the Python thread
      * that started the server may end long before the process. The server ends instead when
@@ -399,10 +438,15 @@ int fl_server_prepare(int32_t parent_pid)
         int fields = 0;
         for (const char *p = line + 7; *p && *p != '\n'; p++)
             fields += *p >= '0' && *p <= '9' && !(p[1] >= '0' && p[1] <= '9');
-        read_namespaces(ns);
+        read_namespaces(ns, ns_err);
         if (fields == 1)
             fl_proc_pid_ns = ns[FL_NS_PID];
     }
     keep_namespace_files();
     return 0;
+}
+
+int fl_semaphore_remove(int32_t id)
+{
+    return semctl(id, 0, IPC_RMID);
 }

@@ -10,14 +10,25 @@
  * Why a separate program: fork() costs time in proportion to the forking process's memory, and
  * this process is tiny (measured here: a bare fork + wait takes ~0.2 ms from a small C program,
  * ~1 ms from even a bare Python interpreter, 17 ms from a 219 MB Jupyter kernel).
+ *
+ * Protocol (benchserver.py is the other side): the first line says the server is ready, with the
+ * sizes it was built with and the id of the System V semaphore it made for the experiments. Then each
+ * request carries FL_REQUEST_MAGIC and the next sequence number (1, 2, 3, ...), and each result
+ * carries a copy of its request. Anything else on stdin - bytes another process wrote into the pipe,
+ * or a client that lost count - is not guessed at: the server ends, its bench and the experiment with
+ * it, and the client starts another server. The client in turn takes a result only if it carries
+ * its own request back (sequence number and a random nonce).
  */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
 #include "forklab.h"
 #include "bench_process.h"
+#include "bench.h"
 
 /* Read exactly size bytes: 1 done, 0 at a clean end of file, -1 on a short read or an error. */
 static int read_exactly(int fd, void *buf, size_t size)
@@ -66,23 +77,39 @@ static void keep_to_this_cpu(pid_t bench)
         sched_setaffinity(bench, sizeof one, &one);
 }
 
+/* The semaphore the experiments use (bench.c): made once here, removed when the server ends. If the
+ * server is killed instead, the client removes it (it read the id from the ready line). */
+static int make_semaphore(void)
+{
+    return semget(IPC_PRIVATE, 1, 0600);
+}
+
 int main(int argc, char **argv)
 {
     struct fl_request req;
     struct fl_result res;
     struct fl_bench_process bench, used;
-    char hello[96];
+    char hello[128];
+    uint32_t expected = 1;
+    int status = 0;
 
     if (argc != 2 || fl_server_prepare(atoi(argv[1])) != 0)
         return 1;          /* started by hand, or our parent is already gone */
     fl_bench_parent_has_handlers = 0;                   /* this program installs no signal handler */
-    int n = snprintf(hello, sizeof hello, "forklab bench server ready %zu %zu\n", sizeof req, sizeof res);
+    fl_server_semaphore = make_semaphore();             /* -1 if refused: then one per experiment */
+    int n = snprintf(hello, sizeof hello, "forklab bench server ready %zu %zu %d\n",
+                     sizeof req, sizeof res, fl_server_semaphore);
     if (write_all(1, hello, (size_t)n) != 0)
-        return 1;
+        status = 1;
 
     int can_pin = sched_getaffinity(0, sizeof all_cpus, &all_cpus) == 0;
-    int ready = fl_bench_start(&bench, &res) == 0;
-    while (read_exactly(0, &req, sizeof req) == 1) {
+    int ready = status == 0 && fl_bench_start(&bench, &res) == 0;
+    while (status == 0 && read_exactly(0, &req, sizeof req) == 1) {
+        if (req.magic != FL_REQUEST_MAGIC || req.seq != expected) {
+            status = 3;                                 /* not our client's next request: end */
+            break;
+        }
+        expected++;
         if (ready && !fl_bench_fit(&bench)) {          /* killed or stopped while it waited */
             fl_bench_finish(&bench);
             ready = 0;
@@ -93,6 +120,7 @@ int main(int argc, char **argv)
             ready = fl_bench_start(&bench, &res) == 0;  /* if this fails, res says why */
         if (ready)
             fl_bench_go(&bench, &req, &res);
+        res.request = req;                              /* what this result answers */
         if (write_all(1, &res, sizeof res) != 0)
             break;
         if (ready && !bench.again) {                    /* while the client reads: */
@@ -105,5 +133,7 @@ int main(int argc, char **argv)
     }
     if (ready)
         fl_bench_finish(&bench);                        /* it waits for a request: tell it to end */
-    return 0;
+    if (fl_server_semaphore >= 0)
+        semctl(fl_server_semaphore, 0, IPC_RMID);
+    return status;
 }

@@ -43,7 +43,12 @@ static char *map_stack(size_t *size)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    mprotect(p, page, PROT_NONE);
+    if (mprotect(p, page, PROT_NONE) != 0) {     /* no guard, no child: an overflow must not go unseen */
+        int saved = errno;
+        munmap(p, FL_STACK_SIZE + page);
+        errno = saved;
+        return NULL;
+    }
     *size = FL_STACK_SIZE + page;
     return p;
 }
@@ -83,7 +88,7 @@ __attribute__((noinline)) static long do_clone(struct fl_bench *b, struct fl_spa
     void *ptid = (b->flags & CLONE_PIDFD) ? (void *)&r->pidfd_from_clone : (void *)&r->parent_tid_word;
     s->stack = map_stack(&s->stack_size);
     if (!s->stack)
-        return -1;
+        return fl_setup_failed(r, "map the child's stack");
     /* Pass the TOP of the block: the stack grows down from there. */
     return clone(fl_child_main, s->stack + s->stack_size, (int)(b->flags | (uint64_t)b->req->exit_signal),
                  b, ptid, NULL, (void *)&r->child_tid_word);
@@ -150,8 +155,10 @@ static long do_clone3(struct fl_bench *b, struct fl_spawned *s)
     }
 #ifdef FL_HAVE_CLONE3_CALL
     s->stack = map_stack(&s->stack_size);
-    if (!s->stack)
-        return -ENOMEM;
+    if (!s->stack) {
+        fl_setup_failed(r, "map the child's stack");
+        return -r->error;
+    }
     args.stack = (uint64_t)(uintptr_t)s->stack;      /* clone3 takes the block and its size */
     args.stack_size = s->stack_size;
     return fl_clone3_call(&args, sizeof args, fl_child_main, b);
@@ -169,6 +176,9 @@ struct fl_spawned fl_spawn(struct fl_bench *b)
     r->pidfd_from_clone = -1;
     r->child_tid_word = 0xffffffffu;     /* so that "the kernel wrote/cleared it" is visible */
     r->parent_tid_word = 0xffffffffu;
+    /* Whom the child will see as its parent (child.c checks it is still there). */
+    b->child_parent = (b->flags & CLONE_NEWPID) ? 0
+                    : (b->flags & (CLONE_PARENT | CLONE_THREAD)) ? getppid() : getpid();
 
     t0 = raw_now_ns();
     switch (b->req->primitive) {
@@ -191,7 +201,8 @@ struct fl_spawned fl_spawn(struct fl_bench *b)
     default:
         errno = EINVAL;
     }
-    s.call_ns = raw_now_ns() - t0;
+    r->parent_resumed_ns = raw_now_ns();
+    s.call_ns = r->parent_resumed_ns - t0;
     if (s.id < 0) {
         s.error = errno;
         if (s.stack)
