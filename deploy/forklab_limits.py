@@ -114,16 +114,29 @@ class Cgroup:
         self.dirs = dirs       # controller -> its directory (v1); '' -> the one directory (v2)
 
     @classmethod
-    def make(cls, name: str, limits: Limits) -> "Cgroup":
-        """Raises OSError if this machine gives root no writable cgroups (then the rlimits are the only floor)."""
+    def locate(cls, name: str) -> "Cgroup":
+        """Where the cgroup `name` is (or would be), under this process's own cgroup."""
         version = cgroup_version()
         if version == 2:
-            group = cls(name, {"": _v2_parent() / name}, 2)
-        elif version == 1:
+            return cls(name, {"": _v2_parent() / name}, 2)
+        if version == 1:
             own, mounts = _own_cgroups(), _v1_mounts()
-            group = cls(name, {c: mounts[c] / own.get(c, "/").lstrip("/") / name for c in V1_CONTROLLERS if c in mounts}, 1)
-        else:
-            raise OSError("no cgroup controllers for pids and memory are mounted")
+            return cls(name, {c: mounts[c] / own.get(c, "/").lstrip("/") / name for c in V1_CONTROLLERS if c in mounts}, 1)
+        raise OSError("no cgroup controllers for pids and memory are mounted")
+
+    @classmethod
+    def existing(cls, name: str) -> "Cgroup | None":
+        """The cgroup `name` if it exists (a hub restarted after a crash finds its students' groups this way)."""
+        try:
+            group = cls.locate(name)
+        except OSError:
+            return None
+        return group if any(d.exists() for d in group.dirs.values()) else None
+
+    @classmethod
+    def make(cls, name: str, limits: Limits) -> "Cgroup":
+        """Raises OSError if this machine gives root no writable cgroups (then the rlimits are the only floor)."""
+        group = cls.locate(name)
         if any(d.exists() for d in group.dirs.values()):   # a hub that died left it: nothing of before may stay
             group.remove()
         for d in group.dirs.values():

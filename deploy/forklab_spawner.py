@@ -52,6 +52,8 @@ class LimitedSpawner(LocalProcessSpawner):
         return preexec
 
     def _remove_cgroup(self):
+        if self.cgroup is None:             # a hub restarted since the start: find the group by its name
+            self.cgroup = Cgroup.existing(self._cgroup_name())
         if self.cgroup is not None:
             killed = self.cgroup.kill_all()
             if killed:

@@ -67,6 +67,7 @@ def test_a_confined_child_is_bounded_private_and_removed_whole():
         os.chdir("/")
     child = subprocess.Popen(["/usr/bin/python3", "-c", CHILD], preexec_fn=preexec, stdout=subprocess.PIPE, text=True)
     try:
+        assert Cgroup.existing(name).dirs == cgroup.dirs, "found again by name (a restarted hub does this)"
         seen = json.loads(child.stdout.readline())
         assert seen["nproc"] == [40, 40]
         assert name in seen["cgroup"]
@@ -80,6 +81,7 @@ def test_a_confined_child_is_bounded_private_and_removed_whole():
         child.wait(timeout=30)
     assert killed == seen["forked"] + 1, "every process in the cgroup, orphans included, was killed"
     assert not any(d.exists() for d in cgroup.dirs.values())
+    assert Cgroup.existing(name) is None
     deadline = time.monotonic() + 10            # killed orphans are reaped by PID 1
     while _processes_of(uid) and time.monotonic() < deadline:
         time.sleep(0.1)
