@@ -23,10 +23,18 @@ loopback):
     FORKLAB_STUDENT_REPO      git URL of the students' repository; FORKLAB_STUDENT_BRANCH (default main)
     FORKLAB_EXCHANGE, FORKLAB_COURSE   the nbgrader exchange and course id (deploy/nbgrader/nbgrader_config.py)
     FORKLAB_IDLE_TIMEOUT      seconds before an idle server is stopped (default 3600; 0: never)
+    FORKLAB_SPAWNER           auto (default): SystemdSpawner where systemd is PID 1, else cgroup;
+                              systemd; or cgroup (deploy/forklab_spawner.py: a cgroup per student made by the hub)
+    FORKLAB_LIMIT_PROCS, FORKLAB_LIMIT_MEMORY, FORKLAB_LIMIT_CPU, FORKLAB_LIMIT_TMP, FORKLAB_LIMIT_SHM
+                              what one student's server may use, all its kernels and programs together
+                              (default 256 processes/threads, 1G, 1 CPU, /tmp 256M, /dev/shm 64M;
+                              deploy/forklab_limits.py)
 """
+import importlib.util
 import os
 import stat
 import sys
+from pathlib import Path
 from urllib.parse import urlencode
 
 c = get_config()  # noqa: F821 - provided by JupyterHub's config loader
@@ -52,7 +60,6 @@ c.LocalAuthenticator.allowed_groups = {env("FORKLAB_STUDENT_GROUP", "forklab")}
 c.Authenticator.admin_users = {u for u in env("FORKLAB_INSTRUCTORS", "").split(",") if u}
 
 # --- one server per student, as that student, from the course environment --------------------------
-c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.ip = "127.0.0.1"
 c.Spawner.cmd = [os.path.join(COURSE_ENV, "bin", "jupyterhub-singleuser")]
 c.Spawner.notebook_dir = "~"
@@ -88,6 +95,46 @@ def private_home(spawner):
 
 
 c.Spawner.pre_spawn_hook = private_home
+
+# --- limits one student cannot raise: processes and threads, memory, CPU, their own /tmp and /dev/shm -----
+sys.path.insert(0, HERE)
+from forklab_limits import Limits  # noqa: E402
+
+limits = Limits.from_env()
+spawner = env("FORKLAB_SPAWNER", "auto")
+if spawner not in ("auto", "systemd", "cgroup"):
+    raise ValueError(f"FORKLAB_SPAWNER={spawner!r}: choose auto, systemd or cgroup")
+if spawner == "auto":
+    systemd_is_init = Path("/proc/1/comm").read_text().strip() == "systemd"
+    spawner = "systemd" if systemd_is_init and importlib.util.find_spec("systemdspawner") else "cgroup"
+
+if spawner == "systemd":
+    # NOT RUN HERE (systemd is not PID 1 on the test machines): each server is a transient unit
+    # jupyter-<user>-singleuser in forklab-students.slice (deploy/systemd/forklab-students.slice: the whole
+    # class's ceiling); systemd makes its cgroup and tmpfs and removes both when the unit stops.
+    c.JupyterHub.spawner_class = "systemdspawner.SystemdSpawner"
+    c.SystemdSpawner.slice = "forklab-students.slice"
+    c.Spawner.mem_limit = limits.memory                    # MemoryMax=
+    c.Spawner.cpu_limit = limits.cpus                      # CPUQuota= (cpus x 100 %)
+    c.SystemdSpawner.disable_user_sudo = True              # NoNewPrivileges=yes
+    c.SystemdSpawner.unit_extra_properties = {
+        "TasksMax": str(limits.processes),                 # the pids controller: processes and threads
+        "LimitNPROC": str(limits.processes),               # hard and soft RLIMIT_NPROC, the floor
+        "LimitCORE": "0",
+        "MemorySwapMax": "0",
+        "CPUWeight": "100",                                # every student the same share under contention
+        "PrivateIPC": "yes",                               # System V IPC and POSIX queues of their own
+        "TemporaryFileSystem": [f"/tmp:size={limits.tmp},mode=1777,nosuid,nodev",
+                                f"/var/tmp:size={limits.tmp},mode=1777,nosuid,nodev",
+                                f"/dev/shm:size={limits.shm},mode=1777,nosuid,nodev"],
+    }
+else:
+    # Where systemd is not PID 1 (containers; tests/test_hub.py runs this branch): the hub makes a cgroup per
+    # student (v2 where the host has it, else v1), sets hard rlimits and a private /tmp, /var/tmp, /dev/shm
+    # in the child before it drops to the student's uid, and empties and removes the cgroup when it stops.
+    from forklab_spawner import LimitedSpawner  # noqa: E402
+    c.JupyterHub.spawner_class = LimitedSpawner
+    c.LimitedSpawner.limits = limits
 
 # --- stop servers nobody uses (their kernels and forklab bench servers go with them) ---------------
 idle = int(env("FORKLAB_IDLE_TIMEOUT", "3600"))

@@ -10,9 +10,17 @@ notebook 00 and an experiment, fetch and submit with nbgrader.
 
 Slow (a world-readable course environment, configurable-http-proxy from npm, three users, every
 exercise notebook autograded three times): it runs when FORKLAB_SLOW=1 (.ci/run sets it) and then
-fails loudly if it cannot, and is skipped otherwise. The environment and the npm install are cached under /tmp/forklab-hub, keyed on
-what they install, so a second run starts in seconds; the hub's log of the last run is kept there too
-(last-hub.log).
+fails loudly if it cannot, and is skipped otherwise. The environment and the npm install are cached under
+/var/cache/forklab-hub, keyed on what they install, so a second run starts in seconds; the hub's log of the last
+run is kept there too (last-hub.log). Everything the class shares (homes, the course, the exchange, that
+environment) lives outside /tmp, as on a real machine: each student's server has a private /tmp.
+
+The class runs under the hub's per-student limits (deploy/forklab_limits.py, the defaults: 256 processes and
+threads, 1 GB, 1 CPU, /tmp 256 MB, /dev/shm 64 MB): one student runs a fork bomb, a thread bomb, fills memory and
+/dev/shm while another's experiments and %%c cells are timed; the nbgrader exchange's course folder is made by
+deploy/nbgrader/setup_course.py and attacked; autograde runs students' code as the account flhub-grader
+(deploy/nbgrader/grading_kernel.py, through a sudoers rule the test writes and removes); grades are exported
+for Canvas, Gradescope and Moodle (tools/export_grades.py).
 """
 from __future__ import annotations
 
@@ -25,12 +33,14 @@ import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -45,13 +55,15 @@ import requests  # noqa: E402
 import websocket  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = Path("/tmp/forklab-hub")
+CACHE = Path("/var/cache/forklab-hub")
+WORK = Path("/srv")      # the class's files: not /tmp, which every student's server sees privately
 CHP_VERSION = "configurable-http-proxy@^5"
 PREFIX = "flhub-"
 STUDENTS = ["alice", "bob", "carol"]
 TEACHER = "teacher"
+GRADER = "grader"       # the account autograde runs students' code as
 CLASS_GROUP = PREFIX + "class"
-PASSWORDS = {s: secrets.token_urlsafe(12) for s in STUDENTS + [TEACHER]}
+PASSWORDS = {s: secrets.token_urlsafe(12) for s in STUDENTS + [TEACHER, GRADER]}
 ASSIGNMENT = "exercises"
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9]*.ipynb"))
 BOUND = 180        # seconds any one wait may take before the test gives up (a bound, not a measurement)
@@ -139,6 +151,17 @@ def processes_of(uids) -> list[tuple[int, int, str]]:
                     found.append((int(entry), uid, cmd.strip()))
             except OSError:
                 pass
+    return found
+
+
+def class_cgroups() -> list[Path]:
+    """cgroups the hub made for this test's students (forklab-flhub-*) or the grading launcher (forklab-grading-*)."""
+    found = []
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        for d in dirs:
+            if d.startswith(("forklab-" + PREFIX, "forklab-grading-")):
+                found.append(Path(top) / d)
+        dirs[:] = [d for d in dirs if not d.startswith("forklab-")] if top.count("/") < 8 else []
     return found
 
 
@@ -261,16 +284,18 @@ class RemoteKernel:
 @pytest.fixture(scope="module")
 def classroom():
     require(os.geteuid() == 0, "it creates Unix users and the hub must switch uids: run it as root")
-    for tool in ("useradd", "userdel", "groupadd", "chpasswd", "runuser", "git"):
+    for tool in ("useradd", "userdel", "groupadd", "chpasswd", "runuser", "git", "sudo", "visudo"):
         require(shutil.which(tool), f"{tool} is missing")
     require(os.path.exists(STUDENT_PYTHON), f"{STUDENT_PYTHON} is missing (the students' interpreter)")
     require(list((ROOT / "lib" / "src" / "forklab").glob("_core*.so")), "forklab's C core is not built (make test)")
     started = time.monotonic()
     venv, chp = class_env(), proxy_bin()
     prepared = time.monotonic() - started
-    names = {s: PREFIX + s for s in STUDENTS + [TEACHER]}
-    tmp = Path(tempfile.mkdtemp(prefix="forklab-hubtest-"))
+    names = {s: PREFIX + s for s in STUDENTS + [TEACHER, GRADER]}
+    WORK.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="forklab-hubtest-", dir=WORK))
     os.chmod(tmp, 0o755)
+    sudoers = Path("/etc/sudoers.d") / f"flhub-{tmp.name.rsplit('-', 1)[-1]}"
     hub = git_daemon = None
     try:
         for name in names.values():
@@ -297,16 +322,25 @@ def classroom():
                                        "--reuseaddr", f"--base-path={tmp}", str(tmp)], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
         exchange = tmp / "exchange"
-        exchange.mkdir()
-        os.chmod(exchange, 0o1777)
         teacher_course = tmp / "home" / names[TEACHER] / "course"
         (teacher_course / "source" / ASSIGNMENT).mkdir(parents=True)
         for n in NOTEBOOKS:
             shutil.copy(ROOT / "solutions" / f"{n}.ipynb", teacher_course / "source" / ASSIGNMENT)
-        for f in ("nbgrader_config.py", "forklab_nbgrader.py"):
+        for f in ("nbgrader_config.py", "forklab_nbgrader.py", "grading_kernel.py"):
             shutil.copy(course / "deploy" / "nbgrader" / f, teacher_course)
-        subprocess.run(["chmod", "-R", "a+rX", str(course), str(students_repo)], check=True)
+        subprocess.run(["chown", "-R", "root:root", str(course)], check=True)   # the launcher sudo runs is root's
+        subprocess.run(["chmod", "-R", "a+rX,go-w", str(course), str(students_repo)], check=True)
         subprocess.run(["chown", "-R", names[TEACHER], str(teacher_course)], check=True)
+        # as an admin sets up a course: the exchange's course folder the instructor's before any student can
+        # make it, the course folder private, the sudoers rule for grading kernels (docs/instructors.md)
+        setup = subprocess.run(
+            [str(venv / "bin" / "python"), str(course / "deploy" / "nbgrader" / "setup_course.py"),
+             "--instructor", names[TEACHER], "--course-dir", str(teacher_course), "--exchange", str(exchange),
+             "--course", "forklab", "--grader", names[GRADER], "--python", str(venv / "bin" / "python"),
+             "--pythonpath", str(course / "lib" / "src"), "--sudoers", str(sudoers)],
+            capture_output=True, text=True, timeout=60)
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        grading_command = setup.stdout.split("FORKLAB_GRADING_COMMAND=", 1)[1].strip()
 
         state = tmp / "hub-state"
         port = free_port()
@@ -321,6 +355,8 @@ c.Spawner.environment["PYTHONPATH"] = {str(course / 'lib' / 'src')!r}   # forkla
             "FORKLAB_HUB_API_PORT": str(free_port()), "FORKLAB_PROXY_API_PORT": str(free_port()),
             "FORKLAB_HUB_STATE": str(state), "FORKLAB_STUDENT_GROUP": CLASS_GROUP, "FORKLAB_EXCHANGE": str(exchange), "FORKLAB_COURSE": "forklab",
             "FORKLAB_STUDENT_REPO": f"git://127.0.0.1:{git_port}/forklab-students", "FORKLAB_STUDENT_BRANCH": "main",
+            # read by nbgrader autograde only (as_teacher): kernels through sudo, as flhub-grader
+            "FORKLAB_GRADING_COMMAND": shlex.split(grading_command)[0],
         }
         log = open(tmp / "hub.log", "w")
         hub = subprocess.Popen([str(venv / "bin" / "jupyterhub"), "-f", str(config)], cwd=tmp, env=environment,
@@ -340,7 +376,8 @@ c.Spawner.environment["PYTHONPATH"] = {str(course / 'lib' / 'src')!r}   # forkla
                 "teacher_course": teacher_course, "exchange": exchange, "students_repo": students_repo,
                 "students_url": environment["FORKLAB_STUDENT_REPO"],
                 "uids": {s: pwd.getpwnam(n).pw_uid for s, n in names.items()}, "env": environment,
-                "prepared_s": prepared, "students": {}, "answers": {}, "kernels": {}, "facts": {}}
+                "prepared_s": prepared, "students": {}, "answers": {}, "kernels": {}, "facts": {},
+                "sudoers": sudoers}
         yield room
     finally:
         if hub is not None and hub.poll() is None:
@@ -353,9 +390,12 @@ c.Spawner.environment["PYTHONPATH"] = {str(course / 'lib' / 'src')!r}   # forkla
         if git_daemon is not None:
             git_daemon.terminate()
             git_daemon.wait()
+        sudoers.unlink(missing_ok=True)
         for name in names.values():
             delete_user(name)
         subprocess.run(["groupdel", CLASS_GROUP], check=False, capture_output=True)
+        for leftover in class_cgroups():        # a run killed half-way: its students' cgroups
+            subprocess.run(["rmdir", str(leftover)], check=False, capture_output=True)
         if (tmp / "hub.log").exists():   # kept for the next person who must find out why a run failed
             shutil.copy(tmp / "hub.log", CACHE / "last-hub.log")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -613,6 +653,449 @@ print(json.dumps(len(answers)))""")
     assert generic["carol"] >= 3 and generic["alice"] == generic["bob"] == 0, generic
     print(f"feedback: {len(NOTEBOOKS) * len(plan)} pages, no hidden-test line in any; failures in hidden "
           f"tests told in a sentence: {generic}")
+
+
+# --- the exchange's course folder, autograding as the grading account, grades for the LMS ---------------------
+
+def setup_course(room, *args) -> subprocess.CompletedProcess:
+    """deploy/nbgrader/setup_course.py as root (what the admin runs), for the test's instructor and exchange."""
+    return subprocess.run([str(room["venv"] / "bin" / "python"), str(room["course"] / "deploy" / "nbgrader" / "setup_course.py"),
+                           "--instructor", room["names"][TEACHER], "--course-dir", str(room["teacher_course"]),
+                           "--exchange", str(room["exchange"]), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_a_student_cannot_take_the_exchange_course_folder(classroom):
+    """The exchange root is 1777: a student who makes exchange/<course> first stops release_assignment ("You don't
+    own the directory"). setup_course.py made forklab's folder first; a course nobody set up can still be taken,
+    and setup_course.py names the squatter and takes it back when told to."""
+    room = classroom
+    seen = room["kernels"]["carol"].json(f"""\
+import errno, json, os
+ex = {str(room["exchange"])!r}
+def attempt(action):
+    try:
+        action()
+        return "allowed"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print(json.dumps({{
+    "make exchange/forklab": attempt(lambda: os.mkdir(ex + "/forklab")),
+    "write in exchange/forklab": attempt(lambda: open(ex + "/forklab/mine", "w").close()),
+    "write in its outbound": attempt(lambda: open(ex + "/forklab/outbound/mine", "w").close()),
+    "list its inbound": attempt(lambda: os.listdir(ex + "/forklab/inbound")),
+    "rename exchange/forklab": attempt(lambda: os.rename(ex + "/forklab", ex + "/gone")),
+    "make exchange/forklab-next": attempt(lambda: (os.mkdir(ex + "/forklab-next"),
+                                                   os.mkdir(ex + "/forklab-next/outbound"))),
+}}))""")
+    print("carol in the exchange:", seen)
+    assert seen["make exchange/forklab"] == "EEXIST"
+    assert seen["write in exchange/forklab"] == seen["write in its outbound"] == "EACCES"
+    assert seen["list its inbound"] == "EACCES"
+    assert seen["rename exchange/forklab"] in ("EPERM", "EACCES"), "the root's sticky bit"
+    assert seen["make exchange/forklab-next"] == "allowed", "the root is 1777: a course nobody set up can be taken"
+
+    before = as_teacher(room, "-m", "nbgrader", "release_assignment", ASSIGNMENT, "--course", "forklab-next", check=False)
+    assert before.returncode != 0 and "You don't own the directory" in before.stdout + before.stderr, \
+        "the attack: release_assignment fails on a course folder a student made"
+    refused = setup_course(room, "--course", "forklab-next")
+    assert refused.returncode != 0 and room["names"]["carol"] in refused.stderr, refused.stdout + refused.stderr
+    taken = setup_course(room, "--course", "forklab-next", "--remove-squatter")
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    folder = room["exchange"] / "forklab-next"
+    modes = {sub: (folder / sub).stat() for sub in ("", "outbound", "inbound", "feedback")}
+    assert {st.st_uid for st in modes.values()} == {room["uids"][TEACHER]}
+    assert {sub: oct(st.st_mode & 0o7777) for sub, st in modes.items()} == \
+        {"": "0o755", "outbound": "0o755", "inbound": "0o2733", "feedback": "0o711"}
+    after = as_teacher(room, "-m", "nbgrader", "release_assignment", ASSIGNMENT, "--course", "forklab-next", check=False)
+    assert after.returncode == 0, after.stdout[-2000:] + after.stderr[-2000:]
+    print(f"exchange: {taken.stdout.splitlines()[0]}; release_assignment then works")
+
+
+LIMITS_SEEN = """\
+import json, os, resource
+def cgroup_file(controller, name):
+    for line in open("/proc/self/cgroup").read().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return f"/sys/fs/cgroup/{controller}{path.rstrip('/')}/{name}"
+        if not controllers and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            return f"/sys/fs/cgroup{path.rstrip('/')}/{name}"
+def cgread(controller, name):
+    try:
+        return open(cgroup_file(controller, name)).read().strip()
+    except (OSError, TypeError):
+        return None
+def limits_seen():
+    shm, tmp = os.statvfs("/dev/shm"), os.statvfs("/tmp")
+    return {"pids cgroup": cgroup_file("pids", ""), "pids.max": cgread("pids", "pids.max"),
+            "memory limit": cgread("memory", "memory.limit_in_bytes") or cgread("memory", "memory.max"),
+            "RLIMIT_NPROC": list(resource.getrlimit(resource.RLIMIT_NPROC)),
+            "/dev/shm MB": shm.f_blocks * shm.f_frsize >> 20, "/tmp MB": tmp.f_blocks * tmp.f_frsize >> 20}
+def limits_hold(seen):
+    # every attack below checks this first and refuses to run on a machine without the limits
+    numeric = lambda v: v is not None and v.isdigit()
+    return (numeric(seen["pids.max"]) and int(seen["pids.max"]) <= 1024 and 0 < seen["RLIMIT_NPROC"][1] <= 1024
+            and numeric(seen["memory limit"]) and int(seen["memory limit"]) <= 4 << 30
+            and seen["/dev/shm MB"] <= 1024 and seen["/tmp MB"] <= 1024)
+"""
+
+FORK_BOMB = LIMITS_SEEN + """\
+import ctypes, time
+def fork_bomb(seconds):
+    \"\"\"os.fork() in every process until the deadline; a subreaper of ours reaps every one (none left to PID 1).\"\"\"
+    reaper = os.fork()
+    if reaper == 0:
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)       # PR_SET_CHILD_SUBREAPER
+        end = time.monotonic() + seconds
+        if os.fork() == 0:
+            while time.monotonic() < end:
+                try:
+                    os.fork()
+                except OSError:
+                    time.sleep(0.005)
+            os._exit(0)
+        while True:
+            try:
+                os.wait()
+            except ChildProcessError:
+                os._exit(0)
+    return reaper
+def peak_tasks_while(pid):
+    peak = 0
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        peak = max(peak, int(cgread("pids", "pids.current") or 0))
+        time.sleep(0.1)
+    return peak
+"""
+
+
+def probe_notebook(answer: str) -> nbformat.NotebookNode:
+    """One answer cell and one test cell (1 point), with nbgrader's metadata."""
+    meta = lambda gid, **kw: {"nbgrader": {"grade_id": gid, "schema_version": 3, "locked": False, "solution": False,
+                                           "grade": False, **kw}}  # noqa: E731
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("Print what you can read.", metadata=meta("probe-text", locked=True)),
+                nbformat.v4.new_code_cell(answer, metadata=meta("probe-answer", solution=True)),
+                nbformat.v4.new_code_cell("assert True", metadata=meta("probe-test", grade=True, locked=True, points=1))]
+    return nb
+
+
+def test_autograde_runs_students_code_as_the_grading_account_away_from_the_gradebook(classroom):
+    room = classroom
+    course, bob = room["teacher_course"], room["names"]["bob"]
+    source = course / "source" / "probe"
+    source.mkdir(parents=True)
+    nbformat.write(probe_notebook("### BEGIN SOLUTION\npass\n### END SOLUTION"), source / "probe.ipynb")
+    subprocess.run(["chown", "-R", room["names"][TEACHER], str(source)], check=True)
+    as_teacher(room, "-m", "nbgrader", "generate_assignment", "probe")
+    grades_before = as_teacher(room, "-m", "nbgrader", "export", "--to", "before.csv") and \
+        [r for r in csv.DictReader(open(course / "before.csv")) if r["assignment"] == ASSIGNMENT]
+
+    # bob's submission: read the gradebook, the course, the exchange's inbound; then a fork bomb
+    evil = FORK_BOMB + f"""
+import errno, pwd
+def attempt(action):
+    try:
+        action()
+        return "allowed"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+seen = {{"user": pwd.getpwuid(os.getuid()).pw_name, "cwd": os.getcwd(),
+        "read the gradebook": attempt(lambda: open({str(course / 'gradebook.db')!r}, "rb").read(1)),
+        "list the course": attempt(lambda: os.listdir({str(course)!r})),
+        "list the exchange's inbound": attempt(lambda: os.listdir({str(room['exchange'] / 'forklab' / 'inbound')!r})),
+        "limits": limits_seen()}}
+if limits_hold(seen["limits"]):
+    seen["fork bomb: peak tasks"] = peak_tasks_while(fork_bomb(8))
+else:
+    seen["fork bomb"] = "REFUSED: the limits are not in place"
+print("PROBE " + json.dumps(seen))"""
+    submitted = course / "submitted" / bob / "probe"
+    submitted.mkdir(parents=True)
+    released = nbformat.read(course / "release" / "probe" / "probe.ipynb", as_version=4)
+    for cell in released.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "probe-answer":
+            cell.source = evil
+    nbformat.write(released, submitted / "probe.ipynb")
+    subprocess.run(["chown", "-R", room["names"][TEACHER], str(course / "submitted")], check=True)
+
+    as_teacher(room, "-m", "nbgrader", "autograde", "probe", "--student", bob)
+    graded = nbformat.read(course / "autograded" / bob / "probe" / "probe.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "PROBE " in text, text[-2000:]
+    seen = json.loads(text.split("PROBE ", 1)[1].splitlines()[0])
+    print("a submission autograded:", seen)
+    assert seen["user"] == room["names"][GRADER], "students' code runs as the grading account"
+    assert seen["read the gradebook"] == seen["list the course"] == "EACCES"
+    assert seen["list the exchange's inbound"] == "EACCES"
+    assert "forklab-grading-" in (seen["limits"]["pids cgroup"] or ""), seen["limits"]
+    assert seen["fork bomb: peak tasks"] <= int(seen["limits"]["pids.max"]) <= 1024
+    assert not processes_of({room["uids"][GRADER]}), "nothing of the grading account is left running"
+    assert not [g for g in class_cgroups() if "grading" in g.name], "the grading cgroup is removed"
+    as_teacher(room, "-m", "nbgrader", "export", "--to", "after.csv")
+    grades_after = [r for r in csv.DictReader(open(course / "after.csv")) if r["assignment"] == ASSIGNMENT]
+    assert grades_after == grades_before, "the class's grades are untouched"
+    assert any(r["student_id"] == bob and float(r["score"]) == 1
+               for r in csv.DictReader(open(course / "after.csv")) if r["assignment"] == "probe")
+
+
+def exercise_count() -> tuple[int, float]:
+    cells = [c for n in NOTEBOOKS for c in nbformat.read(ROOT / "solutions" / f"{n}.ipynb", as_version=4).cells
+             if c.metadata.get("nbgrader", {}).get("grade")]
+    return len(cells), sum(float(c.metadata["nbgrader"]["points"]) for c in cells)
+
+
+def test_grades_export_for_canvas_gradescope_and_moodle(classroom):
+    room = classroom
+    course, names = room["teacher_course"], room["names"]
+    tool = str(room["course"] / "tools" / "export_grades.py")
+    # as the LMS exports its class: alice, bob and a student nbgrader never saw; carol is missing from it
+    (course / "canvas_roster.csv").write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
+        f'"Liddell, Alice",11,S1,{names["alice"]},Lab A\n"Builder, Bob",12,S2,{names["bob"]},Lab A\n'
+        f'"Late, Dana",14,S4,{PREFIX}dana,Lab B\n')
+    (course / "gradescope_roster.csv").write_text(
+        f"First Name,Last Name,SID,Email\nAlice,Liddell,{names['alice']},a@uni\nBob,Builder,{names['bob']},b@uni\n")
+    subprocess.run(["chown", names[TEACHER], str(course / "canvas_roster.csv"), str(course / "gradescope_roster.csv")],
+                   check=True)
+    canvas = as_teacher(room, tool, "--format", "canvas", "--roster", "canvas_roster.csv", "--assignment", ASSIGNMENT,
+                        "-o", "canvas.csv")
+    gradescope = as_teacher(room, tool, "--format", "gradescope", "--gradescope-id", "sid", "--roster",
+                            "gradescope_roster.csv", "--assignment", ASSIGNMENT, "-o", "gradescope.csv")
+    as_teacher(room, tool, "--format", "moodle", "--assignment", ASSIGNMENT, "-o", "moodle.csv")
+    print(canvas.stdout + canvas.stderr + gradescope.stdout + gradescope.stderr)
+
+    exercises, points = exercise_count()
+    header, possible, *rows = list(csv.reader(open(course / "canvas.csv")))
+    assert header[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"] and len(header) == 5 + exercises
+    assert sum(float(p) for p in possible[5:]) == points
+    canvas_rows = {r[3]: r for r in rows}
+    assert set(canvas_rows) == {names["alice"], names["bob"], names["carol"], PREFIX + "dana"}, \
+        "nobody dropped"
+    assert sum(float(x) for x in canvas_rows[names["alice"]][5:]) == points, "alice: full marks, per exercise"
+    assert canvas_rows[PREFIX + "dana"][5:] == [""] * exercises
+    assert names["carol"] in canvas.stderr and "not on the roster" in canvas.stderr
+    assert PREFIX + "dana" in canvas.stderr
+    header, *rows = list(csv.reader(open(course / "gradescope.csv")))
+    assert header[2] == "SID" and header[-1] == "Total Score"
+    assert {r[2]: float(r[-1]) for r in rows}[names["alice"]] == points
+    header, *rows = list(csv.reader(open(course / "moodle.csv")))
+    assert [r[0] for r in rows] == sorted(names[s] for s in STUDENTS)
+
+
+# --- one student cannot take the class down -------------------------------------------------------------------
+
+THREAD_BOMB = LIMITS_SEEN + """\
+import threading, time
+assert limits_hold(limits_seen()), "the limits are not in place: no thread bomb"
+r, w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.close(r)
+    threading.stack_size(64 * 1024)
+    end, started, error = time.monotonic() + 10, 0, "none"
+    try:
+        while time.monotonic() < end and started < 100_000:
+            threading.Thread(target=time.sleep, args=(max(0.1, end - time.monotonic()),), daemon=True).start()
+            started += 1
+    except RuntimeError as e:
+        error = str(e)
+    os.write(w, json.dumps([started, error]).encode())
+    time.sleep(max(0, end - time.monotonic()))
+    os._exit(0)
+os.close(w)
+peak = 0
+while os.waitpid(child, os.WNOHANG) == (0, 0):
+    peak = max(peak, int(cgread("pids", "pids.current") or 0))
+    time.sleep(0.1)
+started, error = json.loads(os.read(r, 4096) or b"[0, null]")
+print(json.dumps({"threads started": started, "then": error, "peak tasks": peak}))
+"""
+
+MEMORY_FILL = LIMITS_SEEN + """\
+import signal, time
+assert limits_hold(limits_seen()), "the limits are not in place: no memory fill"
+def fill_until_killed():
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(r)
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")                               # the OOM killer takes this process, not the kernel
+        chunks = []
+        while len(chunks) < 4096 // 16:                   # at most 4 GB even if the limit were gone
+            chunks.append(b"\\1" * (16 << 20))
+            os.write(w, b"x")
+        os._exit(0)
+    os.close(w)
+    mb = 0
+    while data := os.read(r, 4096):
+        mb += 16 * len(data)
+    os.close(r)
+    _, status = os.waitpid(child, 0)
+    return mb, (f"killed by {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
+                else f"exit {os.WEXITSTATUS(status)}")
+fills, end = [], time.monotonic() + 12                    # again and again: the pressure lasts while bob works
+while time.monotonic() < end:
+    fills.append(fill_until_killed())
+print(json.dumps({"fills": len(fills), "largest MB": max(mb for mb, _ in fills), "ends": sorted({how for _, how in fills}),
+                  "memory limit MB": int(limits_seen()["memory limit"]) >> 20}))
+"""
+
+DISK_FILL = LIMITS_SEEN + """\
+import ctypes, errno, tempfile, time
+assert limits_hold(limits_seen()), "the limits are not in place: no /dev/shm fill"
+def fill(folder):
+    fd, path = tempfile.mkstemp(dir=folder, prefix="carol-fill-")
+    written, chunk = 0, b"\\0" * (1 << 20)
+    try:
+        while written < 2048:
+            os.write(fd, chunk)
+            written += 1
+        return [written, "no limit met"]
+    except OSError as e:
+        return [written, errno.errorcode[e.errno]]
+    finally:
+        os.close(fd)                                   # the file stays: it must be gone once the server stops
+shm = ctypes.CDLL(None, use_errno=True).shmget(0, 1 << 20, 0o1000 | 0o600)   # a System V segment, left behind
+filled = {"/dev/shm": fill("/dev/shm"), "/tmp": fill("/tmp"), "System V segment": shm}
+time.sleep(10)                                         # bob works while carol's tmpfs are full
+print(json.dumps(filled))
+"""
+
+C_CELL = """%%c
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(7);
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child said %d\\n", WEXITSTATUS(status));
+    return 0;
+}"""
+
+
+def victim_latency(room, victim: str, rounds: int = 5) -> dict:
+    """What the victim sees: round trips of experiment cells and of a %%c cell, and of the hub's API."""
+    kernel = room["kernels"][victim]
+    experiments = []
+    for _ in range(rounds):
+        started = time.monotonic()
+        shared = kernel.json('import forklab, json\nprint(json.dumps(forklab.run("fork", []).resources["memory"].shared))')
+        experiments.append(time.monotonic() - started)
+        assert shared is False, "fork: the child's memory is a copy"
+    started = time.monotonic()
+    out, errors = kernel.run(C_CELL)
+    c_cell = time.monotonic() - started
+    assert not errors and "child said 7" in out, (out, errors)
+    started = time.monotonic()
+    assert requests.get(f"{room['url']}/hub/api/", timeout=60).ok, "the hub answers"
+    hub = time.monotonic() - started
+    experiments.sort()
+    return {"experiment p50 ms": round(experiments[len(experiments) // 2] * 1000),
+            "experiment max ms": round(experiments[-1] * 1000), "%%c s": round(c_cell, 2),
+            "hub API ms": round(hub * 1000)}
+
+
+def attack_while_measuring(room, attacker: str, victim: str, code: str):
+    """Run the attacker's cell in a thread; time the victim meanwhile. (attacker's output, victim's figures)"""
+    result = {}
+
+    def attack():
+        try:
+            result["out"] = room["kernels"][attacker].run(code)
+        except BaseException as e:      # noqa: BLE001 - reported by the test thread
+            result["error"] = e
+    thread = threading.Thread(target=attack, daemon=True)
+    thread.start()
+    time.sleep(2)                       # the attack reaches its limit first
+    figures = victim_latency(room, victim)
+    thread.join(BOUND)
+    assert not thread.is_alive(), f"{attacker}'s attack did not end within {BOUND} s"
+    assert "error" not in result, result.get("error")
+    out, errors = result["out"]
+    assert not errors, errors
+    return json.loads(out.strip().splitlines()[-1]), figures
+
+
+def files_of(uid: int) -> list[str]:
+    found = []
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        for entry in os.scandir(folder):
+            try:
+                if entry.stat(follow_symlinks=False).st_uid == uid:
+                    found.append(entry.path)
+            except OSError:
+                pass
+    for kind in ("shm", "sem", "msg"):
+        lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        column = lines[0].split().index("uid")
+        found += [f"System V {kind} {ln.split()[1]}" for ln in lines[1:] if int(ln.split()[column]) == uid]
+    return found
+
+
+def test_one_student_cannot_take_the_class_down(classroom):
+    """carol runs a fork bomb, a thread bomb, fills memory, /dev/shm and /tmp; bob's experiments and %%c cells keep
+    working (their round trips printed before, during, after); when carol's server stops nothing of hers is left."""
+    room = classroom
+    attacker, victim = "carol", "bob"
+    carol = room["uids"][attacker]
+    # the limits must be in place BEFORE any bomb: from the hub's side, then as carol sees them
+    cgroups = [g for g in class_cgroups() if g.name == f"forklab-{room['names'][attacker]}"]
+    assert cgroups, "the hub made no cgroup for carol: no attack is launched"
+    seen = room["kernels"][attacker].json(LIMITS_SEEN + "print(json.dumps(limits_seen()))")
+    print(f"{attacker}'s limits, as her kernel sees them: {seen}")
+    ok = room["kernels"][attacker].json(LIMITS_SEEN + "print(json.dumps(limits_hold(limits_seen())))")
+    if not ok or f"forklab-{room['names'][attacker]}" not in (seen["pids cgroup"] or ""):
+        pytest.fail(f"the limits are not in place for {attacker} ({seen}): the attacks are not launched")
+    assert int(seen["pids.max"]) == seen["RLIMIT_NPROC"][1] == 256
+    assert seen["/dev/shm MB"] == 64 and seen["/tmp MB"] == 256
+
+    figures = {"before": victim_latency(room, victim)}
+    results = {}
+    results["fork bomb"], figures["fork bomb"] = attack_while_measuring(
+        room, attacker, victim, FORK_BOMB + """
+assert limits_hold(limits_seen()), "the limits are not in place: no fork bomb"
+print(json.dumps({"peak tasks": peak_tasks_while(fork_bomb(12)), "pids.max": cgread("pids", "pids.max"),
+                  "pids.events": cgread("pids", "pids.events")}))""")
+    results["thread bomb"], figures["thread bomb"] = attack_while_measuring(room, attacker, victim, THREAD_BOMB)
+    results["memory fill"], figures["memory fill"] = attack_while_measuring(room, attacker, victim, MEMORY_FILL)
+    results["/dev/shm + /tmp fill"], figures["/dev/shm + /tmp fill"] = attack_while_measuring(
+        room, attacker, victim, DISK_FILL)
+    host_view = files_of(carol)         # while carol's files fill her /tmp and /dev/shm
+    figures["after"] = victim_latency(room, victim)
+
+    print(f"\n{attacker}'s attacks: {json.dumps(results, indent=1)}")
+    print(f"{victim}'s round trips (5 experiment cells: p50 / max; one %%c cell; the hub's API):")
+    for phase, f in figures.items():
+        print(f"  {phase:22s} experiment {f['experiment p50 ms']:5d} / {f['experiment max ms']:5d} ms   "
+              f"%%c {f['%%c s']:5.2f} s   hub {f['hub API ms']:4d} ms")
+    assert results["fork bomb"]["peak tasks"] <= 256
+    assert results["thread bomb"]["threads started"] < 256 and "can't start new thread" in results["thread bomb"]["then"]
+    assert results["memory fill"]["ends"] == ["killed by SIGKILL"], "the OOM killer ends each filler in her cgroup"
+    assert results["memory fill"]["largest MB"] <= results["memory fill"]["memory limit MB"]
+    assert results["/dev/shm + /tmp fill"]["/dev/shm"] == [64, "ENOSPC"]
+    assert results["/dev/shm + /tmp fill"]["/tmp"][1] == "ENOSPC" and results["/dev/shm + /tmp fill"]["/tmp"][0] <= 256
+    assert not host_view, f"carol's files are visible outside her server: {host_view}"
+    assert room["kernels"][attacker].json("print(1)") == 1, "carol's own kernel survived her attacks"
+
+    student = room["students"][attacker]
+    r = student.http.delete(f"{room['url']}/hub/api/users/{room['names'][attacker]}/server", timeout=60)
+    assert r.status_code in (202, 204), r.text
+    deadline = time.monotonic() + BOUND
+    while student.http.get(f"{room['url']}/hub/api/users/{room['names'][attacker]}", timeout=30).json()["servers"]:
+        assert time.monotonic() < deadline, "carol's server did not stop"
+        time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while processes_of({carol}) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not processes_of({carol}), f"carol's processes outlived her server: {processes_of({carol})}"
+    assert not cgroups[0].exists() and not [g for g in class_cgroups() if attacker in g.name]
+    assert not files_of(carol), files_of(carol)
+    assert room["kernels"][victim].json("print(2)") == 2, "bob works on"
 
 
 def test_stopping_the_hub_leaves_nothing_running(classroom):

@@ -7,6 +7,8 @@ exchange and course. Settings come from the environment so that one file serves 
     FORKLAB_COURSE     course id (default: forklab)
     FORKLAB_EXCHANGE   the exchange folder shared by the instructor and the students
                        (default: /srv/nbgrader/exchange; mode 1777 - see docs/instructors.md)
+    FORKLAB_GRADING_COMMAND  (the instructor) autograde runs each kernel through `sudo -n` + this command,
+                       as the unprivileged grading account it names (grading_kernel.py, docs/instructors.md)
 """
 import os
 import sys
@@ -31,6 +33,13 @@ else:
                                           RestoreHiddenTests, CheckCellMetadata]
     # generate_feedback: nbgrader's steps, then hide the hidden tests
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTestsInFeedback]
+    if os.environ.get("FORKLAB_GRADING_COMMAND"):
+        # autograde: nbgrader's steps, with Execute's kernels run as the grading account
+        from grading_kernel import GradingExecute
+        from nbconvert.preprocessors import ClearMetadataPreprocessor
+        from nbgrader.preprocessors import (AssignLatePenalties, IgnorePattern, LimitOutput, SaveAutoGrades)
+        c.Autograde.autograde_preprocessors = [GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                               SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # A student's endless loop must not hold up the class's grading: seconds per cell.
 c.ExecutePreprocessor.timeout = 120
