@@ -168,7 +168,8 @@ def test_what_the_kernel_did_is_behind_a_named_toggle(site, name):
     page.feed((site / "notebooks" / f"{name}.html").read_text(encoding="utf-8"))
     plain = _squash("".join(page.plain))
     cells = [t for t in page.toggles if {"hide", "forklab-explain"} & set(t["class"].split())]   # not the theme's
-    assert cells and all(_squash(t["summary"]) for t in cells), f"{name}: a toggle whose <summary> has no name"
+    assert cells, f"{name}: no reveal behind a toggle (site/conf.py puts them there)"
+    assert all(_squash(t["summary"]) for t in cells), f"{name}: a toggle whose <summary> has no name"
     revealed = " ".join(_squash("".join(t["inside"])) for t in cells
                         if _squash(t["summary"]).startswith("Show what the kernel did"))
     reveals, explains = _tagged(name, "reveal"), _tagged(name, "explain")
