@@ -35,6 +35,7 @@ html_static_path = []
 # In the repository, a link to a folder (`[exercises](../exercises/)`) opens the folder's listing; on the site that
 # folder's page is its index: point such links at index.md when the site has one, so Sphinx resolves (and checks) them.
 import json
+from html import escape
 import re
 from pathlib import Path
 
@@ -58,6 +59,50 @@ def _drop_widget_state(app, docname, source):
             source[0] = json.dumps(nb)
 
 
+# Predict, then see (tools/reveal_cells.py): what answers a prediction is tagged in the notebook. On the site a reveal
+# cell's output and an explanation sit behind a toggle named "Show what the kernel did", never in plain view.
+SHOW, HIDE = "Show what the kernel did", "Hide what the kernel did"
+
+
+def _reveals_behind_toggles(app, docname, source):
+    if app.env.doc2path(docname).suffix != ".ipynb" or '"reveal"' not in source[0]:
+        return
+    import sys
+    sys.path.insert(0, str(Path(app.confdir).parent))
+    from tools.reveal_cells import EXPLAIN_LEAD, uncover
+    nb = json.loads(source[0])
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "reveal" in tags and cell.get("outputs"):
+            cell["metadata"]["tags"] = tags + ["hide-output"]
+            cell["metadata"]["mystnb"] = {"code_prompt_show": SHOW, "code_prompt_hide": HIDE}
+            first = cell["outputs"][0]
+            for where in [first] + [first.get("data", {})]:       # the cover line is for JupyterLab only
+                for key in ("text", "text/html", "text/markdown", "text/plain"):
+                    if key in where:
+                        text = "".join(where[key]) if isinstance(where[key], list) else where[key]
+                        where[key] = uncover(text)
+        elif "explain" in tags:
+            body = "".join(cell["source"])
+            body = body[len(EXPLAIN_LEAD):].lstrip("\n") if body.startswith(EXPLAIN_LEAD) else body
+            cell["source"] = (f'<details class="forklab-explain">\n<summary>{SHOW}, and why</summary>\n\n'
+                              f"{body}\n\n</details>")
+    source[0] = json.dumps(nb)
+
+
+def _visit_toggle(self, node):
+    """MyST-NB's toggle, with a <summary> whose accessible name is the words it shows."""
+    self.body.append(f'<details class="admonition hide {" ".join(node["classes"])}">\n'
+                     f'<summary>{escape(node["prompt_show"])}</summary>\n')
+
+
+def _depart_toggle(self, node):
+    self.body.append("</details>\n")
+
+
 def setup(app):
+    from myst_nb.sphinx_ import HideCodeCellNode
+    app.add_node(HideCodeCellNode, override=True, html=(_visit_toggle, _depart_toggle))
     app.connect("source-read", _folder_links_to_index)
     app.connect("source-read", _drop_widget_state)
+    app.connect("source-read", _reveals_behind_toggles)

@@ -6,6 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools.reveal_cells import uncover
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ["03_files_after_fork", "04_wait_zombies_orphans"]
 
@@ -16,7 +18,8 @@ def _nb(name):
 
 def _output_containing(name, needle):
     for cell in _nb(name).cells:
-        text = "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+        text = "".join(uncover(o.get("text", "") or o.get("data", {}).get("text/plain", ""))   # as the code printed it
+                       for o in cell.get("outputs", []))
         if needle in text:
             return text
     raise AssertionError(f"no stored output in {name} contains {needle!r}")

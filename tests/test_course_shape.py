@@ -87,3 +87,46 @@ def test_both_course_maps_list_every_notebook(course_map):
     assert rows == [n[:2] for n in NOTEBOOKS], f"{course_map}: course map rows {rows}"
     for name in NOTEBOOKS[1:]:
         assert f"{name}.ipynb)" in source, f"{course_map} does not link {name}"
+
+
+def _map(course_map):
+    source = (ROOT / course_map).read_text()
+    if course_map.endswith(".ipynb"):
+        source = "\n".join(text(c) for c in json.loads(source)["cells"])
+    return source
+
+
+@pytest.mark.parametrize("course_map", ["README.md", "notebooks/00_start_here.ipynb"])
+def test_both_course_maps_give_a_time_per_chapter_and_a_core_path_for_a_2_hour_lab(course_map):
+    """An instructor can assign the course: each chapter's time (core / all), and a 2-hour path through the cores
+    whose times add up to about two hours."""
+    source = _map(course_map)
+    rows = {m[0]: m[1:] for m in re.findall(r"^\| (\d\d) \|.*\| (★ )?(\d+)(?: / (\d+))? min \|$", source, re.M)}
+    assert sorted(rows) == [n[:2] for n in NOTEBOOKS], f"{course_map}: a time for every chapter"
+    for n, (star, core, whole) in rows.items():
+        assert int(core) <= int(whole or core), f"{course_map} {n}: core {core} min is more than all {whole} min"
+    lab = re.search(r"\*\*A 2-hour lab\*\* \(★, about (\d+) min\): the core of ([\d →]+)", source)
+    assert lab, f"{course_map}: no core path for a 2-hour lab"
+    path = lab[2].split(" → ")
+    assert [n for n, (star, *_) in rows.items() if star] == [p.strip() for p in path], "★ marks the path's chapters"
+    minutes = sum(int(rows[p.strip()][1]) for p in path)
+    assert minutes == int(lab[1]) and 90 <= minutes <= 125, f"{course_map}: the 2-hour lab takes {minutes} min"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_chapter_says_what_is_core_and_what_goes_deeper(name):
+    """The Overview names the chapter's core sections and the deeper ones, by their headings; its minutes agree
+    with the course map's."""
+    overview = next(text(c) for c in cells(name) if "## Overview" in text(c))
+    line = next((l for l in overview.splitlines() if l.startswith("**Core and deeper.**")), None)
+    assert line, f"{name}: the Overview has no '**Core and deeper.**' line"
+    headings = [l[3:] for c in cells(name) for l in text(c).splitlines() if l.startswith("## ")]
+    named = re.findall(r"\*([^*]+)\*", line.replace("**Core and deeper.**", ""))
+    for section in named:
+        assert any(h.startswith(section) for h in headings), f"{name}: '{section}' is not a section of the chapter"
+    times = re.findall(r"about (\d+) min", line)
+    row = re.search(rf"^\| {name[:2]} \|.*\| (?:★ )?(\d+)(?: / (\d+))? min \|$", _map("README.md"), re.M)
+    assert times and int(times[0]) == int(row[1]), f"{name}: core time differs from the course map's"
+    if name != NOTEBOOKS[0]:
+        assert "Deeper (about" in line and int(times[0]) + int(times[1]) == int(row[2]), \
+            f"{name}: core + deeper minutes differ from the course map's"

@@ -32,6 +32,7 @@ EXPLORER_PAGES = ["notebooks/08_clone_flags.html", "notebooks/12_flag_explorer.h
 
 
 from tools import check_links  # noqa: E402
+from tools.reveal_cells import EXPLAIN_LEAD, uncover  # noqa: E402
 
 
 class _Text(HTMLParser):
@@ -93,7 +94,11 @@ def test_every_notebook_and_exercise_has_a_page_in_teaching_order(site):
 
 def _committed_output_lines(notebook: Path):
     """Every line the notebook's stored outputs print (stream output and text results)."""
-    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+    yield from _committed_output_lines_of(json.loads(notebook.read_text(encoding="utf-8")))
+
+
+def _committed_output_lines_of(nb: dict):
+    for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             if out["output_type"] == "stream":
                 text = out["text"]
@@ -101,7 +106,7 @@ def _committed_output_lines(notebook: Path):
                 text = out["data"]["text/plain"]
             else:
                 continue
-            for line in "".join(text).splitlines():
+            for line in uncover("".join(text)).splitlines():      # the cover line is JupyterLab's only
                 if line.strip() and "\x1b" not in line:
                     yield _squash(line)
 
@@ -114,6 +119,89 @@ def test_notebook_page_shows_the_committed_outputs_verbatim(site, name):
     assert lines, f"notebooks/{name}.ipynb has no stored outputs (make notebooks stores them)"
     missing = [line for line in lines if line not in text]
     assert not missing, f"{len(missing)} of {len(lines)} stored output lines are not on the page, e.g. {missing[:3]}"
+
+
+class _Toggles(HTMLParser):
+    """The text a reader sees without opening anything, and each <details>' summary and its hidden text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.plain, self.toggles, self._depth, self._in_summary, self._skip = [], [], 0, False, 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+        if tag == "details":
+            self._depth += 1
+            if self._depth == 1:
+                self.toggles.append({"summary": "", "inside": [], "class": dict(attrs).get("class") or ""})
+        elif tag == "summary" and self._depth:
+            self._in_summary = True
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+        if tag == "details" and self._depth:
+            self._depth -= 1
+        elif tag == "summary":
+            self._in_summary = False
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        if not self._depth:
+            self.plain.append(data)
+        elif self._in_summary:
+            self.toggles[-1]["summary"] += data
+        else:
+            self.toggles[-1]["inside"].append(data)
+
+
+def _tagged(name, tag):
+    return [c for c in json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+            if tag in c.get("metadata", {}).get("tags", [])]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_what_the_kernel_did_is_behind_a_named_toggle(site, name):
+    """Predict, then see: every reveal's stored output and every explanation is on the page, but only inside a
+    <details> whose <summary> says "Show what the kernel did" - never in the text a reader sees unopened."""
+    page = _Toggles()
+    page.feed((site / "notebooks" / f"{name}.html").read_text(encoding="utf-8"))
+    plain = _squash("".join(page.plain))
+    cells = [t for t in page.toggles if {"hide", "forklab-explain"} & set(t["class"].split())]   # not the theme's
+    assert cells, f"{name}: no reveal behind a toggle (site/conf.py puts them there)"
+    assert all(_squash(t["summary"]) for t in cells), f"{name}: a toggle whose <summary> has no name"
+    revealed = " ".join(_squash("".join(t["inside"])) for t in cells
+                        if _squash(t["summary"]).startswith("Show what the kernel did"))
+    reveals, explains = _tagged(name, "reveal"), _tagged(name, "explain")
+    assert reveals, f"{name}: no cell tagged reveal (tools/reveal_cells.py tags them)"
+    nb = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+    elsewhere = " ".join([_squash("".join(c["source"])) for c in nb["cells"]] + list(_committed_output_lines_of(
+        {"cells": [c for c in nb["cells"] if "reveal" not in c.get("metadata", {}).get("tags", [])]})))
+    checked = 0
+    for line in _committed_output_lines_of({"cells": reveals}):
+        assert line in revealed, f"{name}: a reveal's output is not behind a toggle: {line!r}"
+        if line not in elsewhere:         # a line that code or another output also shows proves nothing here
+            assert line not in plain, f"{name}: a reveal's output is in plain view: {line!r}"
+            checked += 1
+    assert checked, f"{name}: no reveal output line of its own to check"
+    explained = [t for t in cells if "forklab-explain" in t["class"].split()]
+    assert len(explained) == len(explains), f"{name}: {len(explains)} explanations, {len(explained)} behind toggles"
+    plain = _plain_quotes(plain)
+    for cell in explains:
+        words = _squash(_first_sentence("".join(cell["source"]).replace(EXPLAIN_LEAD, "")))[:40]
+        if len(words) > 20:
+            assert words not in plain, f"{name}: an explanation is in plain view: {words!r}"
+
+
+def _plain_quotes(text: str) -> str:
+    return text.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\""))
+
+
+def _first_sentence(md: str) -> str:
+    """The first plain sentence of some markdown, without its marks (enough to find it on the page)."""
+    first = next((p for p in md.split("\n\n") if p.strip() and not p.lstrip().startswith(("#", "|", "-", "`", "*",
+                                                                                            "```", "1."))), "")
+    return re.sub(r"[`*]|\[([^]]*)\]\([^)]*\)", lambda m: m[1] or "", first).split(". ")[0]
 
 
 @pytest.mark.parametrize("page", EXPLORER_PAGES)
