@@ -140,9 +140,7 @@ def test_make_lab_installs_the_course_settings_and_uses_the_student_config():
 
 
 def test_the_students_lab_has_no_nbgrader_no_news_question_and_a_quiet_log():
-    if not LAB_SETTINGS.exists():      # make lab's first step (make test does not run it)
-        if not os.access(PREFIX, os.W_OK):
-            pytest.skip(f"{LAB_SETTINGS} is not installed and {PREFIX} is not ours: run make lab once")
+    if not LAB_SETTINGS.exists() and os.access(PREFIX, os.W_OK):    # make lab's first step (make test skips it)
         subprocess.run(["make", "-s", "-C", str(ROOT), f"VENV={PREFIX}", str(LAB_SETTINGS)], check=True)
     server, base, token, log, tmp = _lab(_free_port())
     try:
@@ -155,7 +153,8 @@ def test_the_students_lab_has_no_nbgrader_no_news_question_and_a_quiet_log():
         _stop(server, tmp)
     # the news question is asked only while fetchNews is "none"; overrides change the defaults
     defaults = {k: v.get("default") for k, v in news["schema"]["properties"].items()}
-    assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
+    if LAB_SETTINGS.exists():          # (an environment that is not ours, as a student: checked as its owner)
+        assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
     assert "nbgrader" not in text.lower(), [line for line in text.splitlines() if "nbgrader" in line.lower()]
     if NBGRADER:     # its lab extension is installed with it: its menus are turned off
         assert "@jupyter/nbgrader" in config["disabledExtensions"], config["disabledExtensions"]
