@@ -11,6 +11,7 @@ pressed with the keyboard. Prints click -> redrawn times.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -65,6 +66,13 @@ def _processes_mentioning(path: str) -> list[int]:
 @pytest.fixture(scope="module")
 def lab():
     """JupyterLab on a free loopback port with a throw-away HOME; yields (base_url, token)."""
+    with start_lab([NOTEBOOK]) as (base, token):
+        yield base, token
+
+
+@contextlib.contextmanager
+def start_lab(notebooks: list[Path]):
+    """JupyterLab serving copies of ``notebooks`` (one folder), with a throw-away HOME; yields (base_url, token)."""
     tmp = tempfile.mkdtemp(prefix="forklab-browser-")
     home, root_dir = Path(tmp, "home"), Path(tmp, "notebooks")
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
@@ -72,7 +80,8 @@ def lab():
     root_dir.mkdir()
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    shutil.copy(NOTEBOOK, root_dir / NOTEBOOK.name)
+    for notebook in notebooks:
+        shutil.copy(notebook, root_dir / notebook.name)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
