@@ -58,6 +58,10 @@ RUN if [ -n "$JUPYTERHUB" ]; then python -m pip install --no-cache-dir "jupyterh
 
 COPY --chown=student . ./
 RUN python -m pip install --no-cache-dir ./lib
+# The course's lab settings (no "official Jupyter news?" question) and a student's server config: jupyter/README.md
+RUN install -D -m 644 jupyter/lab-settings/overrides.d/forklab.json \
+        /opt/forklab/share/jupyter/lab/settings/overrides.d/forklab.json
+ENV JUPYTER_CONFIG_PATH=/home/student/forklab/jupyter/student
 
 EXPOSE 8888
 # root_dir=.: the whole course (exercises/ too) is reachable, not only the first notebook's folder.

@@ -20,8 +20,16 @@ ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # root_dir=.: a notebook given alone would make its folder the server's root, and the Exercises links
 # (../exercises/) and the exercises themselves would be out of reach.
-lab: $(VENV)/.installed-lab
-	$(VENV)/bin/jupyter lab --port=$(PORT) $(ALLOW_ROOT) --ServerApp.root_dir=. notebooks/00_start_here.ipynb
+# jupyter/student: a student's server whatever else went into .venv (no nbgrader tools, a quiet log; its README).
+LAB_SETTINGS = $(VENV)/share/jupyter/lab/settings/overrides.d/forklab.json
+LAB = JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter/student$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH)) \
+      $(VENV)/bin/jupyter lab --port=$(PORT) $(ALLOW_ROOT) --ServerApp.root_dir=.
+lab: $(VENV)/.installed-lab $(LAB_SETTINGS)
+	$(LAB) notebooks/00_start_here.ipynb
+
+# No "official Jupyter news?" question in the corner of every screen (the Dockerfile, binder/ and deploy/ too).
+$(LAB_SETTINGS): jupyter/lab-settings/overrides.d/forklab.json | $(VENV)/bin/python
+	@install -D -m 644 $< $@
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -p no:cacheprovider lib/tests tests

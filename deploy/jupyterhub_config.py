@@ -44,6 +44,17 @@ COURSE_ENV = env("FORKLAB_COURSE_ENV", sys.prefix)
 STATE = env("FORKLAB_HUB_STATE", "/srv/forklab-hub")
 os.makedirs(STATE, mode=0o700, exist_ok=True)
 
+# The course's lab settings (no "official Jupyter news?" question in every student's corner; jupyter/README.md),
+# installed into the course environment, where each student's JupyterLab reads them. The hub runs as root.
+_LAB_SETTINGS = os.path.join(COURSE_ENV, "share", "jupyter", "lab", "settings", "overrides.d", "forklab.json")
+with open(os.path.join(HERE, "..", "jupyter", "lab-settings", "overrides.d", "forklab.json"), "rb") as _f:
+    _wanted = _f.read()
+if not os.path.exists(_LAB_SETTINGS) or open(_LAB_SETTINGS, "rb").read() != _wanted:
+    os.makedirs(os.path.dirname(_LAB_SETTINGS), mode=0o755, exist_ok=True)
+    with open(_LAB_SETTINGS, "wb") as _f:
+        _f.write(_wanted)
+    os.chmod(_LAB_SETTINGS, 0o644)
+
 # --- the hub and its proxy: loopback unless told otherwise ----------------------------------------
 c.JupyterHub.bind_url = env("FORKLAB_HUB_URL", "http://127.0.0.1:8000")
 c.JupyterHub.hub_ip = "127.0.0.1"

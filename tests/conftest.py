@@ -47,3 +47,52 @@ def browser():
     finally:
         b.close()
         pw.stop()
+
+
+# --- axe-core, the accessibility checker, for tests/test_accessibility.py and tests/test_site.py ----------
+AXE_CORE = "axe-core@4.14.1"        # from npm; installed once into the user's own cache, never a shared /tmp name
+
+
+def _axe_folder() -> Path:
+    import hashlib
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "forklab" / ("axe-" + hashlib.sha256(AXE_CORE.encode()).hexdigest()[:8])
+
+
+@pytest.fixture(scope="session")
+def axe() -> str:
+    """axe.min.js (Deque's axe-core) as text, to inject into a page: npm install into the user's cache."""
+    import shutil
+    import subprocess
+    import tempfile
+    folder, private = _axe_folder(), None
+    script = folder / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        if shutil.which("npm") is None:
+            missing_browser("npm is missing, so axe-core cannot be installed (apt-get install npm)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:                       # a HOME we may not write: a private folder for this run
+            folder = private = Path(tempfile.mkdtemp(prefix="forklab-axe-"))
+            script = folder / "node_modules" / "axe-core" / "axe.min.js"
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(folder), AXE_CORE],
+                       check=True, timeout=300)
+    try:
+        yield script.read_text(encoding="utf-8")
+    finally:
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+def axe_violations(page, axe_source: str, context="document", impacts=("serious", "critical")) -> list[str]:
+    """Run axe-core in ``page`` over ``context`` (a CSS selector, or the document); one line per violation
+    of the given impacts: rule, impact, how many elements, the first element's selector and what to fix."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=axe_source)
+    result = page.evaluate("""async (context) => {
+        const ctx = context === 'document' ? document : {include: [[context]]};
+        return await axe.run(ctx, {resultTypes: ['violations']});
+    }""", context)
+    return [f"{v['id']} ({v['impact']}) on {len(v['nodes'])} element(s), e.g. {v['nodes'][0]['target']}: "
+            f"{v['nodes'][0]['failureSummary'].splitlines()[-1].strip()}"
+            for v in result["violations"] if v["impact"] in impacts]

@@ -11,6 +11,7 @@ pressed with the keyboard. Prints click -> redrawn times.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -35,6 +36,7 @@ IDLE = "(ipykernel) | Idle"     # the status bar once a kernel exists and is idl
 # changed may catch up a moment after another one redrew (seen: the status line '' just after run-all while
 # the picture was drawn). Such widgets are read with Playwright's expect(), which retries for this long.
 CATCH_UP_MS = 15000
+LAPTOP = {"width": 1366, "height": 768}     # the most common laptop screen: the explorer is taller than it
 
 
 def _free_port() -> int:
@@ -64,6 +66,13 @@ def _processes_mentioning(path: str) -> list[int]:
 @pytest.fixture(scope="module")
 def lab():
     """JupyterLab on a free loopback port with a throw-away HOME; yields (base_url, token)."""
+    with start_lab([NOTEBOOK]) as (base, token):
+        yield base, token
+
+
+@contextlib.contextmanager
+def start_lab(notebooks: list[Path]):
+    """JupyterLab serving copies of ``notebooks`` (one folder), with a throw-away HOME; yields (base_url, token)."""
     tmp = tempfile.mkdtemp(prefix="forklab-browser-")
     home, root_dir = Path(tmp, "home"), Path(tmp, "notebooks")
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
@@ -71,7 +80,8 @@ def lab():
     root_dir.mkdir()
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    shutil.copy(NOTEBOOK, root_dir / NOTEBOOK.name)
+    for notebook in notebooks:
+        shutil.copy(notebook, root_dir / notebook.name)
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
@@ -152,14 +162,36 @@ def _says(status, start: str) -> None:
     expect(status).to_have_text(re.compile("^" + re.escape(start)), timeout=CATCH_UP_MS)
 
 
+def _on_screen(page, element) -> bool:
+    """Wholly inside the window and the notebook's scrolled area, and not covered by anything."""
+    return element.evaluate("""e => {
+        const r = e.getBoundingClientRect();
+        const panel = e.closest('.jp-WindowedPanel-outer') || document.documentElement;
+        const p = panel.getBoundingClientRect();
+        const inside = r.top >= Math.max(0, p.top) - 1 && r.bottom <= Math.min(window.innerHeight, p.bottom) + 1
+                       && r.left >= 0 && r.right <= window.innerWidth;
+        const hit = document.elementFromPoint(r.left + Math.min(20, r.width / 2), r.top + r.height / 2);
+        return inside && hit !== null && (e.contains(hit) || hit.contains(e));
+    }""")
+
+
+def _where(element) -> str:
+    return element.evaluate("""e => {
+        const r = e.getBoundingClientRect(), ex = e.closest('.forklab-explorer').getBoundingClientRect();
+        const p = (e.closest('.jp-WindowedPanel-outer') || document.documentElement).getBoundingClientRect();
+        return `element ${r.top|0}..${r.bottom|0}, explorer ${ex.top|0}..${ex.bottom|0} (${ex.height|0} px), `
+             + `notebook's visible area ${p.top|0}..${p.bottom|0}, window 0..${window.innerHeight}`;
+    }""")
+
+
 def _word(explorer, resource: str) -> str:
     return explorer.locator(f'.forklab-view .fl-row[data-resource="{resource}"]').get_attribute("data-word")
 
 
-def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
+def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys, tmp_path):
     from playwright.sync_api import expect
     base, token = lab
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page = browser.new_page(viewport=LAPTOP)
     page.set_default_timeout(60000)
     try:
         page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
@@ -225,8 +257,18 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         times["CLONE_FILES by keyboard"] = _click_and_time(page, None)
         assert _word(explorer, "fd_table") == "shared"
         assert files.locator("button").get_attribute("aria-pressed") == "true"
-        times["CLONE_NEWUSER"] = _click_and_time(page, explorer.locator(".forklab-flag-CLONE_NEWUSER"))
+        # On a laptop's screen the rows are further down than the flags: the row CLONE_NEWUSER changes is
+        # brought into view, and the flag just clicked stays in view too (no scrolling by the student).
+        newuser = explorer.locator(".forklab-flag-CLONE_NEWUSER")
+        newuser.evaluate("e => e.scrollIntoView({block: 'start'})")      # where a student clicking it has it
+        times["CLONE_NEWUSER"] = _click_and_time(page, newuser)
         assert _word(explorer, "user_ns") == "new namespace"    # works unprivileged too
+        user_ns = explorer.locator('.fl-row[data-resource="user_ns"]')
+        assert "fl-flipped" in user_ns.get_attribute("class")
+        page.wait_for_timeout(300)                               # a smooth scroll, if any, has ended
+        for what, element in (("the changed row user_ns", user_ns), ("the CLONE_NEWUSER button", newuser)):
+            assert _on_screen(page, element), (f"{what} is off screen at {LAPTOP['width']}x{LAPTOP['height']}: "
+                                               + _where(element))
 
         # a tall, wide page and no side bar, so the whole widget is on screen for its picture
         page.evaluate("document.querySelector('#jp-left-stack')?.offsetParent && "
@@ -234,8 +276,7 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys):
         page.set_viewport_size({"width": 1400, "height": 2400})
         explorer.scroll_into_view_if_needed()
         page.wait_for_timeout(300)
-        shot = SCREENSHOT if request.config.getoption("--screenshots") else \
-            Path(tempfile.gettempdir(), "forklab_flag_explorer.png")
+        shot = SCREENSHOT if request.config.getoption("--screenshots") else tmp_path / "flag_explorer.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
         explorer.screenshot(path=str(shot))
         assert shot.stat().st_size > 10000

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from html.parser import HTMLParser
@@ -216,6 +215,37 @@ def test_flag_explorer_pages_show_the_sharing_picture(site, page):
     assert "widget-state+json" not in html, "the page carries saved widget state that nothing on it can use"
 
 
+def test_the_site_is_made_from_what_is_committed_not_the_working_tree(tmp_path):
+    """A student's saved answers (an uncommitted notebook) once showed up on the site: site/build.py stages HEAD."""
+    build = _load_build()
+    repo = tmp_path / "repo"
+    for path in set(build.PAGES.values()) | {f"{folder}/a.ipynb" for folder, _ in build.FOLDERS.values()} \
+            | {"notebooks/00_start.ipynb", "site/conf.py"}:
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text("committed\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(git[:3] + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "course"], check=True)
+    (repo / "notebooks" / "00_start.ipynb").write_text("my saved answers\n")     # saved, not committed
+    (repo / "notebooks" / "01_new.ipynb").write_text("a new notebook of mine\n")
+
+    build.stage(tmp_path / "src", build.committed(repo, tmp_path / "head"))
+    assert (tmp_path / "src" / "notebooks" / "00_start.ipynb").read_text() == "committed\n"
+    assert not (tmp_path / "src" / "notebooks" / "01_new.ipynb").exists()
+    assert sorted(build.uncommitted(repo)) == ["notebooks/00_start.ipynb", "notebooks/01_new.ipynb"]
+    build.stage(tmp_path / "src", repo)           # what it used to do: the working tree
+    assert (tmp_path / "src" / "notebooks" / "00_start.ipynb").read_text() == "my saved answers\n"
+
+
+def _load_build():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("site_build", ROOT / "site" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_exercise_pages_carry_the_stubs_and_no_solution(site):
     for name in EXERCISES:
         text = _page_text(site / "exercises" / f"{name}.html")
@@ -325,7 +355,7 @@ def served(site):
         thread.join()
 
 
-def test_reading_the_site_in_a_real_browser(browser, served, capsys):
+def test_reading_the_site_in_a_real_browser(browser, served, capsys, tmp_path):
     """Landing page -> lesson 11 -> next: the flag explorer's picture; an exercise shows its stub, no solution."""
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
     page.set_default_timeout(30000)
@@ -340,7 +370,7 @@ def test_reading_the_site_in_a_real_browser(browser, served, capsys):
         lessons = sidebar.locator('a[href^="notebooks/"]')
         assert [lessons.nth(i).get_attribute("href") for i in range(lessons.count())] == \
             [f"notebooks/{n}.html" for n in NOTEBOOKS] + ["notebooks/further_reading.html"]
-        shots.append(Path(tempfile.gettempdir(), "forklab_site_index.png"))
+        shots.append(tmp_path / "site_index.png")
         page.screenshot(path=str(shots[-1]))
         page.locator("article").get_by_role("link", name="Inside the kernel").first.click()
         page.wait_for_url("**/notebooks/11_inside_the_kernel.html")
@@ -357,7 +387,7 @@ def test_reading_the_site_in_a_real_browser(browser, served, capsys):
         assert "shared" in words and "copied" in words
         page.set_viewport_size({"width": 1300, "height": 2200})    # the whole picture, clear of the sticky header
         picture.evaluate("e => e.scrollIntoView({block: 'center'})")
-        shots.append(Path(tempfile.gettempdir(), "forklab_site_flag_explorer.png"))
+        shots.append(tmp_path / "site_flag_explorer.png")
         picture.screenshot(path=str(shots[-1]))
         page.set_viewport_size({"width": 1300, "height": 1000})
         page.locator("a.left-prev").click()
@@ -370,7 +400,7 @@ def test_reading_the_site_in_a_real_browser(browser, served, capsys):
         stub = page.locator("div.cell", has_text="raise NotImplementedError").first
         stub.evaluate("e => e.scrollIntoView({block: 'center'})")
         assert stub.is_visible() and "YOUR CODE HERE" in stub.inner_text()
-        shots.append(Path(tempfile.gettempdir(), "forklab_site_exercise.png"))
+        shots.append(tmp_path / "site_exercise.png")
         stub.screenshot(path=str(shots[-1]))
         page.locator("article").get_by_role("link", name=re.compile("Back to the lesson")).first.click()
         page.wait_for_url("**/notebooks/08_clone_flags.html")
@@ -385,3 +415,24 @@ def test_reading_the_site_in_a_real_browser(browser, served, capsys):
                   + ", ".join(map(str, shots)))
     finally:
         page.close()
+
+
+def test_no_serious_accessibility_violation_on_any_page(browser, axe, served, site):
+    """axe-core on every page (the theme's files under _static/ are fragments, not pages): it found a
+    <summary> without a name (the sidebar's expander) and a search button named "Search" that shows
+    "Search Ctrl+K" on every page; site/conf.py names both."""
+    from conftest import axe_violations
+    pages = sorted(str(p.relative_to(site)) for p in site.rglob("*.html")
+                   if not str(p.relative_to(site)).startswith(("_static/", "_sources/")))
+    assert len(pages) >= len(NOTEBOOKS) + len(EXERCISES)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    problems = {}
+    try:
+        for name in pages:
+            page.goto(f"{served}/{name}")
+            found = axe_violations(page, axe)
+            if found:
+                problems[name] = found
+    finally:
+        page.close()
+    assert problems == {}, "\n".join(f"{name}: {line}" for name, lines in problems.items() for line in lines)

@@ -9,7 +9,11 @@
   screen reader announces each new sentence; a status element re-created with every redraw may
   be missed.
 
-Both are anywidget widgets: a few lines of JavaScript shipped with the Python class, no build
+* `Picture`: the sharing picture (HTML), which brings a row the last click changed into view when it
+  is off screen - the explorer is taller than a laptop's screen, and a highlighted row nobody sees
+  teaches nothing.
+
+All are anywidget widgets: a few lines of JavaScript shipped with the Python class, no build
 step and no JupyterLab extension of our own.
 """
 from __future__ import annotations
@@ -95,6 +99,24 @@ export default { render };
 """
 
 
+_PICTURE_JS = """
+function render({ model, el }) {
+  const show = () => {
+    el.innerHTML = model.get("value");
+    const changed = el.querySelector(".fl-flipped, .fl-refusal");
+    if (!changed) return;
+    // "nearest": no scroll when it is in view already, else only as far as needed - so the flag just
+    // clicked stays on screen where it can
+    changed.scrollIntoView({ block: "nearest" });
+  };
+  model.on("change:value", show);
+  el.innerHTML = model.get("value");                  // the first picture: nothing changed yet
+  return () => model.off("change:value", show);
+}
+export default { render };
+"""
+
+
 class FlagToggle(anywidget.AnyWidget):
     """A toggle button with ``aria-pressed``; ``value`` is whether it is pressed (``tooltip``,
     ``layout`` and ``add_class`` as on any ipywidget)."""
@@ -125,3 +147,10 @@ class LiveStatus(anywidget.AnyWidget):
     """One line that screen readers announce whenever ``text`` changes."""
     _esm = _STATUS_JS
     text = traitlets.Unicode("").tag(sync=True)
+
+
+class Picture(anywidget.AnyWidget):
+    """HTML that is redrawn whole; after a redraw, the first changed row (``.fl-flipped``) or the
+    refusal is scrolled into view if it is off screen."""
+    _esm = _PICTURE_JS
+    value = traitlets.Unicode("").tag(sync=True)

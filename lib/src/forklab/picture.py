@@ -165,11 +165,11 @@ STYLE = """
 <style>
 .fl-x{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;line-height:1.35;color:var(--jp-ui-font-color1,#111);max-width:980px}
 .fl-x .fl-sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
-.fl-x .fl-head,.fl-x .fl-row{display:grid;grid-template-columns:13em 6.5em 11.5em 6.5em 13em;align-items:center;column-gap:4px}
+.fl-x .fl-head,.fl-x .fl-row{display:grid;grid-template-columns:14em 6.5em 11.5em 6.5em 16em minmax(6em,1fr);align-items:center;column-gap:4px}
 .fl-x .fl-head{font-weight:700;border-bottom:1px solid #888;padding-bottom:2px}
-.fl-x .fl-row{padding:1px 0;border-bottom:1px solid rgba(128,128,128,.25)}
+.fl-x .fl-row{padding:0;line-height:1.25;border-bottom:1px solid rgba(128,128,128,.25)}
 .fl-x .fl-row.fl-flipped{background:#F0E442;outline:2px solid #000;color:#000}
-.fl-x .fl-obj{border-radius:4px;padding:1px 6px;text-align:center;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.fl-x .fl-obj{border-radius:4px;padding:0 6px;line-height:1.1;text-align:center;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .fl-x .fl-shared .fl-obj{border:2px solid #0072B2;background:rgba(0,114,178,.15)}
 .fl-x .fl-copied .fl-obj,.fl-x .fl-own .fl-obj{border:3px double #E69F00;background:rgba(230,159,0,.12)}
 .fl-x .fl-newns .fl-obj.fl-child{border:2px dashed #009E73;background:rgba(0,158,115,.15);font-weight:700}
@@ -181,14 +181,17 @@ STYLE = """
 .fl-x .fl-shared .fl-word{color:#0072B2}.fl-x .fl-copied .fl-word,.fl-x .fl-own .fl-word{color:#9a6a00}
 .fl-x .fl-newns .fl-word{color:#007a5a}.fl-x .fl-fresh .fl-word{color:#9b4f7a}
 .fl-x .fl-flipped .fl-word{color:#000}
-.fl-x details{grid-column:1 / -1;margin:0 0 1px 1em;font-size:11px;line-height:1.2}
+.fl-x details{font-size:11px;line-height:1.2}
 .fl-x details summary{cursor:pointer}
-.fl-x .fl-c{font-family:var(--jp-code-font-family,monospace);background:rgba(128,128,128,.12);padding:6px;user-select:all;white-space:pre-wrap;margin:4px 0}
+.fl-x .fl-c{font-family:var(--jp-code-font-family,monospace);background:rgba(128,128,128,.12);padding:3px 6px;user-select:all;white-space:pre-wrap;margin:2px 0}
 .fl-x .fl-refusal{border:3px solid #D55E00;border-left-width:10px;padding:6px 10px;margin:6px 0;background:rgba(213,94,0,.08)}
 .fl-x .fl-refusal h4{margin:0 0 4px 0;color:#D55E00}
 .fl-x .fl-notes{margin:4px 0;padding-left:1.2em}
-.fl-x .fl-legend{font-size:12px;margin:4px 0}
+.fl-x .fl-legend{font-size:12px;margin:2px 0}
 .fl-x .fl-legend span{display:inline-block;margin-right:10px;padding:0 4px}
+.forklab-explorer .jupyter-button{height:24px;line-height:22px;margin-top:1px;margin-bottom:1px}
+.forklab-explorer .widget-html,.forklab-explorer .widget-html-content{height:auto;min-height:0;line-height:24px}
+.forklab-explorer>.widget-inline-hbox,.forklab-explorer .widget-inline-hbox .widget-inline-hbox{margin-top:0;margin-bottom:0}
 </style>"""
 
 
@@ -204,7 +207,7 @@ def _e(text) -> str:
     return _html.escape(str(text), quote=True)
 
 
-def _row_html(r: Row) -> str:
+def _row_html(r: Row, flags_on: frozenset[str] = frozenset()) -> str:
     cls = {"shared": "fl-shared", "copied": "fl-copied", "new, empty": "fl-fresh", "new, same priority": "fl-fresh",
            "new": "fl-fresh", "new namespace": "fl-newns", "own": "fl-own", "unknown": "fl-unknown"}[r.word]
     short = r.title.split(" (")[0]
@@ -234,12 +237,16 @@ def _row_html(r: Row) -> str:
     flipped = " fl-flipped" if r.flipped else ""
     mark = f' <span aria-hidden="true">(was {_e(r.was)})</span>' if r.flipped else ""
     kcmp = "" if r.kcmp is None else f" kcmp(2) says: {'same object' if r.kcmp else 'different objects'}."
+    # Which flag controls a row is what the course asks students to predict: the picture names it only
+    # while that flag is on (the experiment has just shown it), never beforehand.
+    cause = f" {_e(r.flag)} is on." if r.flag and r.flag in flags_on else ""
+    # ARIA: a row owns only cells (the drawing is aria-hidden); the evidence sits in a cell of its own, and
+    # its summary's name starts with the word it shows ("evidence"), so voice control finds it by that word.
     return (f'<div class="fl-row {cls}{flipped}" role="row" data-resource="{r.resource}" data-word="{_e(r.word)}">'
             f'<div role="rowheader">{_e(r.title)}<span class="fl-sr"> {_e(r.sentence)}</span></div>'
             f'{parent}{middle}{child}<div class="fl-word" role="cell">{_e(r.word)}{mark}</div>'
-            f'<details><summary>evidence for {_e(short)}</summary>{_e(r.evidence)}.{_e(kcmp)}'
-            + (f" Controlled by {_e(r.flag)}." if r.flag else " No flag controls it.")
-            + '</details></div>')
+            f'<div class="fl-ev" role="cell"><details><summary>evidence<span class="fl-sr"> for {_e(short)}'
+            f'</span></summary>{_e(r.evidence)}.{_e(kcmp)}{cause}</details></div></div>')
 
 
 def render(view: View) -> str:
@@ -270,8 +277,10 @@ def render(view: View) -> str:
         out.append('<div role="table" aria-label="what the child shares with its parent, one row per resource">'
                    '<div class="fl-head" role="row"><div role="columnheader">resource</div>'
                    '<div role="columnheader">parent</div><div aria-hidden="true"></div>'
-                   '<div role="columnheader">child</div><div role="columnheader">verdict</div></div>')
-        out.extend(_row_html(r) for r in view.rows)
+                   '<div role="columnheader">child</div><div role="columnheader">verdict</div>'
+                   '<div role="columnheader">evidence</div></div>')
+        on = frozenset(view.flags)
+        out.extend(_row_html(r, on) for r in view.rows)
         out.append('</div>')
     if view.notes:
         out.append('<ul class="fl-notes">' + "".join(f"<li>{_e(n)}</li>" for n in view.notes) + "</ul>")
@@ -298,7 +307,8 @@ def still_html(view: View) -> str:
     What GitHub, nbviewer, a static site or a JupyterLab that has not run the notebook show in
     place of the live widget. Only what is the same on every run on one kernel goes in - no PIDs,
     inode numbers, evidence or timings - so stored outputs compare equal under nbval. Every row
-    says its verdict in words; colour and border only repeat it.
+    says its verdict in words; colour and border only repeat it. Which flag controls each row is
+    left out: the course asks students to predict it, and this picture is on screen before they do.
     """
     out = ['<div class="forklab-still">',
            '<p><b>The clone flag explorer</b> (a still picture: run the notebook to toggle flags)</p>',
@@ -315,15 +325,13 @@ def still_html(view: View) -> str:
                    "<caption>What the child shares with its parent, one row per resource</caption>"
                    f'<thead><tr><th scope="col">resource</th>'
                    f'<th scope="col">verdict</th>'
-                   f'<th scope="col">what it means</th>'
-                   f'<th scope="col">flag</th></tr></thead><tbody>')
+                   f'<th scope="col">what it means</th></tr></thead><tbody>')
         for r in view.rows:
             meaning = r.sentence.split("; ", 1)[1]
             out.append(f'<tr><th scope="row">{_e(r.title)}</th>'
                        f'<td><span style="{_STILL_STYLE[r.word]};padding:0 6px">'
                        f"{_e(r.word)}</span></td>"
-                       f'<td>{_e(meaning)}</td>'
-                       f'<td>{_e(r.flag or "none")}</td></tr>')
+                       f'<td>{_e(meaning)}</td></tr>')
         out.append("</tbody></table>")
     out.append("</div>")
     return "".join(out)

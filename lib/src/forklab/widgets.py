@@ -24,7 +24,7 @@ import ipywidgets as widgets
 import traitlets
 
 from . import picture
-from .accessible import ChoiceButtons, FlagToggle, LiveStatus
+from .accessible import ChoiceButtons, FlagToggle, LiveStatus, Picture
 from .errors import CloneRefused, ForklabError
 from .explain import UNCHANGED
 from .flags import FLAGS, names_of, parse_flags
@@ -42,16 +42,21 @@ GROUPS: dict[str, tuple[str, ...]] = {
 EXIT_SIGNALS = (("SIGCHLD", "SIGCHLD"), ("none (0)", "none"))
 
 
-def _flag_tooltip(name: str, privileged_process: bool) -> str:
+def _flag_tooltip(name: str, privileged_process: bool, tried: bool) -> str:
+    """What a flag's button says on hover. What the flag shares, its rules and whether the kernel lets
+    this process use it are what the course asks students to predict: they join the tooltip only once
+    the student has tried the flag (and seen the kernel's answer)."""
     f = FLAGS[name]
-    text = f"{name}: {f.does} (since Linux {f.since})."
-    if f.rules:
-        text += " Rules: " + "; ".join(f.rules) + "."
+    text = (f"{name}: {f.does}" if tried and f.runnable else name) + f" (since Linux {f.since})."
     if f.clone3_only:
         text += " Only clone3() has room for it."
     if not f.runnable:
-        text += f" Disabled: forklab cannot try it - {f.not_runnable_why}."
-    elif f.privileged and not privileged_process:
+        return text + f" Disabled: forklab cannot try it - {f.not_runnable_why}."
+    if not tried:
+        return text + " Switch it on to see what the kernel does with it; then this tip says more."
+    if f.rules:
+        text += " Rules: " + "; ".join(f.rules) + "."
+    if f.privileged and not privileged_process:
         text += (" You run without CAP_SYS_ADMIN, so the kernel answers EPERM - unless CLONE_NEWUSER is in "
                  "the same call, which gives the child that capability inside its new user namespace.")
     return text
@@ -93,14 +98,14 @@ class FlagExplorer(widgets.VBox):
 
         self._primitive_w = ChoiceButtons(
             label="primitive", options=[(p, p) for p in PRIMITIVES], value="clone", button_width="6em",
-            tooltips=["fork(): the child is a copy; no flags", "vfork(): the parent waits; no flags",
-                      "clone(): choose what to share", "clone3(): clone with a struct of arguments (Linux 5.3)"])
+            # what each call takes, not what it does to the child: that is what the course asks to predict
+            tooltips=["fork(): takes no flags", "vfork(): takes no flags",
+                      "clone(): you choose the flags", "clone3(): clone() with a struct of arguments (Linux 5.3)"])
         self._signal_w = ChoiceButtons(
             label="exit signal", options=[list(o) for o in EXIT_SIGNALS], value="SIGCHLD", button_width="7em",
-            tooltips=["the parent is sent SIGCHLD when the child ends (what fork() does)",
-                      "no signal: only a wait with __WCLONE or __WALL notices the child end (what threads use)"])
+            tooltips=["exit signal SIGCHLD (what fork() uses)", "no exit signal (0)"])
         self._toggles: dict[str, FlagToggle] = {}
-        self._tooltips: dict[str, str] = {}
+        self._tried: set[str] = set()      # flags the student has run: their tooltips may say what they do
         # The picture's CSS rides with the first label: sent once, not again with every redraw.
         rows = [widgets.HBox([widgets.HTML(picture.STYLE + "<b>primitive</b>", layout={"width": "8em"}),
                               self._primitive_w]),
@@ -121,9 +126,9 @@ class FlagExplorer(widgets.VBox):
             for short in shorts:
                 name = "CLONE_" + short
                 f = FLAGS[name]
-                self._tooltips[name] = _flag_tooltip(name, self.privileged)
                 t = FlagToggle(value=False, description=name, layout={"width": "auto"},
-                               tooltip=f"{name} is off. {self._tooltips[name]}", disabled=not f.runnable)
+                               tooltip=f"{name} is off. {_flag_tooltip(name, self.privileged, False)}",
+                               disabled=not f.runnable)
                 t.add_class("forklab-flag")
                 t.add_class(f"forklab-flag-{name}")
                 t.observe(lambda change, name=name: self._on_toggle(name, change["new"]), "value")
@@ -132,11 +137,6 @@ class FlagExplorer(widgets.VBox):
             label = widgets.HTML(f"<b>{group}</b>", layout={"width": "8em"})
             box = widgets.HBox(buttons, layout={"flex_flow": "row wrap"})
             rows.append(widgets.HBox([label, box]))
-            if group == "namespaces" and not self.privileged:
-                rows.append(widgets.HTML(
-                    "<div style='margin-left:8em;font-size:12px'>You run without CAP_SYS_ADMIN: the kernel "
-                    "refuses these with EPERM unless <b>CLONE_NEWUSER</b> is on too (a new user namespace "
-                    "gives the child that capability inside it). The fix button offers it.</div>"))
         self._fix_w = widgets.Button(description="apply the fix", button_style="warning",
                                      layout={"width": "auto", "display": "none"},
                                      tooltip="change the flags as the refusal suggests")
@@ -144,7 +144,7 @@ class FlagExplorer(widgets.VBox):
         self._fix_w.on_click(lambda _b: self.apply_fix())
         self._status_w = LiveStatus()       # created once: screen readers announce each new sentence
         self._status_w.add_class("forklab-status")
-        self._view_w = widgets.HTML()
+        self._view_w = Picture()            # brings a changed row into view when it is off screen
         self._view_w.add_class("forklab-view")
         self._primitive_w.observe(self._on_primitive_clicked, "value")
         self._signal_w.observe(self._on_signal_clicked, "value")
@@ -295,6 +295,7 @@ class FlagExplorer(widgets.VBox):
                                    previous=self._previous, notes=notes)
             self._previous = obs
         self.view = view
+        self._tried.update(self.flags)         # the kernel's answer is on screen: their tips may say more
         self._sync_controls()
         self._status_w.text = view.status
         self._view_w.value = picture.render(view)
@@ -311,7 +312,8 @@ class FlagExplorer(widgets.VBox):
             for name, t in self._toggles.items():
                 if t.value != (name in on):
                     t.value = name in on     # the button shows a mark and sets aria-pressed from it
-                tooltip = f"{name} is {'on' if name in on else 'off'}. {self._tooltips[name]}"
+                tooltip = (f"{name} is {'on' if name in on else 'off'}. "
+                           + _flag_tooltip(name, self.privileged, name in self._tried))
                 if t.tooltip != tooltip:     # and the state in words, for a mouse user too
                     t.tooltip = tooltip
             fix = self.error.fix if self.error is not None else None
