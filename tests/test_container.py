@@ -125,8 +125,13 @@ def read_runs(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def _cell(notebook: str, cell_id: str):
+    """A cell by its id: indexes move when cells are split or added."""
+    return next(c for c in nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells if c.id == cell_id)
+
+
 def test_the_errno_check_flags_a_bare_errno_and_accepts_an_explained_one():
-    cell = nbformat.read(ROOT / "notebooks" / "10_namespaces_and_containers.ipynb", as_version=4).cells[19]
+    cell = _cell("10_namespaces_and_containers.ipynb", "nb10-15")          # the tiny container's %%c cell
     bare = [{"output_type": "stream", "name": "stderr", "text": "mount /proc: Operation not permitted\n"}]
     explained = bare + [{"output_type": "stream", "name": "stdout", "text": "Forbidden here: mounting, because x."}]
     assert problems_in([{"notebook": "10_namespaces_and_containers.ipynb", "cell": cell.id, "outputs": bare}])
@@ -136,7 +141,7 @@ def test_the_errno_check_flags_a_bare_errno_and_accepts_an_explained_one():
                              "outputs": cell.outputs}])                          # what the notebook shows itself
     raised = [{"output_type": "error", "ename": "TypeError", "evalue": "'NoneType' object is not subscriptable"}]
     assert problems_in([{"notebook": "16_pidfd_and_pid1.ipynb", "cell": "x", "outputs": raised}])
-    ns_permission = nbformat.read(ROOT / "notebooks" / "10_namespaces_and_containers.ipynb", as_version=4).cells[6]
+    ns_permission = _cell("10_namespaces_and_containers.ipynb", "nb10-06")
     other_errno = [{"output_type": "stream", "name": "stdout",
                     "text": "CLONE_NEWUTS                 -> refused: ENOSPC (No space left on device)\n"}]
     assert not problems_in([{"notebook": "10_namespaces_and_containers.ipynb", "cell": ns_permission.id,
