@@ -83,3 +83,13 @@ def test_the_report_counts_right_wrong_and_not_at_all(submitted, tmp_path, capsy
 def test_a_folder_without_notebooks_is_refused_clearly(tmp_path, capsys):
     assert misconceptions.main([str(tmp_path), "--csv", str(tmp_path / "c"), "--html", str(tmp_path / "h")]) == 2
     assert "no notebooks in" in capsys.readouterr().err
+
+
+def test_the_course_stores_no_prediction_record_of_its_own_runs():
+    """tools/execute_notebooks.py stores the lessons' outputs: a record of the author's run (and its time) would
+    change on every run and be counted as a student's answer; the student's own runs keep theirs."""
+    from tools.stored_notebooks import drop_run_metadata
+    nb = answered(forklab.check_prediction(None, 8, about="processes"))
+    assert misconceptions.records(nb)
+    drop_run_metadata(nb, keep_widget_state=True)
+    assert misconceptions.records(nb) == [] and nb.cells[0].outputs[0].data["text/plain"]
