@@ -7,7 +7,7 @@ The pages come from what is committed (HEAD, taken with `git archive`, so a stud
 other uncommitted change never reach the site; a copy without git is used as it is): the notebooks with their
 stored outputs (never executed here), the generated exercises (never solutions/), docs/instructors.md and the
 library's README. They are copied into a staging folder laid out like the site, so a link that works in the
-repository (`../exercises/01_fork.ipynb`) works on the site too, and nothing else of the repository can leak in.
+repository (`../exercises/01_exercises_fork.ipynb`) works on the site too, and nothing else of the repository can leak in.
 Sphinx (with MyST-NB) then renders it, with the committed site/conf.py; any warning - a link to a missing page,
 a bad include - fails the build.
 """

@@ -394,7 +394,7 @@ def test_reading_the_site_in_a_real_browser(browser, served, capsys, tmp_path):
         page.wait_for_url("**/notebooks/11_inside_the_kernel.html")
 
         # 3. an exercise: the stub is there, the solution is not; its link leads back to the lesson
-        page.goto(f"{served}/exercises/08_clone_flags.html")
+        page.goto(f"{served}/exercises/08_exercises_clone_flags.html")
         body = page.locator("article").inner_text()
         assert "BEGIN SOLUTION" not in body and "BEGIN HIDDEN TESTS" not in body
         stub = page.locator("div.cell", has_text="raise NotImplementedError").first

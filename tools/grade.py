@@ -3,9 +3,11 @@
 
     python tools/grade.py FOLDER [--csv out.csv] [--timeout S] [--source solutions]
 
-FOLDER holds the notebooks handed in: either directly (FOLDER/01_fork.ipynb) or one folder per
-student (FOLDER/alice/01_fork.ipynb). Each notebook is matched by name to its solution notebook
-in --source and graded the way nbgrader's autograder does it: the student's answer cells
+FOLDER holds the notebooks handed in: either directly (FOLDER/01_exercises_fork.ipynb) or one folder per
+student (FOLDER/alice/01_exercises_fork.ipynb). Each notebook is matched by name to its solution notebook
+in --source and graded the way nbgrader's autograder does it, for the student's own variant of each
+exercise (the kernel gets the student's folder name as FORKLAB_STUDENT, as nbgrader's student id in
+autograde: name the folders by the students' login names): the student's answer cells
 (nbgrader "solution" cells, found by grade_id) are put into the *instructor's* notebook, so every
 test - hidden tests included - and every locked cell is the instructor's, whatever the student
 did to them. That notebook runs in a fresh kernel, in an empty temporary folder, with a timeout
@@ -21,6 +23,8 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import os
+import re
 import sys
 import tempfile
 import time
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -110,29 +114,39 @@ def _error_of(cell, timeout: float | None = None) -> str | None:
     return None
 
 
-def execute(nb, *, timeout: float, probe: bool = True) -> tuple[object, str | None, int | None]:
-    """Run nb in a fresh kernel in an empty folder; (executed nb, problem or None, leftover children)."""
+def execute(nb, *, timeout: float, probe: bool = True, stop_on_error: bool = False,
+            student: str | None = None) -> tuple[object, str | None, int | None]:
+    """Run nb in a fresh kernel in an empty folder; (executed nb, problem or None, leftover children).
+
+    stop_on_error=True runs it as JupyterLab's Run All does: the first error stops the notebook, unless its
+    cell is tagged raises-exception (as every answer and test cell of an exercise is). student: the identity
+    the kernel gets as FORKLAB_STUDENT, which picks the student's variant of each exercise (forklab.variant)."""
     nb = copy.deepcopy(nb)
     if probe:
         nb.cells.append(nbformat.v4.new_code_cell(LEFTOVER_PROBE, metadata={"forklab_probe": True}))
     problem = None
     with tempfile.TemporaryDirectory(prefix="forklab-grade-") as tmp:
         # a cell past the timeout is interrupted (KeyboardInterrupt) and the notebook goes on
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=not stop_on_error,
                                 interrupt_on_timeout=True, record_timing=False,
                                 resources={"metadata": {"path": tmp}})
+        env = {**os.environ, "FORKLAB_STUDENT": student} if student else None
         try:
-            client.execute()
+            client.execute(**({"env": env} if env else {}))
         except CellTimeoutError:
             problem = f"a cell ran longer than {timeout:g} s (the rest of the notebook was not run)"
         except DeadKernelError:
             problem = "the kernel died (the rest of the notebook was not run)"
+        except CellExecutionError as e:
+            first = str(e).strip().splitlines()[-1:] or [""]
+            problem = f"Run All stopped at a cell not tagged raises-exception: {first[0]}"
     leftovers = None
     if probe:
         cell = nb.cells.pop()
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and "forklab-leftover-children:" in out.get("text", ""):
-                leftovers = int(out["text"].split("forklab-leftover-children:")[1].split()[0])
+        # the kernel may send the line in more than one piece
+        said = "".join(out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream")
+        found = re.search(r"forklab-leftover-children: (\d+)", said)
+        leftovers = int(found.group(1)) if found else None
     return nb, problem, leftovers
 
 
@@ -149,7 +163,8 @@ def grade_notebook(path: Path, source: Path, *, student: str, timeout: float) ->
         student_nb = nbformat.v4.new_notebook()
         result.problem = f"could not read the notebook ({type(e).__name__}); graded as unanswered"
     executed, problem, result.leftover_children = execute(merge(nbformat.read(solution, as_version=4),
-                                                                student_nb), timeout=timeout)
+                                                                student_nb), timeout=timeout,
+                                                          student=student if student != "." else None)
     result.problem = result.problem or problem
     for cell in executed.cells:
         meta = _nbgrader(cell)

@@ -8,5 +8,9 @@ def drop_run_metadata(nb, *, keep_widget_state: bool) -> None:
     (execute_notebooks keeps the models a stored output draws, so a viewer without a kernel can too)."""
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        for output in cell.get("outputs", []):
+            # a prediction's record (forklab.check_prediction: who answered what, when) belongs to the
+            # student's own copy, not to the course's stored outputs: it would change on every run
+            output.get("metadata", {}).pop("forklab", None)
     if not keep_widget_state:
         nb.metadata.pop("widgets", None)

@@ -16,10 +16,15 @@ nbgrader_config.py (beside this file) puts them in place:
   the student received it; a failure inside the hidden part becomes one sentence that names no
   test; a failure in the visible part keeps its traceback, minus any line it quotes from the
   hidden part. (What a test cell prints is kept: hidden tests must not print what they check.)
+* ``StudentIdentity`` runs first in ``autograde``: it hands the student id to the kernel about to run the
+  notebook (``FORKLAB_STUDENT``), so each exercise with variants (forklab.variant) is graded in the student's
+  own variant - the one the student saw while working under the same name on the hub - and a regrade
+  picks the same one.
 """
 from __future__ import annotations
 
 import copy
+import os
 import re
 
 from nbformat import NotebookNode
@@ -116,3 +121,16 @@ class HideHiddenTestsInFeedback(NbGraderPreprocessor):
     def _quotes_hidden(line: str, hidden: set[int]) -> bool:
         match = CODE_LINE.match(line)
         return bool(match) and int(match.group(1)) in hidden
+
+
+class StudentIdentity(NbGraderPreprocessor):
+    """Give the kernel that autograde starts next the student's id, as FORKLAB_STUDENT (forklab.variant)."""
+
+    def preprocess(self, nb, resources):
+        student = resources.get("nbgrader", {}).get("student")
+        if student:
+            # autograde converts one notebook at a time and starts its kernel from this process's environment
+            os.environ["FORKLAB_STUDENT"] = str(student)
+        else:
+            os.environ.pop("FORKLAB_STUDENT", None)
+        return nb, resources

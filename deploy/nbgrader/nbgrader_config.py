@@ -21,15 +21,16 @@ c.Exchange.root = os.environ.get("FORKLAB_EXCHANGE", "/srv/nbgrader/exchange")
 # Our preprocessors live beside this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
-    from forklab_nbgrader import HideHiddenTestsInFeedback, RestoreHiddenTests
+    from forklab_nbgrader import HideHiddenTestsInFeedback, RestoreHiddenTests, StudentIdentity
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
                                         OverwriteKernelspec)
 except ImportError:   # a student's server without nbgrader: the settings above are all it needs
     pass
 else:
-    # autograde: nbgrader's sanitizing steps, with OverwriteCells replaced (see forklab_nbgrader.py)
-    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+    # autograde: the student's id for their variants, then nbgrader's sanitizing steps with OverwriteCells
+    # replaced (see forklab_nbgrader.py)
+    c.Autograde.sanitize_preprocessors = [StudentIdentity, ClearOutput, DeduplicateIds, OverwriteKernelspec,
                                           RestoreHiddenTests, CheckCellMetadata]
     # generate_feedback: nbgrader's steps, then hide the hidden tests
     c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTestsInFeedback]

@@ -11,16 +11,37 @@ def test_expect_passes_silently_when_equal():
     expect({"a", "b"}, {"b", "a"}, "Shared resources")
 
 
-def test_expect_failure_is_a_full_sentence_naming_both_values():
+def test_expect_failure_is_a_full_sentence_that_keeps_the_expected_value_unsaid():
+    """The expected value of a graded answer is the answer: a failing check never prints it."""
     with pytest.raises(AssertionError) as e:
         expect(6, 8, "Processes the program created", got_is="you predicted", hint="Count the children too.")
+    assert str(e.value) == "Processes the program created: you predicted 6 - that does not match. Count the children too."
+
+
+def test_expect_with_reveal_names_both_values():
+    with pytest.raises(AssertionError) as e:
+        expect(6, 8, "Processes the program created", got_is="you predicted", hint="Count the children too.",
+               reveal=True)
     assert str(e.value) == ("Processes the program created: the kernel did 8, you predicted 6. "
                             "Count the children too.")
 
 
 def test_expect_shows_sets_sorted_so_messages_are_stable():
     with pytest.raises(AssertionError, match=r"the kernel did \{'a', 'b'\}, your answer is set\(\)\."):
-        expect(set(), {"b", "a"}, "Shared")
+        expect(set(), {"b", "a"}, "Shared", reveal=True)
+    with pytest.raises(AssertionError, match=r"your answer is \{'a', 'b'\} - that does not match\.$"):
+        expect({"b", "a"}, set(), "Shared")
+
+
+def test_an_unanswered_exercise_says_so():
+    from forklab.grading import NotAnswered, answered
+
+    def stub():
+        raise NotImplementedError()
+    with pytest.raises(NotAnswered, match=r"^Exercise 1 is not answered yet: tree_2 is not defined and f\(\) still "
+                                          r"raises NotImplementedError\."):
+        answered({"f": stub}, "1", "tree_2", "f")
+    answered({"tree_2": [], "f": len}, "1", "tree_2", "f")     # answered: nothing raised
 
 
 def test_require_raises_with_the_given_sentence():

@@ -12,10 +12,15 @@ and the cell that reveals compares it with what the kernel did::
 The answer is the last line of the cell, so Jupyter shows it. Comparison forgives what a student
 should not be marked down for: case and surrounding spaces in words, list versus tuple, a set
 given as a list. Anything finer (a tolerance, one of several answers) goes in ``same``.
+
+Each check shown as a cell's result also records itself in that output's metadata
+(``{"forklab": {"prediction": {question, predicted, actual, right, when}}}``): the record is saved in the
+student's own notebook and nowhere else, and tools/misconceptions.py reads a class's handed-in notebooks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 
@@ -48,6 +53,7 @@ class PredictionCheck:
     actual: Any
     right: bool | None
     why: str | None = None
+    when: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def __bool__(self) -> bool:
         return self.right is True
@@ -66,6 +72,29 @@ class PredictionCheck:
 
     def _repr_pretty_(self, p, cycle):
         p.text(str(self))
+
+    def record(self) -> dict:
+        """This answer as JSON: the question, the student's answer, the kernel's, whether right (None: no
+        prediction made), and when."""
+        return {"question": self.about, "predicted": _jsonable(self.predicted), "actual": _jsonable(self.actual),
+                "right": self.right, "when": self.when}
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        # Jupyter saves an output's metadata in the notebook: the record stays in the student's own file.
+        return {"text/plain": str(self)}, {"forklab": {"prediction": self.record()}}
+
+
+def _jsonable(value: Any) -> Any:
+    """value in JSON: sets as sorted lists, tuples as lists; anything else JSON cannot hold as its repr()."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (set, frozenset)):
+        return sorted((_jsonable(v) for v in value), key=repr)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)
 
 
 def check_prediction(prediction: Any, actual: Any, *, about: str = "", why: str | None = None,
