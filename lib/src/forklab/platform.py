@@ -186,7 +186,9 @@ def _cell_wall_consequences(works: dict) -> list:
 # empty tmpfs (moby's oci/defaults.go: ReadonlyPaths, MaskedPaths). Even where namespaces are allowed
 # (seccomp=unconfined), that forbids two things the course's programs do in a PID namespace of their own:
 # writing /proc/sys/kernel/ns_last_pid (EROFS: the mount is read-only) and mounting a fresh procfs (EPERM:
-# the kernel refuses a procfs that would reveal what the masks hide - fs/namespace.c, mount_too_revealing()).
+# in a user namespace the kernel refuses a procfs unless one already mounted is fully visible, with nothing
+# mounted over it but on permanently empty directories - fs/namespace.c, mount_too_revealing() and
+# mnt_already_visible(); the read-only bind mounts alone already hide parts of it, the masks too).
 # Each probe tries exactly that, in a throw-away Python process: new user + PID + mount namespaces, the
 # attempt made by PID 1 there (ns_last_pid belongs to the writer's PID namespace), nothing seen outside.
 
