@@ -17,12 +17,16 @@
 #   ... --security-opt apparmor=unconfined   on AppArmor hosts (Ubuntu) as well: Docker's AppArmor
 #       profile denies mount(), so the tmpfs the child mounts in its new mount namespace is refused.
 #   ... --security-opt systempaths=unconfined   for the last two programs (Podman: --security-opt unmask=ALL):
-#       every container gets /proc/sys read-only and /proc/kcore, /proc/keys, ... masked, so notebook 16
-#       cannot set the next PID of its own PID namespace (ns_last_pid: EROFS) and notebook 10's tiny
-#       container cannot mount a fresh /proc (the kernel refuses a procfs that would reveal the masked
-#       paths: EPERM). Both cells then explain this and show their recorded output. The cost: a process that
-#       is root in the container (`docker exec -u 0`) can write host-wide kernel settings in /proc/sys and
-#       read /proc/kcore - fine for a throw-away container on your laptop, not for a shared server.
+#       every container gets /proc/sys, /proc/bus, /proc/fs, /proc/irq read-only and /proc/kcore, /proc/keys,
+#       ... masked, so notebook 16 cannot set the next PID of its own PID namespace (ns_last_pid: EROFS) and
+#       notebook 10's tiny container cannot mount a fresh /proc (the kernel refuses a procfs while no procfs
+#       of the container is fully visible - the read-only mounts and the masks each hide part of it: EPERM).
+#       Both cells then explain this and show their recorded output. The cost: a process that is root in the
+#       container (`docker exec -u 0`) can then write /proc/sys - host-wide kernel settings, e.g.
+#       kernel.core_pattern, which runs a program as root on the host: an escape from the container - and
+#       /proc/sysrq-trigger (reboot or crash the host), and read /proc/keys, /proc/timer_list,
+#       /proc/sched_debug (/proc/kcore stays closed: opening it needs CAP_SYS_RAWIO, which Docker does not
+#       grant). Fine for a throw-away container on your laptop, not for a shared server.
 # --cap-add SYS_ADMIN does not help `student`: a non-root user has no capabilities either way. (Docker's
 # profile does let a *root* container with CAP_SYS_ADMIN make namespaces - but a root notebook with that
 # capability can also change the container's mounts; prefer the options above.)
@@ -31,8 +35,11 @@
 #   seccompProfile: {type: Unconfined}      (and, on AppArmor nodes, appArmorProfile: {type: Unconfined},
 #                                            Kubernetes 1.30+)
 # and, in the container's securityContext, procMount: Unmasked for the /proc of systempaths=unconfined (the
-# ProcMountType feature; Pod Security admission's Baseline level admits it only in a pod with its own user
-# namespace, hostUsers: false). Without it the two cells above show their recordings.
+# ProcMountType feature). The API server accepts Unmasked only in a pod with its own user namespace
+# (hostUsers: false), where root in the container is not root on the host, so the /proc/sys cost above
+# mostly does not apply; Pod Security admission's Baseline level admits it there from policy version v1.34
+# (earlier only with the UserNamespacesPodSecurityStandards feature gate). Without it the two cells above
+# show their recordings.
 # For a JupyterHub, also install the hub's own version of jupyterhub: --build-arg JUPYTERHUB=5.2.1
 # BASE: tests/test_container.py gives a local stand-in for python:3.11-slim where no registry is reachable.
 ARG BASE=python:3.11-slim

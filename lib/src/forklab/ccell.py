@@ -19,15 +19,19 @@ orphans included. A hard cap backs the count up (a pids cgroup as root, RLIMIT_N
 see supervisor.py for why). The program's stdout and stderr are pipes read by the supervisor, which
 keeps the first MiB of each and drops the rest; its stdin is /dev/null unless `stdin` is given.
 
-Walls (containment.py; `forklab.platform_report()` says which hold here): the program cannot signal,
-trace or limit its supervisor, the Jupyter kernel or the bench server, and `kill(-1, ...)` is refused
-(a seccomp filter, everywhere; a Landlock signal scope on Linux 6.12+ keeps every signal inside the
-cell). It does *not* run in a PID namespace of its own: it sees the machine's real pids, which the
-lessons print. Where a mount and IPC namespace may be made, it has its own /tmp, /dev/shm and System
-V IPC, gone with the cell; elsewhere the System V objects it made are removed after it, and files it
-leaves in /tmp or /dev/shm stay. The compiler runs under the same supervisor and walls (60 s at most);
-options that would make it run other programs (-wrapper, -fplugin, -B, -specs, @file...) are
-refused. `max_procs` is clamped to the hard RLIMIT_NPROC of the server, with a note.
+Walls (containment.py; `forklab.platform_report()` says which hold here): the program cannot kill,
+tgkill, ptrace, process_vm_* or limit its supervisor, the Jupyter kernel or the bench server by pid,
+and `kill(-1, ...)` is refused (a seccomp filter, everywhere). Without Landlock it can still signal
+them, or any program of the student's, through pidfd_send_signal on an opened /proc/PID, signal other
+programs of the student's by pid, and write the Jupyter kernel's /proc/PID/mem; a Landlock signal
+scope (Linux 6.12+) closes these and keeps every signal inside the cell. It does *not* run in a PID
+namespace of its own: it sees the machine's real pids, which the lessons print. Where a mount and IPC
+namespace may be made, it has its own /tmp, /dev/shm and System V IPC, gone with the cell; elsewhere
+the System V objects it made or used are removed after it (a semaphore set never changed and a queue
+never used name no process and stay; see leftovers.py), and files it leaves in /tmp or /dev/shm stay.
+The compiler runs under the same supervisor and walls (60 s at most); options that would make it run
+other programs (-wrapper, -fplugin, -B, -specs, @file...) are refused. `max_procs` is clamped to
+the hard RLIMIT_NPROC of the server, with a note.
 """
 from __future__ import annotations
 

@@ -6,15 +6,18 @@ in the program's process, between fork and exec; every process the program creat
 
 * **Landlock signal scope** (Linux 6.12, Landlock ABI 6; no privilege needed): a process in the
   domain may signal only processes of the same domain - `kill(getppid(), SIGKILL)`, `kill(-1, ...)`,
-  `pidfd_send_signal` to anything outside fail with EPERM - and (every Landlock domain) it may
-  ptrace, `process_vm_readv` or open `/proc/PID/mem` of nothing outside (security/landlock/task.c).
+  `pidfd_send_signal` to anything outside fail with EPERM - and (any Landlock domain, since ABI 1,
+  Linux 5.13) it may ptrace, `process_vm_readv` or open `/proc/PID/mem` of nothing outside
+  (security/landlock/task.c: hook_task_kill, hook_ptrace_access_check).
 * **A seccomp filter** (Linux 3.5; Docker's default profile allows seccomp(2)): on every kernel,
   kill, tkill, tgkill, rt_(tg)sigqueueinfo, ptrace, process_vm_readv/writev, prlimit64,
   pidfd_open and fcntl(F_SETOWN) aimed at a protected process (the supervisor, its ancestors - the
   Jupyter kernel - their threads and process groups, and the caller's other children such as the
   bench server) or at -1 ("every process I may signal") fail with EPERM. A filter sees numbers, not
   processes: it cannot tell a stranger's pid from the program's own child, so it protects a list
-  taken when the cell starts (docs/architecture.md lists what it cannot stop). 32-bit system calls
+  taken when the cell starts. It cannot stop pidfd_send_signal through an opened /proc/PID of a
+  protected process, a signal by pid to another program of the student's, nor a write to the Jupyter
+  kernel's /proc/PID/mem (docs/architecture.md); Landlock closes those. 32-bit system calls
   are refused (ENOSYS): the filter's numbers are the native ones.
 * The supervisor makes itself non-dumpable (PR_SET_DUMPABLE 0): without CAP_SYS_PTRACE nobody may
   then ptrace it or open its /proc/PID/mem, on every kernel (kernel/ptrace.c, __ptrace_may_access).
@@ -35,7 +38,8 @@ PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_DUMPABLE = 38, 
 EPERM, ENOSYS = 1, 38
 
 # --- Landlock (include/uapi/linux/landlock.h) ---------------------------------------------------
-SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_RESTRICT_SELF = 444, 446     # the same on every arch
+# 444 and 446 on x86_64 and arm64 (and most arches); MIPS adds 4000/5000/6000 and alpha 110 - not handled here
+SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_RESTRICT_SELF = 444, 446
 LANDLOCK_CREATE_RULESET_VERSION = 1
 LANDLOCK_SCOPE_SIGNAL = 1 << 1
 ABI_WITH_SIGNAL_SCOPE = 6
@@ -51,7 +55,8 @@ def landlock_abi() -> int:
 
 def scope_signals() -> bool:
     """Enter a Landlock domain that only scopes signals (no file access is restricted, so mounts in
-    a new namespace still work). Needs no_new_privs first, and landlock_abi() >= 6 (else EINVAL)."""
+    a new namespace still work). landlock_restrict_self needs no_new_privs first (or CAP_SYS_ADMIN in
+    the caller's user namespace; the supervisor sets no_new_privs), and landlock_abi() >= 6 (else EINVAL)."""
     attr = struct.pack("QQQ", 0, 0, LANDLOCK_SCOPE_SIGNAL)  # handled_access_fs, _net, scoped
     buf = ctypes.create_string_buffer(attr, len(attr))
     fd = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))

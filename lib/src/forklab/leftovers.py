@@ -6,10 +6,12 @@ namespaces), the supervisor removes what the cell's processes created, and only 
 made or last used it (pids the supervisor saw), and it was not there before the cell began.
 
 * shared memory segments: `cpid`, the creator's pid (/proc/sysvipc/shm, proc(5));
-* message queues: `lspid` / `lrpid`, the last sender's and receiver's pid (/proc/sysvipc/msg);
+* message queues: `lspid` / `lrpid`, the last sender's and receiver's pid (/proc/sysvipc/msg). A
+  queue nobody has sent to or received from yet (both 0) names no process, so it stays;
 * semaphore sets: no creator is listed, so each semaphore's `sempid` (semctl GETPID: the last
-  process that changed it - semop, SETVAL or SETALL; ipc/sem.c) is asked. A set nobody has changed
-  yet (every sempid 0) names no process, so it stays: it could be another program's, just made.
+  process that operated on it - every semop, wait-for-zero included, SETVAL, SETALL (since Linux
+  4.6), and the SEM_UNDO adjustment at a process's exit; ipc/sem.c) is asked. A set nobody has
+  touched yet (every sempid 0) names no process, so it stays: it could be another program's, just made.
 
 Files a cell leaves in /tmp or /dev/shm carry no creator at all: only a private /tmp and /dev/shm
 (containment.private_tmp_and_ipc) removes those. Only the standard library (loaded by supervisor.py).

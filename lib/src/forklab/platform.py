@@ -165,18 +165,20 @@ def _cell_wall_consequences(works: dict) -> list:
         out.append("a %%c program may signal and trace only processes of its own cell (a Landlock scope), "
                    "and kill(-1, ...) is refused: your kernel, the bench server and your other programs are out of reach")
     else:
-        out.append("a %%c program cannot signal or trace its supervisor, your Jupyter kernel or the bench server, "
-                   "and kill(-1, ...) is refused (a seccomp filter); it could still signal another program of "
-                   "yours by its pid, since without Landlock's signal scope (Linux 6.12) nothing can tell that "
-                   "pid from its own child")
+        out.append("a %%c program cannot kill, tgkill, ptrace or process_vm_* its supervisor, your Jupyter kernel "
+                   "or the bench server by pid, and kill(-1, ...) is refused (a seccomp filter); it can still "
+                   "signal them, or any program of yours, through pidfd_send_signal on an opened /proc/PID, "
+                   "signal other programs of yours by pid, and write your Jupyter kernel's /proc/PID/mem; "
+                   "Landlock's signal scope (Linux 6.12) closes these")
     out.append("a %%c program does not run in a PID namespace of its own: it sees the real pids, which the "
                "lessons on getpid(), getppid() and orphans print (see docs/architecture.md, issue 17)")
     if works[CELL_PRIVATE_TMP]:
         out.append("a %%c program has its own /tmp, /dev/shm and System V IPC: what it leaves there disappears with it")
     else:
-        out.append("a %%c program shares /tmp and /dev/shm with you (no mount namespace here): System V semaphores, "
-                   "shared memory and queues it made are removed after the cell, files it leaves in /tmp or "
-                   "/dev/shm stay")
+        out.append("a %%c program shares /tmp and /dev/shm with you (no mount namespace here): System V shared "
+                   "memory it made is removed after the cell, and so are semaphore sets and message queues it "
+                   "used (a semaphore set never changed, a queue never sent to or received from, names no "
+                   "process and stays); files it leaves in /tmp or /dev/shm stay")
     return out
 
 
@@ -186,7 +188,9 @@ def _cell_wall_consequences(works: dict) -> list:
 # empty tmpfs (moby's oci/defaults.go: ReadonlyPaths, MaskedPaths). Even where namespaces are allowed
 # (seccomp=unconfined), that forbids two things the course's programs do in a PID namespace of their own:
 # writing /proc/sys/kernel/ns_last_pid (EROFS: the mount is read-only) and mounting a fresh procfs (EPERM:
-# the kernel refuses a procfs that would reveal what the masks hide - fs/namespace.c, mount_too_revealing()).
+# in a user namespace the kernel refuses a procfs unless one already mounted is fully visible, with nothing
+# mounted over it but on permanently empty directories - fs/namespace.c, mount_too_revealing() and
+# mnt_already_visible(); the read-only bind mounts alone already hide parts of it, the masks too).
 # Each probe tries exactly that, in a throw-away Python process: new user + PID + mount namespaces, the
 # attempt made by PID 1 there (ns_last_pid belongs to the writer's PID namespace), nothing seen outside.
 

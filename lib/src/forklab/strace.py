@@ -153,7 +153,9 @@ def _strace(argv: tuple[str, ...], syscalls: Sequence[str], *, per_process: bool
         cmd = [strace, "-ff" if per_process else "-f", "-qq", "-o", out, "-e", "trace=" + ",".join(syscalls),
                "-e", "signal=none", "--", *argv]
         # under the C cells' supervisor: a timeout kills strace *and* the traced processes (a tracer's
-        # death only detaches them), and the command is behind the same walls as a cell's program
+        # death only detaches them, and they run on - unless it set PTRACE_O_EXITKILL, when they get
+        # SIGKILL, or a tracee was in group-stop, when it stays stopped), and the command is behind the
+        # same walls as a cell's program
         from .ccell import run_program
         _, stderr, status = run_program(cmd, timeout=timeout, max_procs=64, cwd=cwd or tmp)
         if status.get("timed_out") or status.get("too_many_procs"):
