@@ -46,7 +46,8 @@ def test_summary_exercises_and_navigation_end_the_notebook(name):
     assert re.fullmatch(r"\[< 0\d [^]]+\]\(0\d_\w+\.ipynb\) \| \[Contents\]\(00_start_here\.ipynb\) \| "
                         r"\[0\d [^]]+ >\]\(0\d_\w+\.ipynb\)", last.source.strip())
     assert before.source.startswith("## Summary") and "\n- " in before.source
-    assert f"## Exercises\n\n[exercises/{name}.ipynb](../exercises/{name}.ipynb)" in before.source
+    exercise = f"{name[:3]}exercises_{name[3:]}"
+    assert f"## Exercises\n\n[exercises/{exercise}.ipynb](../exercises/{exercise}.ipynb)" in before.source
 
 
 def test_03_open_file_description_is_defined_before_it_is_used():

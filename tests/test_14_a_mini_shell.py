@@ -34,7 +34,7 @@ def test_shape_navigation_predictions_and_summary():
         after = [c.source for c in NB.cells[i + 1:] if c.cell_type == "code"][:2]
         assert any("check_prediction(prediction" in s for s in after), NB.cells[i].source
     summary = next(s for s in sources if "## Summary" in s)
-    assert f"../exercises/{NAME}.ipynb" in summary
+    assert f"../exercises/{NAME[:3]}exercises_{NAME[3:]}.ipynb" in summary
 
 
 def test_no_stored_output_is_an_error():

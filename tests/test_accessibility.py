@@ -42,19 +42,25 @@ def _open(page, base: str, token: str, name: str) -> None:
     page.wait_for_selector(".jp-Notebook .jp-Cell")
 
 
-def _stored_outputs(notebook: Path) -> int:
-    return sum(len(c.get("outputs", [])) for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"])
+def _visible_outputs(notebook: Path) -> list:
+    """The stored outputs a student sees on opening: those of cells whose outputs are not hidden until run
+    (a reveal's output is: tools/reveal_cells.py)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return [o for c in cells if not c.get("metadata", {}).get("jupyter", {}).get("outputs_hidden")
+            for o in c.get("outputs", [])]
 
 
 # Not yet accessible: matplotlib plots. JupyterLab renders an image/png output as an <img> without alt (and reads
 # no alt from the output's metadata), so axe reports image-alt (critical). The numbers are printed beside each plot
 # (the tree as text, the tables), but the picture itself is unnamed: the plotting helpers must show it as HTML with
-# an alt, or the cells name it. strict: this test says so when it is fixed.
-PLOTS_WITHOUT_ALT = {"01_fork", "02_copy_on_write", "17_the_cost_model"}
+# an alt, or the cells name it. A plot in a reveal cell is hidden on opening (and not checked here); one in plain
+# view is expected to fail, strictly: this test says so when it is fixed.
+def _shows_a_plot(notebook: Path) -> bool:
+    return any("image/png" in o.get("data", {}) for o in _visible_outputs(notebook))
 
 
 def _marked(notebook: Path):
-    if notebook.stem in PLOTS_WITHOUT_ALT:
+    if _shows_a_plot(notebook):
         return pytest.param(notebook, id=notebook.stem, marks=pytest.mark.xfail(
             strict=True, reason="image-alt: JupyterLab shows matplotlib plots as <img> without alt (issue 24, open)"))
     return pytest.param(notebook, id=notebook.stem)
@@ -67,9 +73,10 @@ def test_a_notebook_opened_fresh_has_no_serious_accessibility_violation(browser,
     page.set_default_timeout(60000)
     try:
         _open(page, base, token, notebook.name)
-        if _stored_outputs(notebook):
+        visible = _visible_outputs(notebook)
+        if visible:
             page.wait_for_selector(".jp-OutputArea-output", state="attached")
-        problems = axe_violations(page, axe, ".jp-OutputArea-output") if _stored_outputs(notebook) else []
+        problems = axe_violations(page, axe, ".jp-OutputArea-output") if visible else []
         assert problems == [], f"{notebook.name}'s outputs in JupyterLab:\n" + "\n".join(problems)
     finally:
         page.close()

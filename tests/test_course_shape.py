@@ -62,8 +62,9 @@ def test_summary_then_exercises_then_navigation_to_the_neighbours(name):
     body = "\n".join(text(c) for c in cells(name) if c["cell_type"] == "markdown")
     summary, exercises = body.rfind("## Summary"), body.rfind("## Exercises")
     assert 0 <= summary < exercises, f"{name}: ends with ## Summary, then ## Exercises"
-    if (ROOT / "solutions" / f"{name}.ipynb").exists():
-        assert f"exercises/{name}.ipynb" in body[exercises:], f"{name}: the Exercises section links its exercises"
+    exercise = f"{name[:3]}exercises_{name[3:]}"      # 01_fork -> 01_exercises_fork: two tabs told apart
+    if (ROOT / "solutions" / f"{exercise}.ipynb").exists():
+        assert f"exercises/{exercise}.ipynb" in body[exercises:], f"{name}: the Exercises section links its exercises"
     last = text(cells(name)[-1]).strip().splitlines()[-1]
     targets = re.findall(r"\]\(([^)]+)\)", last)
     assert all((ROOT / "notebooks" / t).is_file() for t in targets), f"{name}: a navigation link goes nowhere: {targets}"

@@ -65,7 +65,7 @@ def test_shape_navigation_prediction_and_summary_link(name):
     assert any(s.startswith("## Overview") or "\n## Overview" in s for s in sources)
     assert any(c.cell_type == "code" and c.source.startswith("prediction = None") for c in nb.cells)
     summary = next(s for s in sources if "## Summary" in s)
-    assert f"../exercises/{name}.ipynb" in summary
+    assert f"../exercises/{name[:3]}exercises_{name[3:]}.ipynb" in summary
 
 
 @pytest.mark.parametrize("name", PART2 + PART3)
