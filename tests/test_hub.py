@@ -1037,6 +1037,56 @@ def files_of(uid: int) -> list[str]:
     return found
 
 
+def test_each_student_works_and_is_graded_in_their_own_variant(classroom):
+    """forklab.variant on the hub: the identity a student's kernel sees while working (JUPYTERHUB_USER) is the
+    one autograde grades under (nbgrader's student id, handed to the kernel by deploy/nbgrader's
+    StudentIdentity), so each is graded in the variant they saw; and the students' variants differ."""
+    room = classroom
+    variants = {}
+    for s in STUDENTS:
+        name = room["names"][s]
+        assert room["kernels"][s].json("import json\nfrom forklab import variant\nprint(json.dumps(variant.student()))") \
+            == [name, "JUPYTERHUB_USER"]
+        graded = nbformat.read(room["teacher_course"] / "autograded" / name / ASSIGNMENT / "01_exercises_fork.ipynb",
+                               as_version=4)
+        said = {c.metadata.nbgrader.grade_id: "".join(o.get("text", "") for o in c.outputs)
+                for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") in ("ex1-program", "ex2-program")}
+        for text in said.values():
+            assert f"for {name!r}, from FORKLAB_STUDENT" in text, text
+        variants[s] = tuple(re.search(r"number (\d+) of", text).group(1) for _, text in sorted(said.items()))
+    print("variants of exercises 1 and 2:", variants)
+    assert len(set(variants.values())) > 1, "every student got the same variants"
+
+
+def test_what_the_class_misunderstands_from_their_own_notebooks(classroom):
+    """Each student checks a prediction in their own kernel (alice right, bob wrong, carol without predicting);
+    the record lands in their notebook, goes through the exchange (a resubmission), and the instructor's
+    tools/misconceptions.py on nbgrader's submitted/ reports exactly that."""
+    room = classroom
+    predictions = {"alice": 8, "bob": 4, "carol": None}
+    for s, p in predictions.items():
+        kernel = room["kernels"][s]
+        assert kernel.json(f"""\
+import json, os, nbformat, forklab
+data, metadata = forklab.check_prediction({p!r}, 8, about="processes")._repr_mimebundle_()
+path = os.path.expanduser("~/{ASSIGNMENT}/01_exercises_fork.ipynb")
+nb = nbformat.read(path, as_version=4)
+nb.cells.append(nbformat.v4.new_code_cell("forklab.check_prediction(prediction, 8, about='processes')", outputs=[
+    nbformat.v4.new_output("execute_result", data=data, metadata=metadata, execution_count=1)]))
+nbformat.write(nb, path)
+print(json.dumps(metadata["forklab"]["prediction"]["right"]))""") == (None if p is None else p == 8)
+        nbgrader_in_kernel(kernel, "submit", ASSIGNMENT)
+    as_teacher(room, "-m", "nbgrader", "collect", "--update", ASSIGNMENT)
+    as_teacher(room, str(room["course"] / "tools" / "misconceptions.py"), "submitted", "--csv", "misconceptions.csv",
+               "--html", "misconceptions.html")
+    with open(room["teacher_course"] / "misconceptions.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["question"] == "processes"]
+    assert [(r["chapter"], r["students"], r["right"], r["wrong"], r["not_at_all"], r["most_common_wrong"])
+            for r in rows] == [("01_exercises_fork", "3", "1", "1", "1", "4")], rows
+    assert "<svg" in (room["teacher_course"] / "misconceptions.html").read_text()
+
+
+# Last before the hub stops: it ends with carol's server stopped (nothing of hers may be left).
 def test_one_student_cannot_take_the_class_down(classroom):
     """carol runs a fork bomb, a thread bomb, fills memory, /dev/shm and /tmp; bob's experiments and %%c cells keep
     working (their round trips printed before, during, after); when carol's server stops nothing of hers is left."""
@@ -1096,55 +1146,6 @@ print(json.dumps({"peak tasks": peak_tasks_while(fork_bomb(12)), "pids.max": cgr
     assert not cgroups[0].exists() and not [g for g in class_cgroups() if attacker in g.name]
     assert not files_of(carol), files_of(carol)
     assert room["kernels"][victim].json("print(2)") == 2, "bob works on"
-
-
-def test_each_student_works_and_is_graded_in_their_own_variant(classroom):
-    """forklab.variant on the hub: the identity a student's kernel sees while working (JUPYTERHUB_USER) is the
-    one autograde grades under (nbgrader's student id, handed to the kernel by deploy/nbgrader's
-    StudentIdentity), so each is graded in the variant they saw; and the students' variants differ."""
-    room = classroom
-    variants = {}
-    for s in STUDENTS:
-        name = room["names"][s]
-        assert room["kernels"][s].json("import json\nfrom forklab import variant\nprint(json.dumps(variant.student()))") \
-            == [name, "JUPYTERHUB_USER"]
-        graded = nbformat.read(room["teacher_course"] / "autograded" / name / ASSIGNMENT / "01_exercises_fork.ipynb",
-                               as_version=4)
-        said = {c.metadata.nbgrader.grade_id: "".join(o.get("text", "") for o in c.outputs)
-                for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") in ("ex1-program", "ex2-program")}
-        for text in said.values():
-            assert f"for {name!r}, from FORKLAB_STUDENT" in text, text
-        variants[s] = tuple(re.search(r"number (\d+) of", text).group(1) for _, text in sorted(said.items()))
-    print("variants of exercises 1 and 2:", variants)
-    assert len(set(variants.values())) > 1, "every student got the same variants"
-
-
-def test_what_the_class_misunderstands_from_their_own_notebooks(classroom):
-    """Each student checks a prediction in their own kernel (alice right, bob wrong, carol without predicting);
-    the record lands in their notebook, goes through the exchange (a resubmission), and the instructor's
-    tools/misconceptions.py on nbgrader's submitted/ reports exactly that."""
-    room = classroom
-    predictions = {"alice": 8, "bob": 4, "carol": None}
-    for s, p in predictions.items():
-        kernel = room["kernels"][s]
-        assert kernel.json(f"""\
-import json, os, nbformat, forklab
-data, metadata = forklab.check_prediction({p!r}, 8, about="processes")._repr_mimebundle_()
-path = os.path.expanduser("~/{ASSIGNMENT}/01_exercises_fork.ipynb")
-nb = nbformat.read(path, as_version=4)
-nb.cells.append(nbformat.v4.new_code_cell("forklab.check_prediction(prediction, 8, about='processes')", outputs=[
-    nbformat.v4.new_output("execute_result", data=data, metadata=metadata, execution_count=1)]))
-nbformat.write(nb, path)
-print(json.dumps(metadata["forklab"]["prediction"]["right"]))""") == (None if p is None else p == 8)
-        nbgrader_in_kernel(kernel, "submit", ASSIGNMENT)
-    as_teacher(room, "-m", "nbgrader", "collect", "--update", ASSIGNMENT)
-    as_teacher(room, str(room["course"] / "tools" / "misconceptions.py"), "submitted", "--csv", "misconceptions.csv",
-               "--html", "misconceptions.html")
-    with open(room["teacher_course"] / "misconceptions.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r["question"] == "processes"]
-    assert [(r["chapter"], r["students"], r["right"], r["wrong"], r["not_at_all"], r["most_common_wrong"])
-            for r in rows] == [("01_exercises_fork", "3", "1", "1", "1", "4")], rows
-    assert "<svg" in (room["teacher_course"] / "misconceptions.html").read_text()
 
 
 def test_stopping_the_hub_leaves_nothing_running(classroom):

@@ -25,6 +25,7 @@ import io
 import json
 import os
 import pwd
+import re
 import select
 import shlex
 import signal
@@ -80,7 +81,9 @@ def hand_over(connection_file: str, launcher: list[str]) -> int:
         sys.exit(f"grading_kernel: the submission's folder is {packed.tell() >> 20} MB packed; at most "
                  f"{MAX_FOLDER >> 20} MB is handed to the grading account")
     proc = subprocess.Popen(launcher, stdin=subprocess.PIPE)
-    proc.stdin.write(json.dumps({"connection": connection,
+    # the student whose notebook this is (forklab_nbgrader.StudentIdentity): sudo keeps no environment, so it
+    # travels with the request, and the kernel grades that student's variant (forklab.variant)
+    proc.stdin.write(json.dumps({"connection": connection, "student": os.environ.get("FORKLAB_STUDENT"),
                                  "folder": base64.b64encode(packed.getvalue()).decode()}).encode() + b"\n")
     proc.stdin.flush()
     # the pipe stays open while we live: when nbgrader ends us, the launcher sees EOF and cleans up
@@ -149,6 +152,9 @@ def launch(account: str, pythonpath: str, limit_settings: list[str]) -> int:
                    "LANG": "C.UTF-8", "USER": account, "LOGNAME": account}
             if pythonpath:
                 env["PYTHONPATH"] = pythonpath
+            student = request.get("student")
+            if isinstance(student, str) and re.fullmatch(r"[\w.@+-]{1,128}", student):   # an nbgrader id, nothing else
+                env["FORKLAB_STUDENT"] = student
             os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", conn,
                                        "--HistoryManager.hist_file=:memory:"], env)
         except BaseException as e:       # noqa: BLE001 - the child must never return into the launcher
