@@ -71,15 +71,17 @@ def lab():
 
 
 @contextlib.contextmanager
-def start_lab(notebooks: list[Path]):
-    """JupyterLab serving copies of ``notebooks`` (one folder), with a throw-away HOME; yields (base_url, token)."""
+def start_lab(notebooks: list[Path], settings: dict | None = None):
+    """JupyterLab serving copies of ``notebooks`` (one folder), with a throw-away HOME; yields (base_url, token).
+    ``settings``: more of the user's JupyterLab settings, {"notebook-extension/tracker": {...}, ...}."""
     tmp = tempfile.mkdtemp(prefix="forklab-browser-")
     home, root_dir = Path(tmp, "home"), Path(tmp, "notebooks")
-    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
     root_dir.mkdir()
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    chosen = {"apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False}, **(settings or {})}
+    for name, values in chosen.items():
+        path = home / "settings" / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     for notebook in notebooks:
         shutil.copy(notebook, root_dir / notebook.name)
     port, token = _free_port(), secrets.token_hex(16)

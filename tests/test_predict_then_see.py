@@ -15,19 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import IDLE, _free_port, _get, _processes_mentioning
+from tests.test_browser import IDLE, _get, start_lab
 from tools.reveal_cells import COVER, EXPLAIN_LEAD, uncover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,61 +71,8 @@ def _answers(nb) -> tuple[list[str], list[str]]:
 def lab():
     """JupyterLab as tests/test_browser.py starts it (throw-away HOME, no news), serving copies of all notebooks,
     with every cell rendered (no windowing), so that the page's text is all a student could scroll to."""
-    tmp = tempfile.mkdtemp(prefix="forklab-predict-then-see-")
-    home, root_dir = Path(tmp, "home"), Path(tmp, "notebooks")
-    settings = home / "settings" / "@jupyterlab"
-    (settings / "apputils-extension").mkdir(parents=True)
-    (settings / "notebook-extension").mkdir(parents=True)
-    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    root_dir.mkdir()
-    for nb in NOTEBOOKS:
-        shutil.copy(nb, root_dir / nb.name)
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / "config"),
-               JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-           "--ServerApp.port_retries=0", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root_dir}",
-           "--expose-app-in-browser", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate"]
-    if os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(Path(tmp, "server.log"), "w")
-    server = subprocess.Popen(cmd, cwd=root_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError("JupyterLab exited at start:\n" + Path(tmp, "server.log").read_text()[-3000:])
-            try:
-                _get(f"{base}/api/status?token={token}")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not answer within 90 s")
-                time.sleep(0.3)
-        yield base, token
-    finally:
-        _shut_kernels(base, token)
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=5)
-        for pid in _processes_mentioning(tmp):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with start_lab(NOTEBOOKS, settings={"notebook-extension/tracker": {"windowingMode": "none"}}) as served:
+        yield served
 
 
 def _shut_kernels(base, token) -> None:
