@@ -870,6 +870,16 @@ def status(who: Student, path: str, user: str | None = None) -> int:
     return who.http.get(f"{who.url}/user/{user or who.user}/{path}", timeout=60, allow_redirects=False).status_code
 
 
+def instructor(room) -> Student:
+    """The instructor's session, logged in with the form, and their running server (started once)."""
+    if TEACHER not in room["students"]:
+        teacher = Student(room["url"], room["names"][TEACHER])
+        teacher.log_in(PASSWORDS[TEACHER])
+        teacher.start_server()
+        room["students"][TEACHER] = teacher
+    return room["students"][TEACHER]
+
+
 def test_students_get_the_students_nbgrader_tools_and_the_instructor_the_formgrader(classroom):
     """A student's server (deploy/nbgrader/student/): Assignment List and Validate work through the exchange;
     Formgrader, Create Assignment and the course list are neither in the lab nor served. The instructor (in
@@ -896,10 +906,7 @@ def test_students_get_the_students_nbgrader_tools_and_the_instructor_the_formgra
     print(f"bob's Validate on his blank 01_exercises_fork: {len(validated['value']['failed'])} cells fail; "
           f"Assignment List: {sorted({(a['assignment_id'], a['status']) for a in listed['value']})}")
 
-    teacher = Student(room["url"], names[TEACHER])
-    teacher.log_in(PASSWORDS[TEACHER])
-    teacher.start_server()
-    room["students"][TEACHER] = teacher
+    teacher = instructor(room)
     assert status(bob, "formgrader/api/assignments", user=names[TEACHER]) == 403, "bob reaches the instructor's server"
     assert nbgrader_plugins_off(page_config(teacher)) == set()
     r = teacher.http.get(f"{teacher.url}/user/{teacher.user}/formgrader", timeout=60)
@@ -947,6 +954,7 @@ def nbgrader_menu_in_a_browser(browser, room, who: str) -> dict:
 
 def test_in_a_browser_the_student_sees_assignments_and_the_instructor_the_formgrader(classroom, browser):
     room = classroom
+    instructor(room)
     seen = {who: nbgrader_menu_in_a_browser(browser, room, who) for who in ("bob", TEACHER)}
     print(f"nbgrader in the lab, in Chromium: {seen}")
     assert seen["bob"] == {"menu": ["Assignment List"], "Create Assignment panel": 0}
