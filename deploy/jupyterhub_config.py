@@ -19,7 +19,10 @@ loopback):
     FORKLAB_HUB_API_PORT      the hub's internal API port (8081); FORKLAB_PROXY_API_PORT: the proxy's (8001)
     FORKLAB_HUB_STATE         the hub's database, cookie secret, proxy pid file (default /srv/forklab-hub)
     FORKLAB_STUDENT_GROUP     Unix group whose members may log in (default: forklab)
-    FORKLAB_INSTRUCTORS       comma-separated admin users (they can see and stop every server)
+    FORKLAB_INSTRUCTORS       comma-separated instructors: hub admins (they can see and stop every server), may
+                              log in without being in the students' group, and get nbgrader's instructor tools
+                              (Formgrader on FORKLAB_COURSE_DIR, default ~/course); everyone else gets a
+                              student's (Assignment List, Validate): deploy/nbgrader/student/, instructor/
     FORKLAB_STUDENT_REPO      git URL of the students' repository; FORKLAB_STUDENT_BRANCH (default main)
     FORKLAB_EXCHANGE, FORKLAB_COURSE   the nbgrader exchange and course id (deploy/nbgrader/nbgrader_config.py)
     FORKLAB_IDLE_TIMEOUT      seconds before an idle server is stopped (default 3600; 0: never)
@@ -68,19 +71,40 @@ c.JupyterHub.cleanup_servers = True      # stopping the hub stops every student'
 # --- who may log in: local Unix users in the class's group -----------------------------------------
 c.JupyterHub.authenticator_class = "pam"
 c.LocalAuthenticator.allowed_groups = {env("FORKLAB_STUDENT_GROUP", "forklab")}
-c.Authenticator.admin_users = {u for u in env("FORKLAB_INSTRUCTORS", "").split(",") if u}
+INSTRUCTORS = {u for u in env("FORKLAB_INSTRUCTORS", "").split(",") if u}
+c.Authenticator.admin_users = INSTRUCTORS
+# Instructors log in whether or not they are in the students' group. (Naming allowed users would otherwise let
+# anyone once in the hub's database back in: JupyterHub then defaults allow_existing_users to True.)
+c.Authenticator.allowed_users = INSTRUCTORS
+c.Authenticator.allow_existing_users = False
 
 # --- one server per student, as that student, from the course environment --------------------------
 c.Spawner.ip = "127.0.0.1"
 c.Spawner.cmd = [os.path.join(COURSE_ENV, "bin", "jupyterhub-singleuser")]
 c.Spawner.notebook_dir = "~"
+
+
+def jupyter_config_path(spawner) -> str:
+    """A student's server shows nbgrader's student tools only, an instructor's all of them (each folder's file says
+    how); both read the exchange and course id from deploy/nbgrader/nbgrader_config.py."""
+    role = "instructor" if spawner.user.name in INSTRUCTORS else "student"
+    return os.pathsep.join([os.path.join(HERE, "nbgrader", role), os.path.join(HERE, "nbgrader")])
+
+
+def for_instructors(value):
+    return lambda spawner: value if spawner.user.name in INSTRUCTORS else ""
+
+
 c.Spawner.environment = {
     # gcc, strace and the course environment's tools (nbgrader for fetch/submit) on the student's PATH
     "PATH": f"{os.path.join(COURSE_ENV, 'bin')}:/usr/local/bin:/usr/bin:/bin",
-    # the nbgrader exchange and course id, read by nbgrader fetch_assignment / submit
-    "JUPYTER_CONFIG_PATH": os.path.join(HERE, "nbgrader"),
+    # the nbgrader exchange and course id, read by nbgrader fetch_assignment / submit; the tools of one's role
+    "JUPYTER_CONFIG_PATH": jupyter_config_path,
     "FORKLAB_EXCHANGE": env("FORKLAB_EXCHANGE", "/srv/nbgrader/exchange"),
     "FORKLAB_COURSE": env("FORKLAB_COURSE", "forklab"),
+    # the instructor's Formgrader: the course folder, and autograde as the grading account (docs/instructors.md)
+    "FORKLAB_COURSE_DIR": for_instructors(env("FORKLAB_COURSE_DIR", "~/course")),
+    "FORKLAB_GRADING_COMMAND": for_instructors(env("FORKLAB_GRADING_COMMAND", "")),
 }
 c.Spawner.start_timeout = 120            # 200 students logging in at the start of a lecture
 c.Spawner.http_timeout = 60

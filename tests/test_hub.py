@@ -355,6 +355,7 @@ c.Spawner.environment["PYTHONPATH"] = {str(course / 'lib' / 'src')!r}   # forkla
             "FORKLAB_HUB_API_PORT": str(free_port()), "FORKLAB_PROXY_API_PORT": str(free_port()),
             "FORKLAB_HUB_STATE": str(state), "FORKLAB_STUDENT_GROUP": CLASS_GROUP, "FORKLAB_EXCHANGE": str(exchange), "FORKLAB_COURSE": "forklab",
             "FORKLAB_STUDENT_REPO": f"git://127.0.0.1:{git_port}/forklab-students", "FORKLAB_STUDENT_BRANCH": "main",
+            "FORKLAB_INSTRUCTORS": names[TEACHER],        # not in the students' group: logs in as the instructor
             # read by nbgrader autograde only (as_teacher): kernels through sudo, as flhub-grader
             "FORKLAB_GRADING_COMMAND": shlex.split(grading_command)[0],
         }
@@ -431,8 +432,8 @@ print(json.dumps([r.returncode, r.stdout + r.stderr]))""")
 def test_the_class_logs_in_with_unix_passwords_and_each_gets_a_server_as_their_own_uid(classroom):
     room = classroom
     assert not Student(room["url"], room["names"]["alice"]).try_log_in("not-her-password"), "a wrong password"
-    assert not Student(room["url"], room["names"][TEACHER]).try_log_in(PASSWORDS[TEACHER]), \
-        "a Unix user outside the class's group logged in"
+    assert not Student(room["url"], room["names"][GRADER]).try_log_in(PASSWORDS[GRADER]), \
+        "a Unix user outside the class's group (and not an instructor) logged in"
     for s in STUDENTS:
         student = Student(room["url"], room["names"][s])
         student.log_in(PASSWORDS[s])
@@ -838,6 +839,139 @@ print("PROBE " + json.dumps(seen))"""
     assert grades_after == grades_before, "the class's grades are untouched"
     assert any(r["student_id"] == bob and float(r["score"]) == 1
                for r in csv.DictReader(open(course / "after.csv")) if r["assignment"] == "probe")
+
+
+# --- nbgrader's tools: a student's in a student's server, the instructor's in the instructor's -------------------
+
+INSTRUCTOR_PLUGINS = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                      "@jupyter/nbgrader:course-list"}
+STUDENT_PLUGINS = {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment",
+                   "@jupyter/nbgrader:menu"}
+
+
+def page_config(who: Student) -> dict:
+    """The JupyterLab page's own configuration (what the browser's lab reads to load and disable plugins)."""
+    r = who.http.get(f"{who.url}/user/{who.user}/lab", timeout=60)
+    r.raise_for_status()
+    m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', r.text, re.S)
+    assert m, "the lab page carries no page config"
+    return json.loads(html.unescape(m[1]))
+
+
+def nbgrader_plugins_off(config: dict) -> set[str]:
+    assert "@jupyter/nbgrader" in {e["name"] for e in config["federated_extensions"]}, "nbgrader's lab extension"
+    off = config["disabledExtensions"]          # a list of plugin ids (jupyterlab_server turns the dict into one)
+    off = [p for p, yes in off.items() if yes] if isinstance(off, dict) else off
+    return {p for p in off if p.startswith("@jupyter/nbgrader")}
+
+
+def status(who: Student, path: str, user: str | None = None) -> int:
+    """HTTP status of a GET to a path of a user's server (the student's own unless user is given)."""
+    return who.http.get(f"{who.url}/user/{user or who.user}/{path}", timeout=60, allow_redirects=False).status_code
+
+
+def instructor(room) -> Student:
+    """The instructor's session, logged in with the form, and their running server (started once)."""
+    if TEACHER not in room["students"]:
+        teacher = Student(room["url"], room["names"][TEACHER])
+        teacher.log_in(PASSWORDS[TEACHER])
+        teacher.start_server()
+        room["students"][TEACHER] = teacher
+    return room["students"][TEACHER]
+
+
+def test_students_get_the_students_nbgrader_tools_and_the_instructor_the_formgrader(classroom):
+    """A student's server (deploy/nbgrader/student/): Assignment List and Validate work through the exchange;
+    Formgrader, Create Assignment and the course list are neither in the lab nor served. The instructor (in
+    FORKLAB_INSTRUCTORS, not in the students' group) logs in and gets every tool: Formgrader on the course
+    folder, whose autograde runs the submission as the grading account like the command line's."""
+    room = classroom
+    names = room["names"]
+    for s in STUDENTS:
+        student = room["students"][s]
+        assert nbgrader_plugins_off(page_config(student)) == INSTRUCTOR_PLUGINS, s
+        for path in ("formgrader", "formgrader/api/status", "formgrader/api/assignments", "formgraders"):
+            assert status(student, path) == 404, f"{s}'s server serves {path}"
+    bob = room["students"]["bob"]
+    listed = bob.http.get(f"{bob.url}/user/{bob.user}/assignments", params={"course_id": "forklab"}, timeout=60).json()
+    assert listed["success"], listed
+    assert {(a["assignment_id"], a["status"]) for a in listed["value"]} >= {(ASSIGNMENT, "submitted")}, listed
+    courses = bob.http.get(f"{bob.url}/user/{bob.user}/courses", timeout=60).json()
+    assert courses == {"success": True, "value": ["forklab"]}, courses
+    r = bob.http.post(f"{bob.url}/user/{bob.user}/assignments/validate",
+                      data={"path": f"{ASSIGNMENT}/01_exercises_fork.ipynb"}, timeout=BOUND)
+    r.raise_for_status()
+    validated = r.json()
+    assert validated["success"] and validated["value"].get("failed"), validated    # bob handed in a blank
+    print(f"bob's Validate on his blank 01_exercises_fork: {len(validated['value']['failed'])} cells fail; "
+          f"Assignment List: {sorted({(a['assignment_id'], a['status']) for a in listed['value']})}")
+
+    teacher = instructor(room)
+    assert status(bob, "formgrader/api/assignments", user=names[TEACHER]) == 403, "bob reaches the instructor's server"
+    assert nbgrader_plugins_off(page_config(teacher)) == set()
+    r = teacher.http.get(f"{teacher.url}/user/{teacher.user}/formgrader", timeout=60)
+    assert r.ok and "Manage Assignments" in r.text, r.status_code
+    r = teacher.http.get(f"{teacher.url}/user/{teacher.user}/formgrader/api/assignments", timeout=60)
+    r.raise_for_status()
+    assignments = {a["name"]: a for a in r.json()}
+    assert assignments[ASSIGNMENT]["num_submissions"] == len(STUDENTS), assignments[ASSIGNMENT]
+    graded = room["teacher_course"] / "autograded" / names["bob"] / "probe" / "probe.ipynb"
+    graded.unlink()
+    r = teacher.http.post(f"{teacher.url}/user/{teacher.user}/formgrader/api/submission/probe/{names['bob']}/autograde",
+                          timeout=BOUND)
+    r.raise_for_status()
+    assert r.json()["success"], r.json()["log"][-3000:]
+    text = "".join(o.get("text", "") for c in nbformat.read(graded, as_version=4).cells if c.cell_type == "code"
+                   for o in c.get("outputs", []))
+    seen = json.loads(text.split("PROBE ", 1)[1].splitlines()[0])
+    assert seen["user"] == names[GRADER] and seen["read the gradebook"] == "EACCES", seen
+    assert not processes_of({room["uids"][GRADER]}), "nothing of the grading account is left running"
+    print(f"the instructor's Formgrader: {sorted(assignments)}, {ASSIGNMENT}: "
+          f"{assignments[ASSIGNMENT]['num_submissions']} submissions; its autograde ran bob's probe as {seen['user']}")
+
+
+def nbgrader_menu_in_a_browser(browser, room, who: str) -> dict:
+    """Log in with the hub's form in Chromium, open the lab, read nbgrader's menu and Create Assignment's panel."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        name = room["names"][who]
+        page.goto(f"{room['url']}/hub/login?next=/user/{name}/lab")
+        page.fill("#username_input", name)
+        page.fill("#password_input", PASSWORDS[who])
+        page.click("#login_submit")
+        menu = page.locator("#jp-menu-panel .lm-MenuBar-item", has_text="Nbgrader")
+        menu.wait_for(timeout=BOUND * 1000)
+        menu.click()
+        page.locator("#jp-mainmenu-nbgrader").wait_for(timeout=30000)
+        items = page.eval_on_selector_all("#jp-mainmenu-nbgrader .lm-Menu-item",
+                                          "els => els.filter(e => e.offsetParent !== null).map(e => e.innerText.trim())")
+        page.keyboard.press("Escape")
+        return {"menu": sorted(items), "Create Assignment panel": page.locator("#nbgrader-create_assignemnt").count()}
+    finally:
+        context.close()
+
+
+def test_in_a_browser_the_student_sees_assignments_and_the_instructor_the_formgrader(classroom, browser):
+    room = classroom
+    instructor(room)
+    seen = {who: nbgrader_menu_in_a_browser(browser, room, who) for who in ("bob", TEACHER)}
+    print(f"nbgrader in the lab, in Chromium: {seen}")
+    assert seen["bob"] == {"menu": ["Assignment List"], "Create Assignment panel": 0}
+    assert {"Assignment List", "Course List", "Formgrader", "Create assignment"} <= set(seen[TEACHER]["menu"])
+    assert seen[TEACHER]["Create Assignment panel"] == 1
+
+
+def test_a_c_cell_cannot_ask_for_more_processes_than_the_class_limit(classroom):
+    """%%c's process cap is the student's to choose, up to the hard RLIMIT_NPROC the hub set (256): more is
+    clamped, with a note that says so."""
+    asked = classroom["kernels"]["bob"].json("""\
+import json
+from forklab.ccell import run_c
+r = run_c("int main(void) { return 0; }", max_procs=10**6)
+print(json.dumps([r.max_procs, r.returncode, r.notes]))""")
+    print(f"bob's %%c with max_procs=10**6: {asked}")
+    assert asked[:2] == [256, 0] and "RLIMIT_NPROC" in asked[2][0], asked
 
 
 def exercise_count() -> tuple[int, float]:
