@@ -297,7 +297,8 @@ def _wait(proc: subprocess.Popen, timeout: float) -> None:
     proc.wait(timeout=5)                    # it has ended: this only reaps it
 
 
-def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=None, private_tmp=False):
+def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=None, private_tmp=False,
+                pid_namespace=False):
     """Run any program under the supervisor; returns (stdout, stderr, supervisor report dict).
     Every wait here is bounded: the supervisor has timeout + SUPERVISOR_GRACE seconds to report."""
     timeout = check_timeout(timeout)
@@ -312,6 +313,8 @@ def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=No
             cmd += ["--protect", str(pid)]
         if private_tmp:
             cmd += ["--private-tmp"]
+        if private_tmp and pid_namespace:
+            cmd += ["--pid-namespace"]
         if stdin is not None:
             stdin_file = Path(tmp) / "stdin"
             stdin_file.write_bytes(stdin.encode() if isinstance(stdin, str) else stdin)
@@ -361,11 +364,11 @@ def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=No
 
 
 def run_supervised(argv, *, stdin=None, timeout: float = 5.0, max_procs: int = 64, cwd=None,
-                   env=None, private_tmp: bool = False) -> CResult:
+                   env=None, private_tmp: bool = False, pid_namespace: bool = False) -> CResult:
     """Run a program that needs no compiling under the supervisor: the one place its report
     becomes a CResult (for C cells, process trees and graded programs alike)."""
     out, err, status = run_program(argv, stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=cwd, env=env,
-                                   private_tmp=private_tmp)
+                                   private_tmp=private_tmp, pid_namespace=pid_namespace)
     return CResult(stdout=out, stderr=err, returncode=status.get("returncode"), compiled=True,
                    timed_out=bool(status.get("timed_out")),
                    too_many_procs=bool(status.get("too_many_procs")),
@@ -378,8 +381,10 @@ def run_supervised(argv, *, stdin=None, timeout: float = 5.0, max_procs: int = 6
 
 
 def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: int = 64,
-          cflags=()) -> CResult:
-    """Compile `source` (a complete C program) with warnings on and run it in the sandbox."""
+          cflags=(), host_pids: bool = False) -> CResult:
+    """Compile `source` (a complete C program) with warnings on and run it in the sandbox: in a PID
+    namespace of its own where the platform allows one, unless `host_pids` (the lessons on
+    subreapers, whose answer is the supervisor, a process outside any namespace of the cell)."""
     timeout = check_timeout(timeout)
     max_procs, note = max_procs_allowed(max_procs)
     if isinstance(args, str):
@@ -393,7 +398,7 @@ def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: 
                            notes=[note] if note else [])
         # run as ./cell in its folder: with a private /tmp, that folder is the only one kept visible
         result = run_supervised(["./cell", *args], stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=tmp,
-                                private_tmp=True)
+                                private_tmp=True, pid_namespace=not host_pids)
     result.compile_output = compile_output
     result.command = ["./cell", *map(str, args)]
     result.notes = [note] if note else []
@@ -415,6 +420,7 @@ def _parse_magic_line(line: str) -> dict:
     parser.add_argument("--needs", action="append", default=[], choices=NEEDS)   # see forklab.references
     parser.add_argument("--reference", default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--host-pids", action="store_true")
     # "--cflags -O1": glue each option to its value, so a value may start with "-".
     tokens, words = [], shlex.split(line)
     while words:
@@ -427,12 +433,13 @@ def _parse_magic_line(line: str) -> dict:
         ns = parser.parse_args(tokens)
     except SystemExit:
         raise ValueError(f"%%c options are --timeout S, --max-procs N, --args \"...\", --stdin \"...\", "
-                         f"--cflags \"...\", --out VAR, --needs {'|'.join(NEEDS)}, --reference NAME; got: {line!r}") from None
+                         f"--cflags \"...\", --out VAR, --host-pids, --needs {'|'.join(NEEDS)}, --reference NAME; got: {line!r}") from None
     if ns.out is not None and not ns.out.isidentifier():
         raise ValueError(f"%%c --out needs a Python variable name, such as --out run; got: {ns.out!r}")
     stdin = _unescape(ns.stdin) if ns.stdin is not None else None
     return {"timeout": ns.timeout, "max_procs": ns.max_procs, "args": shlex.split(ns.args),
-            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference, "out": ns.out}
+            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference, "out": ns.out,
+            "host_pids": ns.host_pids}
 
 
 def _unescape(text: str) -> str:
