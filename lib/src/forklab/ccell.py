@@ -19,13 +19,19 @@ orphans included. A hard cap backs the count up (a pids cgroup as root, RLIMIT_N
 see supervisor.py for why). The program's stdout and stderr are pipes read by the supervisor, which
 keeps the first MiB of each and drops the rest; its stdin is /dev/null unless `stdin` is given.
 
-Walls (containment.py; `forklab.platform_report()` says which hold here): the program cannot kill,
-tgkill, ptrace, process_vm_* or limit its supervisor, the Jupyter kernel or the bench server by pid,
-and `kill(-1, ...)` is refused (a seccomp filter, everywhere). Without Landlock it can still signal
-them, or any program of the student's, through pidfd_send_signal on an opened /proc/PID, signal other
-programs of the student's by pid, and write the Jupyter kernel's /proc/PID/mem; a Landlock signal
-scope (Linux 6.12+) closes these and keeps every signal inside the cell. It does *not* run in a PID
-namespace of its own: it sees the machine's real pids, which the lessons print. Where a mount and IPC
+Walls (containment.py; `forklab.platform_report()` says which hold here): where the platform allows
+one (root, or unprivileged user namespaces; not Docker's default profile), the program runs in a **PID
+namespace of its own** as PID 2, under a small init of the course's (PID 1): it sees small pids, its
+orphans go to that init, /proc shows only the cell's processes, and `kill(-1, ...)` reaches only the
+cell. `--host-pids` (`run_c(..., host_pids=True)`) runs it beside its supervisor instead, with the
+machine's real pids and the supervisor (a subreaper) adopting its orphans - for the lessons whose
+answer is the supervisor. Everywhere the program cannot kill, tgkill, ptrace, process_vm_* or limit
+its supervisor, the Jupyter kernel or the bench server by pid (a seccomp filter), and without a PID
+namespace `kill(-1, ...)` is refused. A Landlock signal scope (Linux 6.12+) keeps every signal inside
+the cell; without it and without a PID namespace, pidfd_send_signal is refused (the filter cannot tell
+a pidfd of the program's child from an opened /proc/PID of the kernel), a Landlock domain (5.13+) keeps
+ptrace and /proc/PID/mem of the kernel out of reach, and a signal by pid to another program of the
+student's stays possible. Where a mount and IPC
 namespace may be made, it has its own /tmp, /dev/shm and System V IPC, gone with the cell; elsewhere
 the System V objects it made or used are removed after it (a semaphore set never changed and a queue
 never used name no process and stay; see leftovers.py), and files it leaves in /tmp or /dev/shm stay.
