@@ -65,9 +65,21 @@ int main(void)
 }'''
 
 
+def _pid_namespaces_allowed() -> bool:
+    """Whether this process may make a PID namespace (root, or inside a user namespace): asked of a
+    throw-away child, so nothing here changes."""
+    import subprocess
+    import sys
+    probe = ("import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+             "flags = 0x20000000 | (0 if os.geteuid() == 0 else 0x10000000)\n"
+             "sys.exit(0 if libc.unshare(flags) == 0 else 1)")
+    return subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 0
+
+
 def test_a_cell_runs_in_a_pid_namespace_of_its_own_where_allowed():
     r = run_c(PEEK, timeout=10)
     assert r.returncode == 0, r
+    assert bool(r.walls.get("pid_namespace")) == _pid_namespaces_allowed(), r.walls
     if r.walls.get("pid_namespace"):
         assert r.walls.get("own_proc"), r.walls
         lines = r.stdout.splitlines()
