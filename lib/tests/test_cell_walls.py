@@ -406,9 +406,9 @@ def test_attack10_files_and_ipc_objects_a_cell_makes_do_not_outlive_it():
         assert r.stdout == "1 1 1 1\n", r
         assert key not in _ipc_keys("sem"), "the cell's System V semaphore set outlived it"
         assert key not in _ipc_keys("shm"), "the cell's System V shared memory segment outlived it"
-        if not r.walls.get("private_tmp_ipc"):
-            pytest.skip("no mount namespace here (Docker's seccomp rules): files in /tmp and /dev/shm carry no "
-                        "creator, so they cannot be told from the user's other files (System V objects were removed)")
+        if not r.walls.get("private_tmp_ipc") and os.geteuid() == 0:
+            pytest.skip("no mount namespace here (Docker's seccomp rules) and root: files root made meanwhile "
+                        "could be the system's, so the rule (leftovers.py) leaves them (System V objects were removed)")
         assert not os.path.exists(f"/dev/shm/{name}"), "the cell's /dev/shm file outlived it"
         assert not os.path.exists(f"/tmp/{name}"), "the cell's /tmp file outlived it"
     finally:
@@ -417,6 +417,74 @@ def test_attack10_files_and_ipc_objects_a_cell_makes_do_not_outlive_it():
                 os.unlink(path)
         subprocess.run(["ipcrm", "-S", hex(key)], capture_output=True)
         subprocess.run(["ipcrm", "-M", hex(key)], capture_output=True)
+
+
+UNUSED = r'''
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    (void) argc;
+    key_t key = atoi(argv[2]);
+    char path[256];
+    int sem = semget(key, 1, IPC_CREAT | 0600);              /* made, never operated on */
+    int msg = msgget(key, IPC_CREAT | 0600);                 /* made, never sent to nor received from */
+    snprintf(path, sizeof path, "/tmp/%s", argv[1]);
+    int dir = mkdir(path, 0700);
+    FILE *f = chdir(path) == 0 ? fopen("inside", "w") : NULL;
+    if (f) fclose(f);
+    printf("%d %d %d %d\n", sem >= 0, msg >= 0, dir == 0, f != NULL);
+    return 0;
+}'''
+
+
+def test_attack10_under_dockers_rules_unused_ipc_objects_and_folders_a_cell_made_go_but_older_files_stay():
+    """Where the cell has no IPC or mount namespace (tools/confine docker), as a student: what the cell
+    made and nobody uses goes; a file of the same user from before the cell, and one held open by a
+    process outside the cell, stay."""
+    name, key = "left-" + uuid.uuid4().hex[:8], 0x3B000000 + (uuid.uuid4().int & 0xFFFFFF)
+    older = tempfile.NamedTemporaryFile(prefix="left-older-", dir="/tmp")      # made before the cell
+    try:
+        r = run_c(UNUSED, args=[name, str(key)])
+        assert r.stdout == "1 1 1 1\n", r
+        assert os.path.exists(older.name), "a file made before the cell was removed"
+        if r.walls.get("private_tmp_ipc"):
+            assert not os.path.exists(f"/tmp/{name}")       # its own /tmp: gone with the cell
+            return
+        if os.geteuid() == 0:
+            pytest.skip("root: objects root made meanwhile could be the system's, so the rule leaves them")
+        assert key not in _ipc_keys("sem"), "a semaphore set the cell made and nobody used outlived it"
+        assert key not in _ipc_keys("msg"), "a message queue the cell made and nobody used outlived it"
+        assert not os.path.exists(f"/tmp/{name}"), "a folder the cell made in /tmp outlived it"
+    finally:
+        older.close()
+        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
+        subprocess.run(["ipcrm", "-S", hex(key)], capture_output=True)
+        subprocess.run(["ipcrm", "-Q", hex(key)], capture_output=True)
+
+
+def test_the_rule_keeps_a_file_held_open_outside_the_cell_and_removes_one_nobody_holds():
+    """leftovers.remove_new_files, on a private folder standing for /tmp (never the real one: other
+    users' programs make files there meanwhile)."""
+    from forklab import leftovers
+    folder = tempfile.mkdtemp(prefix="forklab-walls-")
+    try:
+        uid = os.getuid() or 65534
+        before = leftovers.files_snapshot((folder,))
+        held, loose = Path(folder) / "held", Path(folder) / "loose"       # both made "during the cell"
+        with open(held, "w") as f:
+            loose.write_text("x")
+            for p in (held, loose):
+                os.chown(p, uid, -1) if os.getuid() == 0 else None
+            removed = leftovers.remove_new_files(before, time.time() - 60, uid)
+            assert held.exists() and str(held) not in removed, "a file held open by a process outside the cell was removed"
+            assert not loose.exists() and removed == [str(loose)]
+            f.write("still mine")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- smaller: timeouts, memory, stdin, the class's process limit ------------------------------------

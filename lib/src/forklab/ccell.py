@@ -403,8 +403,9 @@ def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: 
             return CResult(compile_output=compile_output, max_procs=max_procs, timeout=timeout,
                            notes=[note] if note else [])
         # run as ./cell in its folder: with a private /tmp, that folder is the only one kept visible
+        # TMPDIR: mkstemp() and friends put their files in the cell's folder, removed with it
         result = run_supervised(["./cell", *args], stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=tmp,
-                                private_tmp=True, pid_namespace=not host_pids)
+                                env=dict(os.environ, TMPDIR=tmp), private_tmp=True, pid_namespace=not host_pids)
     result.compile_output = compile_output
     result.command = ["./cell", *map(str, args)]
     result.notes = [note] if note else []

@@ -345,6 +345,8 @@ def supervise(argv: list, timeout: float, max_procs: int, stdin_path, output_dir
     walls_r, walls_w = os.pipe()
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     ipc_before = leftovers.snapshot()
+    files_before = leftovers.files_snapshot() if private_tmp else None
+    started = time.time()
     ooms_before = oom_kills()
     targets = containment.protected_targets(me, protect)
     main_r = main_w = None
@@ -386,7 +388,10 @@ def supervise(argv: list, timeout: float, max_procs: int, stdin_path, output_dir
                 and oom_kills() > ooms_before):
             status["out_of_memory"] = True
         if not status["walls"].get("private_tmp_ipc"):
-            status["removed"] = leftovers.remove_made_by(seen, ipc_before)
+            status["removed"] = leftovers.remove_made_by(seen, ipc_before, started if private_tmp else None,
+                                                         os.getuid())
+            if files_before is not None:
+                status["removed"] += leftovers.remove_new_files(files_before, started, os.getuid())
         return status
     finally:
         if cgroup:
