@@ -7,11 +7,11 @@ made or last used it (pids the supervisor saw), and it was not there before the 
 
 * shared memory segments: `cpid`, the creator's pid (/proc/sysvipc/shm, proc(5));
 * message queues: `lspid` / `lrpid`, the last sender's and receiver's pid (/proc/sysvipc/msg). A
-  queue nobody has sent to or received from yet (both 0) names no process, so it stays;
+  queue nobody has sent to or received from yet (both 0) names no process: the rule below decides;
 * semaphore sets: no creator is listed, so each semaphore's `sempid` (semctl GETPID: the last
   process that operated on it - every semop, wait-for-zero included, SETVAL, SETALL (since Linux
   4.6), and the SEM_UNDO adjustment at a process's exit; ipc/sem.c) is asked. A set nobody has
-  touched yet (every sempid 0) names no process, so it stays: it could be another program's, just made.
+  touched yet (every sempid 0) names no process: the rule below decides.
 
 What names no process - a semaphore set never operated on, a queue never used, a file in /tmp or
 /dev/shm (files carry no creator at all) - is the cell's by a rule of time and owner instead, and only

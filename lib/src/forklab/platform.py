@@ -209,8 +209,9 @@ def _cell_wall_consequences(works: dict) -> list:
     else:
         out.append("a %%c program shares /tmp and /dev/shm with you (no mount namespace here): System V shared "
                    "memory it made is removed after the cell, and so are semaphore sets and message queues it "
-                   "used (a semaphore set never changed, a queue never sent to or received from, names no "
-                   "process and stays); files it leaves in /tmp or /dev/shm stay")
+                   "used; what names no process (files in /tmp or /dev/shm, an unused set or queue) is removed if "
+                   "you made it while the cell ran and nothing holds it open (not for root: see "
+                   "docs/architecture.md)")
     return out
 
 
