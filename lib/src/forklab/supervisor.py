@@ -25,8 +25,10 @@ that the supervisor gets the CPU back from a program that keeps it busy.
 The program's stdout and stderr are pipes read here (the first --output-limit bytes of each are kept
 in --output DIR, the rest is read and dropped), and the program starts behind the walls of
 containment.py (no signal, trace or limit can reach us or our ancestors; its own /tmp, /dev/shm and
-IPC where allowed); where it has no IPC namespace, the System V objects its processes made are
-removed at the end (leftovers.py). SIGTERM from the caller ends the cell now (an interrupt).
+IPC where allowed; with --pid-namespace, its own PID namespace too, where the program is PID 2 under
+an init of ours - containment.run_as_init - which reports the program's status through a pipe); where
+it has no IPC namespace, what its processes left is removed at the end (leftovers.py). SIGTERM from
+the caller ends the cell now (an interrupt).
 
 Only the standard library and procstat.py, containment.py, leftovers.py beside it: this file runs
 without importing forklab (quick to start).
