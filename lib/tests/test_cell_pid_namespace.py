@@ -182,3 +182,26 @@ int main(void)
         r = run_c(src, host_pids=host_pids)
         scoped = r.walls.get("landlock_signal_scope") or r.walls.get("pid_namespace")
         assert r.stdout == ("sent\n" if scoped else "Operation not permitted\n"), (r.stdout, r.walls)
+
+
+def test_notebook_16s_pidfd_cell_shows_its_recording_where_a_cells_pidfd_send_signal_is_refused():
+    """Under Docker's rules on a kernel without the signal scope (tools/confine docker,landlock-abi5), the
+    cell's filter refuses pidfd_send_signal: require_allowed("pidfd") says so, naming why, instead of
+    letting the program fail with a bare EPERM."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    code = ("from forklab.references import require_allowed, ForbiddenHere\n"
+            "try:\n    require_allowed('pidfd')\n    print('allowed')\n"
+            "except ForbiddenHere as e:\n    print('forbidden:', e.what, '|', e.because)\n")
+    env = dict(os.environ, PYTHONPATH=str(root / "lib" / "src"))
+    out = {}
+    for profile in ("docker", "docker,landlock-abi5"):
+        out[profile] = subprocess.run([sys.executable, str(root / "tools" / "confine"), profile, "--",
+                                       sys.executable, "-c", code], capture_output=True, text=True,
+                                      timeout=120, env=env).stdout
+    if containment.landlock_abi() >= containment.ABI_WITH_SIGNAL_SCOPE:
+        assert out["docker"] == "allowed\n", out
+    assert out["docker,landlock-abi5"].startswith("forbidden: pidfd_send_signal() in a C cell |"), out
+    assert "seccomp filter refuses pidfd_send_signal()" in out["docker,landlock-abi5"]
