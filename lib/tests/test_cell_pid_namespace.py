@@ -56,7 +56,8 @@ int main(void)
     if (processes() <= 4) {                /* the cell's own /proc: init, me, the orphan */
         int rc = kill(-1, SIGKILL);
         printf("kill(-1, SIGKILL) in the cell: %s\n", rc == 0 ? "sent" : strerror(errno));
-        usleep(100000);
+        for (int i = 0; i < 500 && processes() > 2; i++)
+            usleep(10000);                 /* until init has reaped the orphan (5 s at most) */
         printf("after it, /proc shows %d\n", processes());
     } else {
         printf("kill(-1, 0) here: %s\n", kill(-1, 0) == 0 ? "allowed" : strerror(errno));
@@ -146,11 +147,13 @@ int main(int argc, char **argv)
 def test_without_the_signal_scope_and_a_pid_namespace_the_caller_is_still_out_of_reach(monkeypatch, abi):
     """Imitates Linux 5.13-6.11 (abi 5: Landlock without the signal scope) and older kernels (abi 0:
     no Landlock), with host_pids standing for a platform without PID namespaces (Docker's rules)."""
+    real_abi = containment.landlock_abi()
     monkeypatch.setenv(containment.ABI_MAX_HOOK, str(abi))
     r = run_c(REACH, args=[str(os.getpid())], host_pids=True)
     assert not r.walls.get("landlock_signal_scope") and not r.walls.get("pid_namespace"), r.walls
-    assert "pidfd_send_signal to the caller: Operation not permitted" in r.stdout, r.stdout
-    if abi >= 1:     # any Landlock domain refuses /proc/PID/mem of a process outside it
+    refused = "Operation not permitted" if containment.have_pidfd_send_signal() else "Function not implemented"
+    assert f"pidfd_send_signal to the caller: {refused}" in r.stdout, r.stdout
+    if min(abi, real_abi) >= 1:     # any Landlock domain refuses /proc/PID/mem of a process outside it
         assert r.walls.get("landlock_ptrace_scope"), r.walls
         assert "open the caller's /proc/PID/mem for writing: Permission denied" in r.stdout, r.stdout
     assert_no_children()
@@ -158,6 +161,12 @@ def test_without_the_signal_scope_and_a_pid_namespace_the_caller_is_still_out_of
 
 def test_with_the_signal_scope_pidfd_send_signal_to_the_programs_own_child_still_works(monkeypatch):
     """What notebook 16 does: a pidfd of one's own child; refused only where neither wall exists."""
+    if not containment.have_pidfd_send_signal() or not hasattr(os, "pidfd_open"):
+        pytest.skip("no pidfds on this kernel (or under this filter): notebook 16 shows its recording")
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        pytest.skip("no pidfd_open on this kernel (or under this filter): notebook 16 shows its recording")
     src = r'''
 #define _GNU_SOURCE
 #include <errno.h>
@@ -191,6 +200,10 @@ def test_notebook_16s_pidfd_cell_shows_its_recording_where_a_cells_pidfd_send_si
     import subprocess
     import sys
     from pathlib import Path
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (OSError, AttributeError):
+        pytest.skip("no pidfd_open here: require_allowed('pidfd') names the kernel, before any cell wall")
     root = Path(__file__).resolve().parents[2]
     code = ("from forklab.references import require_allowed, ForbiddenHere\n"
             "try:\n    require_allowed('pidfd')\n    print('allowed')\n"

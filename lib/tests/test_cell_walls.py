@@ -152,7 +152,12 @@ int main(void) {
     r = replay(src, m, bound=30, timeout=2)
     assert "blocked" not in r and "killed" not in r, r
     assert r["survivors"] == [], f"the daemon outlived the cell, which said: {r['status']}"
-    assert "kill(getppid(), SIGKILL): Operation not permitted" in r["stdout"]
+    if r["walls"].get("pid_namespace") and not r["walls"].get("landlock_signal_scope"):
+        # getppid() is the cell's init: kill() returns 0, and the kernel drops a signal to a namespace's init
+        # that has no handler for it (kernel/signal.c, sig_task_ignored) - the checks above are what count
+        assert "supervisor killed" in r["stdout"]
+    else:
+        assert "kill(getppid(), SIGKILL): Operation not permitted" in r["stdout"]
     assert "timeout" in r["status"] and "all killed and reaped" in r["status"]
 
 
@@ -172,7 +177,10 @@ int main(void) {
     r = replay(src, m, bound=40, timeout=4)
     assert "blocked" not in r, f"{how} on the supervisor held the caller past 40 s (timeout=4)"
     assert r["elapsed"] < 4 + 6, r
-    assert f"{how}: Operation not permitted" in r["stdout"]
+    if how == "SIGSTOP" and r["walls"].get("pid_namespace") and not r["walls"].get("landlock_signal_scope"):
+        assert r["stdout"] == ""        # sent to the cell's init, which the kernel shields (see above)
+    else:
+        assert f"{how}: Operation not permitted" in r["stdout"]
     assert r["survivors"] == []
 
 
@@ -269,14 +277,15 @@ def test_the_caller_and_its_bench_server_are_out_of_reach_of_every_signalling_ca
 #include <sys/resource.h>
 #include <fcntl.h>
 #include <unistd.h>
-static void say(const char *what, long rc) { printf("%s %s\n", what, rc != -1 ? "REACHED" : errno == EPERM ? "EPERM" : errno == ESRCH ? "ESRCH" : "REACHED"); }
+static void say(const char *what, long rc) { printf("%s %s\n", what, rc != -1 ? "REACHED" : errno == EPERM ? "EPERM" : errno == ESRCH ? "ESRCH" : errno == ENOSYS ? "ENOSYS" : "REACHED"); }
 int main(int argc, char **argv) {
     (void) argc;
     pid_t caller = atoi(argv[1]), server = atoi(argv[2]);
     struct rlimit keep;
     say("kill caller", kill(caller, 0));
     say("kill server", kill(server, 0));
-    say("kill caller's group", kill(-getpgid(caller), 0));
+    pid_t group = getpgid(caller);         /* ESRCH where the caller has no pid (a PID namespace) */
+    say("kill caller's group", group == -1 ? -1 : kill(-group, 0));
     say("tgkill caller", syscall(SYS_tgkill, caller, caller, 0));
     say("tkill caller", syscall(SYS_tkill, caller, 0));
     say("prlimit caller", prlimit(caller, RLIMIT_NOFILE, NULL, &keep));
@@ -289,6 +298,7 @@ int main(int argc, char **argv) {
     lines = r.stdout.splitlines()
     # in a PID namespace of the cell's own, the caller's and the server's pids name nobody (ESRCH)
     refused = ("EPERM", "ESRCH") if r.walls.get("pid_namespace") else ("EPERM",)
+    refused += ("ENOSYS",)          # pidfd_open on a kernel before 5.3 (tools/confine linux-4.18): no such call
     assert len(lines) == 8 and all(line.endswith(refused) for line in lines), r.stdout
     assert_no_children()
 

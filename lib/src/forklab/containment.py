@@ -131,7 +131,16 @@ def _jump(code, k, jt, jf):
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def signal_filter(protected, arch=None, no_landlock=True, pid_namespace=False) -> bytes:
+def have_pidfd_send_signal() -> bool:
+    """Whether this kernel has pidfd_send_signal (Linux 5.1): asked with fd -1, EBADF says it exists.
+    Where it has none, the filter leaves it alone, so a program still sees the kernel's ENOSYS."""
+    libc.syscall.restype = ctypes.c_long
+    if libc.syscall(424, -1, 0, None, 0) == 0:
+        return True
+    return ctypes.get_errno() != ENOSYS
+
+
+def signal_filter(protected, arch=None, no_landlock=True, pid_namespace=False, pidfd_signal=True) -> bytes:
     """The filter: EPERM for a signal, trace or limit aimed at a protected pid (or -pgid) or at -1.
     In a PID namespace of the cell's own nothing outside has a pid the program could name, and -1
     means "every process of the cell": nothing is protected by number then. With neither Landlock's
@@ -149,7 +158,7 @@ def signal_filter(protected, arch=None, no_landlock=True, pid_namespace=False) -
             _stmt(BPF_LD_W_ABS, OFF_NR)]
     if a["x32_bit"]:
         prog += [_jump(BPF_JGE_K, a["x32_bit"], 0, 1), _stmt(BPF_RET_K, SECCOMP_RET_ERRNO | ENOSYS)]
-    if no_landlock and not pid_namespace:
+    if no_landlock and not pid_namespace and pidfd_signal:
         prog += [_jump(BPF_JEQ_K, a["pidfd_send_signal"], 0, 1), deny]
     if no_landlock:
         # ioctl(fd, FIOSETOWN or SIOCSPGRP, &pid): refused (Landlock's scope covers SIGIO where present)

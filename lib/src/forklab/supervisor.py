@@ -161,7 +161,9 @@ def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep, pid
     # decided here, in the supervisor, so the child only makes system calls
     abi = containment.landlock_abi()
     landlock = abi >= containment.ABI_WITH_SIGNAL_SCOPE
-    filters = {(scoped, in_ns): containment.signal_filter(protect, no_landlock=not scoped, pid_namespace=in_ns)
+    pidfd_signal = containment.have_pidfd_send_signal()
+    filters = {(scoped, in_ns): containment.signal_filter(protect, no_landlock=not scoped, pid_namespace=in_ns,
+                                                          pidfd_signal=pidfd_signal)
                for scoped in ((True, False) if landlock else (False,)) for in_ns in (True, False)}
 
     def setup():
