@@ -71,9 +71,13 @@ def _pid_namespaces_allowed() -> bool:
     throw-away child, so nothing here changes."""
     import subprocess
     import sys
-    probe = ("import ctypes, os, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-             "flags = 0x20000000 | (0 if os.geteuid() == 0 else 0x10000000)\n"
-             "sys.exit(0 if libc.unshare(flags) == 0 else 1)")
+    probe = ("import ctypes, os, sys\nfrom forklab import containment\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+             "uid, gid = os.getuid(), os.getgid()\n"
+             "if os.geteuid() != 0:\n"
+             "    if libc.unshare(0x10000000) != 0: sys.exit(1)\n"
+             "    for name, text in (('uid_map', f'{uid} {uid} 1'), ('setgroups', 'deny'), ('gid_map', f'{gid} {gid} 1')):\n"
+             "        open(f'/proc/self/{name}', 'w').write(text)\n"
+             "sys.exit(0 if containment.fresh_proc_allowed() else 1)   # a PID namespace with its own /proc")
     return subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 0
 
 

@@ -246,7 +246,7 @@ def protected_targets(me: int, extra=()) -> list:
 
 # --- private /tmp, /dev/shm and IPC ---------------------------------------------------------------
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
-MS_REC, MS_PRIVATE, MS_BIND, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 0x1000, 2, 4
+MS_REC, MS_PRIVATE, MS_BIND, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x4000, 1 << 18, 0x1000, 2, 4, 8
 O_PATH = 0o10000000
 
 
@@ -270,12 +270,9 @@ def private_tmp_and_ipc(keep=(), pid_namespace=False):
     folders. Folders under /tmp listed in `keep` (the cell's own folder) stay visible at the same
     path. With `pid_namespace`, the children of this process go into a new PID namespace too (see
     run_as_init). Returns False, with nothing changed, where namespaces are refused; "pid" when the
-    PID namespace was made as well, True otherwise."""
+    PID namespace was made as well, True otherwise (then PID_NAMESPACE_REFUSED[0] says why not)."""
     uid, gid = os.geteuid(), os.getegid()
-    tries = [CLONE_NEWNS | CLONE_NEWIPC]
-    if pid_namespace:
-        tries.insert(0, CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID)
-    for flags in tries:
+    for flags in (CLONE_NEWNS | CLONE_NEWIPC,):
         if uid == 0 and libc.unshare(flags) == 0:
             break
         if libc.unshare(flags | CLONE_NEWUSER) == 0:
@@ -301,12 +298,45 @@ def private_tmp_and_ipc(keep=(), pid_namespace=False):
         if not _mount(f"/proc/self/fd/{fd}", real, None, MS_BIND | MS_REC):
             raise OSError(ctypes.get_errno(), f"could not keep {real} in the cell's /tmp")
         os.close(fd)
-    return "pid" if flags & CLONE_NEWPID else True
+    if not pid_namespace:
+        return True
+    # Only where the namespace could have a /proc of its own: with the machine's /proc, getpid() would
+    # name another process's /proc entry (a container's masked /proc refuses a fresh one)
+    if not fresh_proc_allowed():
+        PID_NAMESPACE_REFUSED[0] = "a fresh /proc is refused here (a container's masked /proc)"
+        return True
+    if libc.unshare(CLONE_NEWPID) != 0:
+        PID_NAMESPACE_REFUSED[0] = f"unshare(CLONE_NEWPID): {os.strerror(ctypes.get_errno())}"
+        return True
+    return "pid"
+
+
+PID_NAMESPACE_REFUSED = [None]
+
+
+def fresh_proc_allowed() -> bool:
+    """Whether PID 1 of a new PID namespace made here may mount its own /proc: the kernel refuses it
+    where the mounted /proc is not fully visible (fs/namespace.c, mount_too_revealing - a container's
+    read-only and masked /proc paths). Tried by throw-away children, in a throw-away PID and mount
+    namespace: nothing here changes."""
+    probe = os.fork()
+    if probe == 0:
+        code = 1
+        if libc.unshare(CLONE_NEWPID) == 0:
+            init = os.fork()
+            if init == 0:
+                ok = (libc.unshare(CLONE_NEWNS) == 0 and _mount(None, "/", None, MS_REC | MS_PRIVATE)
+                      and _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC))
+                os._exit(0 if ok else 1)
+            _, status = os.waitpid(init, 0)
+            code = os.waitstatus_to_exitcode(status)
+        os._exit(code)
+    _, status = os.waitpid(probe, 0)
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 # --- a PID namespace of the cell's own, with an init of ours -------------------------------------
 PR_SET_PDEATHSIG = 1
-MS_NOEXEC = 8
 
 
 def _quiet_fds(keep) -> None:

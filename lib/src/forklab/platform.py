@@ -163,7 +163,8 @@ def _cell_wall_probes() -> list:
             Probe(CELL_PID_NAMESPACE, pidns,
                   ("tried: a cell runs in a PID namespace of its own" + ("" if walls.get("own_proc") else
                    ", but its /proc could not be remounted (it shows the machine's processes)")) if pidns
-                  else "tried: a PID namespace for the cell is refused here"),
+                  else "tried: a PID namespace for the cell is refused here"
+                  + (f" ({walls['pid_namespace_refused']})" if walls.get("pid_namespace_refused") else "")),
             Probe(CELL_PRIVATE_TMP, tmp, "tried: a cell gets its own /tmp, /dev/shm and System V IPC" if tmp
                   else "tried: a mount and IPC namespace for the cell is refused "
                        + (f"({walls['private_tmp_ipc_error']})" if walls.get("private_tmp_ipc_error") else "here"))]

@@ -188,6 +188,8 @@ def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep, pid
                 made = containment.private_tmp_and_ipc(keep, pid_namespace)
                 walls["private_tmp_ipc"] = bool(made)
                 walls["pid_namespace"] = made == "pid"
+                if pid_namespace and made and made != "pid":
+                    walls["pid_namespace_refused"] = containment.PID_NAMESPACE_REFUSED[0]
             except OSError as e:
                 walls["private_tmp_ipc_error"] = str(e)
         if walls["pid_namespace"]:
