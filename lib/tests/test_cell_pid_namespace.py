@@ -75,7 +75,8 @@ def _pid_namespaces_allowed() -> bool:
              "uid, gid = os.getuid(), os.getgid()\n"
              "if os.geteuid() != 0:\n"
              "    if libc.unshare(0x10000000) != 0: sys.exit(1)\n"
-             "    for name, text in (('uid_map', f'{uid} {uid} 1'), ('setgroups', 'deny'), ('gid_map', f'{gid} {gid} 1')):\n"
+             "    for name, text in (('uid_map', f'{uid} {uid} 1'), ('setgroups', 'deny'),\n"
+             "                       ('gid_map', f'{gid} {gid} 1')):\n"
              "        open(f'/proc/self/{name}', 'w').write(text)\n"
              "sys.exit(0 if containment.fresh_proc_allowed() else 1)   # a PID namespace with its own /proc")
     return subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 0

@@ -441,13 +441,14 @@ def _parse_magic_line(line: str) -> dict:
         ns = parser.parse_args(tokens)
     except SystemExit:
         raise ValueError(f"%%c options are --timeout S, --max-procs N, --args \"...\", --stdin \"...\", "
-                         f"--cflags \"...\", --out VAR, --host-pids, --needs {'|'.join(NEEDS)}, --reference NAME; got: {line!r}") from None
+                         f"--cflags \"...\", --out VAR, --host-pids, --needs {'|'.join(NEEDS)}, --reference NAME; "
+                         f"got: {line!r}") from None
     if ns.out is not None and not ns.out.isidentifier():
         raise ValueError(f"%%c --out needs a Python variable name, such as --out run; got: {ns.out!r}")
     stdin = _unescape(ns.stdin) if ns.stdin is not None else None
     return {"timeout": ns.timeout, "max_procs": ns.max_procs, "args": shlex.split(ns.args),
-            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference, "out": ns.out,
-            "host_pids": ns.host_pids}
+            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference,
+            "out": ns.out, "host_pids": ns.host_pids}
 
 
 def _unescape(text: str) -> str:
