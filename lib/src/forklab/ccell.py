@@ -19,16 +19,23 @@ orphans included. A hard cap backs the count up (a pids cgroup as root, RLIMIT_N
 see supervisor.py for why). The program's stdout and stderr are pipes read by the supervisor, which
 keeps the first MiB of each and drops the rest; its stdin is /dev/null unless `stdin` is given.
 
-Walls (containment.py; `forklab.platform_report()` says which hold here): the program cannot kill,
-tgkill, ptrace, process_vm_* or limit its supervisor, the Jupyter kernel or the bench server by pid,
-and `kill(-1, ...)` is refused (a seccomp filter, everywhere). Without Landlock it can still signal
-them, or any program of the student's, through pidfd_send_signal on an opened /proc/PID, signal other
-programs of the student's by pid, and write the Jupyter kernel's /proc/PID/mem; a Landlock signal
-scope (Linux 6.12+) closes these and keeps every signal inside the cell. It does *not* run in a PID
-namespace of its own: it sees the machine's real pids, which the lessons print. Where a mount and IPC
+Walls (containment.py; `forklab.platform_report()` says which hold here): where the platform allows
+one (root, or unprivileged user namespaces; not Docker's default profile), the program runs in a **PID
+namespace of its own** as PID 2, under a small init of the course's (PID 1): it sees small pids, its
+orphans go to that init, /proc shows only the cell's processes, and `kill(-1, ...)` reaches only the
+cell. `--host-pids` (`run_c(..., host_pids=True)`) runs it beside its supervisor instead, with the
+machine's real pids and the supervisor (a subreaper) adopting its orphans - for the lessons whose
+answer is the supervisor. Everywhere the program cannot kill, tgkill, ptrace, process_vm_* or limit
+its supervisor, the Jupyter kernel or the bench server by pid (a seccomp filter), and without a PID
+namespace `kill(-1, ...)` is refused. A Landlock signal scope (Linux 6.12+) keeps every signal inside
+the cell; without it and without a PID namespace, pidfd_send_signal is refused (the filter cannot tell
+a pidfd of the program's child from an opened /proc/PID of the kernel), a Landlock domain (5.13+) keeps
+ptrace and /proc/PID/mem of the kernel out of reach, and a signal by pid to another program of the
+student's stays possible. Where a mount and IPC
 namespace may be made, it has its own /tmp, /dev/shm and System V IPC, gone with the cell; elsewhere
-the System V objects it made or used are removed after it (a semaphore set never changed and a queue
-never used name no process and stay; see leftovers.py), and files it leaves in /tmp or /dev/shm stay.
+the System V objects it made or used are removed after it, and what names no process (files and folders
+in /tmp or /dev/shm, a semaphore set or queue nobody used) is removed if the student made it while the
+cell ran and nothing holds it open (not for root; see leftovers.py). Its TMPDIR is the cell's folder.
 The compiler runs under the same supervisor and walls (60 s at most); options that would make it run
 other programs (-wrapper, -fplugin, -B, -specs, @file...) are refused. `max_procs` is clamped to
 the hard RLIMIT_NPROC of the server, with a note.
@@ -297,7 +304,8 @@ def _wait(proc: subprocess.Popen, timeout: float) -> None:
     proc.wait(timeout=5)                    # it has ended: this only reaps it
 
 
-def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=None, private_tmp=False):
+def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=None, private_tmp=False,
+                pid_namespace=False):
     """Run any program under the supervisor; returns (stdout, stderr, supervisor report dict).
     Every wait here is bounded: the supervisor has timeout + SUPERVISOR_GRACE seconds to report."""
     timeout = check_timeout(timeout)
@@ -312,6 +320,8 @@ def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=No
             cmd += ["--protect", str(pid)]
         if private_tmp:
             cmd += ["--private-tmp"]
+        if private_tmp and pid_namespace:
+            cmd += ["--pid-namespace"]
         if stdin is not None:
             stdin_file = Path(tmp) / "stdin"
             stdin_file.write_bytes(stdin.encode() if isinstance(stdin, str) else stdin)
@@ -361,11 +371,11 @@ def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=No
 
 
 def run_supervised(argv, *, stdin=None, timeout: float = 5.0, max_procs: int = 64, cwd=None,
-                   env=None, private_tmp: bool = False) -> CResult:
+                   env=None, private_tmp: bool = False, pid_namespace: bool = False) -> CResult:
     """Run a program that needs no compiling under the supervisor: the one place its report
     becomes a CResult (for C cells, process trees and graded programs alike)."""
     out, err, status = run_program(argv, stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=cwd, env=env,
-                                   private_tmp=private_tmp)
+                                   private_tmp=private_tmp, pid_namespace=pid_namespace)
     return CResult(stdout=out, stderr=err, returncode=status.get("returncode"), compiled=True,
                    timed_out=bool(status.get("timed_out")),
                    too_many_procs=bool(status.get("too_many_procs")),
@@ -378,8 +388,10 @@ def run_supervised(argv, *, stdin=None, timeout: float = 5.0, max_procs: int = 6
 
 
 def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: int = 64,
-          cflags=()) -> CResult:
-    """Compile `source` (a complete C program) with warnings on and run it in the sandbox."""
+          cflags=(), host_pids: bool = False) -> CResult:
+    """Compile `source` (a complete C program) with warnings on and run it in the sandbox: in a PID
+    namespace of its own where the platform allows one, unless `host_pids` (the lessons on
+    subreapers, whose answer is the supervisor, a process outside any namespace of the cell)."""
     timeout = check_timeout(timeout)
     max_procs, note = max_procs_allowed(max_procs)
     if isinstance(args, str):
@@ -392,8 +404,9 @@ def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: 
             return CResult(compile_output=compile_output, max_procs=max_procs, timeout=timeout,
                            notes=[note] if note else [])
         # run as ./cell in its folder: with a private /tmp, that folder is the only one kept visible
+        # TMPDIR: mkstemp() and friends put their files in the cell's folder, removed with it
         result = run_supervised(["./cell", *args], stdin=stdin, timeout=timeout, max_procs=max_procs, cwd=tmp,
-                                private_tmp=True)
+                                env=dict(os.environ, TMPDIR=tmp), private_tmp=True, pid_namespace=not host_pids)
     result.compile_output = compile_output
     result.command = ["./cell", *map(str, args)]
     result.notes = [note] if note else []
@@ -415,6 +428,7 @@ def _parse_magic_line(line: str) -> dict:
     parser.add_argument("--needs", action="append", default=[], choices=NEEDS)   # see forklab.references
     parser.add_argument("--reference", default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--host-pids", action="store_true")
     # "--cflags -O1": glue each option to its value, so a value may start with "-".
     tokens, words = [], shlex.split(line)
     while words:
@@ -427,12 +441,14 @@ def _parse_magic_line(line: str) -> dict:
         ns = parser.parse_args(tokens)
     except SystemExit:
         raise ValueError(f"%%c options are --timeout S, --max-procs N, --args \"...\", --stdin \"...\", "
-                         f"--cflags \"...\", --out VAR, --needs {'|'.join(NEEDS)}, --reference NAME; got: {line!r}") from None
+                         f"--cflags \"...\", --out VAR, --host-pids, --needs {'|'.join(NEEDS)}, --reference NAME; "
+                         f"got: {line!r}") from None
     if ns.out is not None and not ns.out.isidentifier():
         raise ValueError(f"%%c --out needs a Python variable name, such as --out run; got: {ns.out!r}")
     stdin = _unescape(ns.stdin) if ns.stdin is not None else None
     return {"timeout": ns.timeout, "max_procs": ns.max_procs, "args": shlex.split(ns.args),
-            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference, "out": ns.out}
+            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference,
+            "out": ns.out, "host_pids": ns.host_pids}
 
 
 def _unescape(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform as _platform
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import CloneRefused, ForklabError
 from .explain import UNCONFINED_HINT, confinement
@@ -140,6 +141,7 @@ def platform_report() -> PlatformReport:
 # --- what contains a %%c cell's program here (issue 17; forklab/containment.py) -------------------
 CELL_SIGNAL_SCOPE = "cell signal scope"
 CELL_PRIVATE_TMP = "cell own /tmp"
+CELL_PID_NAMESPACE = "cell own PIDs"
 
 
 def _cell_wall_probes() -> list:
@@ -147,38 +149,70 @@ def _cell_wall_probes() -> list:
     went up around it."""
     from .ccell import run_supervised
     try:
-        walls = run_supervised(["/bin/true"], timeout=5, max_procs=4, private_tmp=True).walls
+        walls = run_supervised(["/bin/true"], timeout=5, max_procs=4, private_tmp=True, pid_namespace=True).walls
     except OSError as e:
         walls = {"error": str(e)}
     scope = walls.get("landlock_signal_scope", False)
     tmp = walls.get("private_tmp_ipc", False)
+    pidns = walls.get("pid_namespace", False)
+    ptrace = walls.get("landlock_ptrace_scope", False)
     return [Probe(CELL_SIGNAL_SCOPE, scope, "tried: Landlock keeps a cell's signals inside the cell" if scope
-                  else "tried: Landlock's signal scope (Linux 6.12) is missing or refused here"),
+                  else "tried: Landlock's signal scope (Linux 6.12) is missing or refused here"
+                  + ("; a Landlock domain (Linux 5.13) still keeps ptrace and /proc/PID/mem inside the cell"
+                     if ptrace else "")),
+            Probe(CELL_PID_NAMESPACE, pidns,
+                  ("tried: a cell runs in a PID namespace of its own" + ("" if walls.get("own_proc") else
+                   ", but its /proc could not be remounted (it shows the machine's processes)")) if pidns
+                  else "tried: a PID namespace for the cell is refused here"
+                  + (f" ({walls['pid_namespace_refused']})" if walls.get("pid_namespace_refused") else "")),
             Probe(CELL_PRIVATE_TMP, tmp, "tried: a cell gets its own /tmp, /dev/shm and System V IPC" if tmp
                   else "tried: a mount and IPC namespace for the cell is refused "
                        + (f"({walls['private_tmp_ipc_error']})" if walls.get("private_tmp_ipc_error") else "here"))]
 
 
+@lru_cache(maxsize=None)
+def cell_pidfd_signal_forbidden() -> str | None:
+    """Why a C cell's program may not call pidfd_send_signal here (None: it may): where it has neither
+    Landlock's signal scope nor a PID namespace of its own, the cell's seccomp filter refuses it."""
+    probes = {p.name: p.works for p in _cell_wall_probes()}
+    if probes[CELL_SIGNAL_SCOPE] or probes[CELL_PID_NAMESPACE]:
+        return None
+    return ("a C cell here has neither Landlock's signal scope (Linux 6.12) nor a PID namespace of its own, so "
+            "its seccomp filter refuses pidfd_send_signal(): a filter cannot tell a pidfd of the program's own "
+            "child from an opened /proc/PID of your Jupyter kernel, which it must never signal")
+
+
 def _cell_wall_consequences(works: dict) -> list:
     out = []
+    if works[CELL_PID_NAMESPACE]:
+        out.append("a %%c program runs in a PID namespace of its own, as PID 2 under a small init of the "
+                   "course's (PID 1): it sees small pids, its orphans go to that init, /proc shows only the "
+                   "cell's processes, and kill(-1, ...) reaches only the cell; your kernel, the bench server and "
+                   "your other programs have no pid it could name (%%c --host-pids runs it beside its "
+                   "supervisor instead, with the real pids)")
     if works[CELL_SIGNAL_SCOPE]:
-        out.append("a %%c program may signal and trace only processes of its own cell (a Landlock scope), "
-                   "and kill(-1, ...) is refused: your kernel, the bench server and your other programs are out of reach")
-    else:
+        out.append("a %%c program may signal and trace only processes of its own cell (a Landlock scope)"
+                   + ("" if works[CELL_PID_NAMESPACE] else ", and kill(-1, ...) is refused")
+                   + ": your kernel, the bench server and your other programs are out of reach")
+    elif not works[CELL_PID_NAMESPACE]:
         out.append("a %%c program cannot kill, tgkill, ptrace or process_vm_* its supervisor, your Jupyter kernel "
-                   "or the bench server by pid, and kill(-1, ...) is refused (a seccomp filter); it can still "
-                   "signal them, or any program of yours, through pidfd_send_signal on an opened /proc/PID, "
-                   "signal other programs of yours by pid, and write your Jupyter kernel's /proc/PID/mem; "
-                   "Landlock's signal scope (Linux 6.12) closes these")
-    out.append("a %%c program does not run in a PID namespace of its own: it sees the real pids, which the "
-               "lessons on getpid(), getppid() and orphans print (see docs/architecture.md, issue 17)")
+                   "or the bench server by pid, and kill(-1, ...) and pidfd_send_signal are refused (a seccomp "
+                   "filter: without Landlock's signal scope, Linux 6.12, it cannot tell a pidfd of the program's "
+                   "own child from an opened /proc/PID of your kernel); it can still signal other programs of "
+                   "yours by pid, and, where Landlock is missing (Linux before 5.13, or refused by an old "
+                   "container profile), write your Jupyter kernel's /proc/PID/mem; elsewhere a Landlock domain "
+                   "keeps ptrace and /proc/PID/mem inside the cell")
+    if not works[CELL_PID_NAMESPACE]:
+        out.append("a %%c program does not run in a PID namespace of its own here: it sees the real pids, and "
+                   "its orphans go to its supervisor, a child subreaper (see docs/architecture.md, issue 17)")
     if works[CELL_PRIVATE_TMP]:
         out.append("a %%c program has its own /tmp, /dev/shm and System V IPC: what it leaves there disappears with it")
     else:
         out.append("a %%c program shares /tmp and /dev/shm with you (no mount namespace here): System V shared "
                    "memory it made is removed after the cell, and so are semaphore sets and message queues it "
-                   "used (a semaphore set never changed, a queue never sent to or received from, names no "
-                   "process and stays); files it leaves in /tmp or /dev/shm stay")
+                   "used; what names no process (files in /tmp or /dev/shm, an unused set or queue) is removed if "
+                   "you made it while the cell ran and nothing holds it open (not for root: see "
+                   "docs/architecture.md)")
     return out
 
 

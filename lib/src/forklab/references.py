@@ -137,11 +137,13 @@ def _allows(need: str) -> tuple[str, str] | None:
     if need == "pidfd":
         try:
             os.close(os.pidfd_open(os.getpid()))
-            return None
         except (OSError, AttributeError) as e:
             f = forbidden_by(OSError(_errno.ENOSYS, "", "pidfd_open()")) if isinstance(e, AttributeError) or \
                 e.errno == _errno.ENOSYS else None
             return (f.what, f.because) if f else None
+        from .platform import cell_pidfd_signal_forbidden
+        because = cell_pidfd_signal_forbidden()
+        return ("pidfd_send_signal() in a C cell", because) if because else None
     if need in PROC_NEEDS:
         from .platform import ns_last_pid_forbidden, proc_mount_forbidden
         because = ns_last_pid_forbidden() if need == "ns-last-pid" else proc_mount_forbidden()

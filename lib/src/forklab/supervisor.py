@@ -25,8 +25,10 @@ that the supervisor gets the CPU back from a program that keeps it busy.
 The program's stdout and stderr are pipes read here (the first --output-limit bytes of each are kept
 in --output DIR, the rest is read and dropped), and the program starts behind the walls of
 containment.py (no signal, trace or limit can reach us or our ancestors; its own /tmp, /dev/shm and
-IPC where allowed); where it has no IPC namespace, the System V objects its processes made are
-removed at the end (leftovers.py). SIGTERM from the caller ends the cell now (an interrupt).
+IPC where allowed; with --pid-namespace, its own PID namespace too, where the program is PID 2 under
+an init of ours - containment.run_as_init - which reports the program's status through a pipe); where
+it has no IPC namespace, what its processes left is removed at the end (leftovers.py). SIGTERM from
+the caller ends the cell now (an interrupt).
 
 Only the standard library and procstat.py, containment.py, leftovers.py beside it: this file runs
 without importing forklab (quick to start).
@@ -150,13 +152,19 @@ def _real_uid(pid) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
 
 
-def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep):
+def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep, pid_namespace=False,
+                  main_status_fd=None):
     """Runs in the program's process just before exec (the supervisor is single-threaded): the
-    process cap, then the walls (containment.py). What went up is written to walls_fd, as JSON."""
+    process cap, then the walls (containment.py). What went up is written to walls_fd, as JSON.
+    With pid_namespace, this process becomes the door to a PID namespace whose init (of ours)
+    forks the program and writes its wait status to main_status_fd (containment.run_as_init)."""
     # decided here, in the supervisor, so the child only makes system calls
-    landlock = containment.landlock_abi() >= containment.ABI_WITH_SIGNAL_SCOPE
-    filters = {scoped: containment.signal_filter(protect, no_landlock=not scoped)
-               for scoped in ((True, False) if landlock else (False,))}
+    abi = containment.landlock_abi()
+    landlock = abi >= containment.ABI_WITH_SIGNAL_SCOPE
+    pidfd_signal = containment.have_pidfd_send_signal()
+    filters = {(scoped, in_ns): containment.signal_filter(protect, no_landlock=not scoped, pid_namespace=in_ns,
+                                                          pidfd_signal=pidfd_signal)
+               for scoped in ((True, False) if landlock else (False,)) for in_ns in (True, False)}
 
     def setup():
         if cgroup:
@@ -173,18 +181,29 @@ def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep):
                 f.write("1000")
         except OSError:
             pass
-        walls = {"private_tmp_ipc": False}
+        walls = {"private_tmp_ipc": False, "pid_namespace": False}
         containment.dumpable_again()
         if private_tmp:
             try:
-                walls["private_tmp_ipc"] = containment.private_tmp_and_ipc(keep)
+                made = containment.private_tmp_and_ipc(keep, pid_namespace)
+                walls["private_tmp_ipc"] = bool(made)
+                walls["pid_namespace"] = made == "pid"
+                if pid_namespace and made and made != "pid":
+                    walls["pid_namespace_refused"] = containment.PID_NAMESPACE_REFUSED[0]
             except OSError as e:
                 walls["private_tmp_ipc_error"] = str(e)
+        if walls["pid_namespace"]:
+            walls["own_proc"] = containment.run_as_init(main_status_fd)     # returns in the program only
         if not containment.no_new_privs():
             walls["error"] = "the kernel refused no_new_privs (prctl), which the cell's walls need"
         else:
             walls["landlock_signal_scope"] = landlock and containment.scope_signals()
-            walls["seccomp_signal_filter"] = containment.install_filter(filters[walls["landlock_signal_scope"]])
+            # without the scope (Linux 5.13-6.11) and without a PID namespace, any Landlock domain still
+            # keeps ptrace and /proc/PID/mem of the Jupyter kernel out of reach
+            walls["landlock_ptrace_scope"] = walls["landlock_signal_scope"] or (
+                not walls["pid_namespace"] and abi >= 1 and containment.landlock_domain())
+            walls["seccomp_signal_filter"] = containment.install_filter(
+                filters[walls["landlock_signal_scope"], walls["pid_namespace"]])
             if not walls["seccomp_signal_filter"]:
                 walls["error"] = ("the kernel refused the cell's seccomp filter (is CONFIG_SECCOMP_FILTER "
                                   "off?): the program would be able to signal its supervisor, so it is not run")
@@ -194,8 +213,28 @@ def program_setup(cgroup, nproc_limit, walls_fd, protect, private_tmp, keep):
     return setup
 
 
+def read_main_status(status: dict, fd) -> None:
+    """In a PID namespace the program is init's child: init writes its wait status to a pipe."""
+    if fd is None or status["returncode"] is not None:
+        return
+    try:
+        data = os.read(fd, 4)
+    except BlockingIOError:
+        return
+    if len(data) == 4:
+        wstatus = int.from_bytes(data, sys.byteorder, signed=True)
+        status["main_ended_at"] = time.monotonic()
+        status["returncode"] = (-os.WTERMSIG(wstatus) if os.WIFSIGNALED(wstatus)
+                                else os.WEXITSTATUS(wstatus))
+
+
+MAIN_STATUS = [None]    # the pipe init writes the program's wait status to (PID namespace only)
+
+
 def reap(status: dict, main_pid: int) -> bool:
-    """Reap every child that has ended; record the main program's status. False once none is left."""
+    """Reap every child that has ended; record the main program's status. False once none is left.
+    (In a PID namespace main_pid is the door: its end only tells that init and the cell are gone.)"""
+    read_main_status(status, MAIN_STATUS[0])
     while True:
         try:
             pid, wstatus = os.waitpid(-1, os.WNOHANG)
@@ -204,7 +243,8 @@ def reap(status: dict, main_pid: int) -> bool:
         if pid == 0:
             return True
         status["reaped"] += 1
-        if pid == main_pid:
+        read_main_status(status, MAIN_STATUS[0])
+        if pid == main_pid and status["returncode"] is None:
             status["main_ended_at"] = time.monotonic()
             status["returncode"] = (-os.WTERMSIG(wstatus) if os.WIFSIGNALED(wstatus)
                                     else os.WEXITSTATUS(wstatus))
@@ -293,7 +333,7 @@ STOP = []   # set by SIGTERM: the caller was interrupted and wants the cell ende
 
 
 def supervise(argv: list, timeout: float, max_procs: int, stdin_path, output_dir, output_limit: int,
-              protect, private_tmp: bool, cwd) -> dict:
+              protect, private_tmp: bool, cwd, pid_namespace: bool = False) -> dict:
     status = {"returncode": None, "main_ended_at": None, "timed_out": False, "too_many_procs": False,
               "max_seen": 0, "reaped": 0, "subreaper": set_subreaper(), "start_error": None,
               "we_killed": False, "interrupted": False, "out_of_memory": False, "walls": {},
@@ -311,17 +351,24 @@ def supervise(argv: list, timeout: float, max_procs: int, stdin_path, output_dir
     walls_r, walls_w = os.pipe()
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     ipc_before = leftovers.snapshot()
+    files_before = leftovers.files_snapshot() if private_tmp else None
+    started = time.time()
     ooms_before = oom_kills()
     targets = containment.protected_targets(me, protect)
+    main_r = main_w = None
+    if pid_namespace and private_tmp:
+        main_r, main_w = os.pipe()
+        os.set_blocking(main_r, False)
+        MAIN_STATUS[0] = main_r
     try:
         proc = subprocess.Popen(argv, stdin=stdin, stdout=out_w, stderr=err_w, cwd=cwd,
                                 start_new_session=True, close_fds=True,
                                 preexec_fn=program_setup(cgroup, nproc, walls_w, targets, private_tmp,
-                                                         [cwd or os.getcwd()]))
+                                                         [cwd or os.getcwd()], pid_namespace, main_w))
     except (OSError, subprocess.SubprocessError) as e:
         proc, error = None, f"{type(e).__name__}: {e}"
     finally:
-        for fd in (out_w, err_w, walls_w):     # ours closed: only the program holds these now
+        for fd in (out_w, err_w, walls_w, main_w):     # ours closed: only the program holds these now
             if fd is not None:
                 os.close(fd)
         if stdin_path:
@@ -336,7 +383,9 @@ def supervise(argv: list, timeout: float, max_procs: int, stdin_path, output_dir
         return status
     try:
         status["program_pid"] = proc.pid
-        seen = watch(proc, status, me, timeout, max_procs, output)
+        # in a PID namespace two processes of ours stand between us and the program: the door and init
+        helpers = 2 if status["walls"].get("pid_namespace") else 0
+        seen = watch(proc, status, me, timeout, max_procs, output, helpers)
         output.drain(2.0)
         if output_dir:
             output.save(output_dir)
@@ -345,7 +394,10 @@ def supervise(argv: list, timeout: float, max_procs: int, stdin_path, output_dir
                 and oom_kills() > ooms_before):
             status["out_of_memory"] = True
         if not status["walls"].get("private_tmp_ipc"):
-            status["removed"] = leftovers.remove_made_by(seen, ipc_before)
+            status["removed"] = leftovers.remove_made_by(seen, ipc_before, started if private_tmp else None,
+                                                         os.getuid())
+            if files_before is not None:
+                status["removed"] += leftovers.remove_new_files(files_before, started, os.getuid())
         return status
     finally:
         if cgroup:
@@ -386,7 +438,7 @@ def oom_kills() -> int:
     return n
 
 
-def watch(proc, status, me, timeout, max_procs, output) -> set:
+def watch(proc, status, me, timeout, max_procs, output, helpers=0) -> set:
     """Follow the program until nothing of it is left; returns every pid seen (for leftovers)."""
     proc.returncode = 0  # we reap with os.waitpid ourselves: keep Popen from trying later
     pgid = proc.pid
@@ -398,7 +450,7 @@ def watch(proc, status, me, timeout, max_procs, output) -> set:
             break
         below = descendants(me)
         seen.update(below)
-        alive = len(below)
+        alive = max(0, len(below) - helpers)
         status["max_seen"] = max(status["max_seen"], alive)
         if alive > max_procs:
             status["too_many_procs"] = True
@@ -423,10 +475,14 @@ def watch(proc, status, me, timeout, max_procs, output) -> set:
 def main(args: list) -> int:
     timeout, max_procs, report, stdin_path = 5.0, 64, None, None
     output_dir, output_limit, protect, private_tmp, cwd = None, 1 << 20, [], False, None
+    pid_namespace = False
     while args and args[0] != "--":
         opt = args.pop(0)
         if opt == "--private-tmp":
             private_tmp = True
+            continue
+        if opt == "--pid-namespace":
+            pid_namespace = True
             continue
         val = args.pop(0)
         if opt == "--timeout":
@@ -452,7 +508,7 @@ def main(args: list) -> int:
     containment.not_dumpable()          # before the program exists: it may never trace us
     signal.signal(signal.SIGTERM, lambda *_: STOP.append(True))
     status = supervise(argv, timeout, max_procs, stdin_path, output_dir, output_limit, protect,
-                       private_tmp, cwd)
+                       private_tmp, cwd, pid_namespace)
     with open(report, "w") as f:
         json.dump(status, f)
     return 0
