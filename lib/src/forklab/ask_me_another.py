@@ -257,6 +257,7 @@ class OutputOrderAsk:
         self.widget = w.VBox([self.heading, self.code, self.prompt, self.ticks,
                               w.HBox([self.check_button, self.run_button, self.another]),
                               self.status, self.answer_box, self.runs_box])
+        self.widget.add_class("forklab-ask-order")
         self.ask(seed)
 
     def ask(self, seed: int | None) -> oo.Program:
@@ -390,6 +391,7 @@ class FlagSetAsk:
         self.widget = w.VBox([self.heading, self.call, self.prompt, self.choices_box,
                               w.HBox([self.check_button, self.another]), self.status, self.answer_box,
                               self.picture])
+        self.widget.add_class("forklab-ask-flags")
         self.ask(seed)
 
     def ask(self, seed: int | None) -> tuple[str, ...]:
