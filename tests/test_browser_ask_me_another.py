@@ -9,6 +9,7 @@ line; and axe-core finds no serious or critical violation in either widget after
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,13 @@ import pytest
 
 from conftest import axe_violations
 from test_browser import CATCH_UP_MS, IDLE, LAPTOP, start_lab
+
+
+def _shot(locator, name: str) -> None:
+    """A picture of the widget for a person to look at, when FORKLAB_ASK_SHOTS names a folder."""
+    folder = os.environ.get("FORKLAB_ASK_SHOTS")
+    if folder:
+        locator.screenshot(path=str(Path(folder, name)))
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +82,7 @@ def test_both_widgets_from_the_keyboard_answer_only_after_the_prediction(browser
         page.keyboard.press("Enter")
         expect(status).to_contain_text("none that the model calls impossible", timeout=60000)
         assert order.get_by_role("table").count() == 1
+        _shot(order, "output_order.png")
         problems = axe_violations(page, axe, ".forklab-ask-order")
         assert problems == [], "the output-order widget:\n" + "\n".join(problems)
 
@@ -98,6 +107,7 @@ def test_both_widgets_from_the_keyboard_answer_only_after_the_prediction(browser
         expect(flags.locator('[role="status"]')).to_contain_text("Right: every row", timeout=CATCH_UP_MS)
         expect(flags.locator('.fl-row[data-resource="memory"]')).to_have_attribute("data-word", "shared",
                                                                                     timeout=CATCH_UP_MS)
+        _shot(flags, "flag_set.png")
         problems = axe_violations(page, axe, ".forklab-ask-flags")
         assert problems == [], "the flag-set widget:\n" + "\n".join(problems)
     finally:

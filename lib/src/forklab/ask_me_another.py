@@ -282,6 +282,8 @@ class OutputOrderAsk:
 
     def tick(self, *orders: str) -> None:
         """Tick these orders (each like "A C B") and untick the others - what clicking the boxes does."""
+        if self.checked is not None:
+            raise RuntimeError("this question was checked already: ask(None) (Ask me another) draws a new one")
         wanted = {oo.parse_order(o, self.program.letters()) for o in orders}
         offered = ", ".join(repr(oo.show_order(o)) for o in self.candidates)
         for o in wanted:
