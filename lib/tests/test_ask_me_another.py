@@ -92,6 +92,8 @@ def test_a_wrong_tick_is_named_with_its_reason():
     assert oo.show_order(impossible) in ask.status.text and "1 of 5 wrong" in ask.status.text
     assert f"<b>{oo.show_order(impossible)}</b> (ticked, WRONG): cannot happen." in ask.answer_box.value
     assert all(b.disabled for b in ask.boxes) and ask.check_button.disabled and not ask.run_button.disabled
+    with pytest.raises(RuntimeError, match="checked already"):
+        ask.tick(*right)
 
     again = am.ask_me_another("output order", seed=5)
     again.tick(*right)
