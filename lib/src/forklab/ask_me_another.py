@@ -478,7 +478,7 @@ class FlagSetAsk:
             for row in ROWS:
                 v, flag = res[row], _controls(row)
                 said = predicted.get(row) if isinstance(predicted, dict) else None
-                cause = f"{flag} is {'in' if flag in self.flags else 'not in'} the set: {FLAGS[flag].does}"
+                cause = f"{flag} ({FLAGS[flag].does}) is {'in' if flag in self.flags else 'not in'} the set"
                 mark = "" if not isinstance(predicted, dict) else \
                     " (not predicted)" if said is None else f" (you said {said}, {_mark(said == v.word)})"
                 items.append(f"<li><b>{html.escape(row)}</b>: {html.escape(v.word)}{mark} - {html.escape(cause)}</li>")
