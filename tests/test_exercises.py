@@ -26,7 +26,8 @@ NAMES = sorted(p.name for p in SOLUTIONS.glob("[0-9]*.ipynb"))
 LESSONS = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombies_orphans", "05_exec_and_spawn",
           "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers",
           "11_inside_the_kernel", "13_fork_and_threads",
-          "14_a_mini_shell", "15_when_fork_fails", "16_pidfd_and_pid1", "17_the_cost_model"]
+          "14_a_mini_shell", "15_when_fork_fails", "16_pidfd_and_pid1", "17_the_cost_model",
+          "18_sessions_and_job_control"]
 # Named apart from the lesson they go with: two tabs "01_fork.ipynb" could not be told apart at a glance,
 # and a prefix survives JupyterLab's cutting of long tab names ("10_exercises_namespaces_a...").
 COURSE = [f"{n[:3]}exercises_{n[3:]}" for n in LESSONS]
@@ -267,6 +268,16 @@ SLIPS = {
                           "    slope = (times_us[-1] - times_us[0]) / (sizes_mib[-1] - sizes_mib[0])\n"
                           "    return times_us[0] - slope * sizes_mib[0], slope"),
         "ex17-3-answer": "grows = {'fork'}",
+    },
+    "18_exercises_sessions_and_job_control.ipynb": {   # waitpid() without WUNTRACED: Ctrl-Z leaves the shell waiting
+        "ex18-2-answer": ('RUN_FOREGROUND_BODY = r"""\n    pid_t pid = fork();\n    if (pid == -1) return -1;\n'
+                          '    if (pid == 0) {\n        setpgid(0, 0);\n        tcsetpgrp(tty, getpid());\n'
+                          '        int s[] = { SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU };\n'
+                          '        for (int i = 0; i < 5; i++) signal(s[i], SIG_DFL);\n'
+                          '        execvp(argv[0], argv);\n        _exit(127);\n    }\n'
+                          '    setpgid(pid, pid);\n    tcsetpgrp(tty, pid);\n    int status;\n'
+                          '    if (waitpid(pid, &status, 0) == -1) status = -1;\n'
+                          '    tcsetpgrp(tty, getpgrp());\n    return status;\n"""'),
     },
     "15_exercises_when_fork_fails.ipynb": {   # a loop of a fixed length; -1 passed on to waitpid(); "the parent's data"
         "ex15-1-answer": ("def fork_until_refused():\n    kids = []\n    for _ in range(4):\n"

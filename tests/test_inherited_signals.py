@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 IGNORED = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
 
@@ -20,8 +22,10 @@ def _ignore_inherited_signals():
         signal.signal(sig, signal.SIG_IGN)
 
 
-def test_notebook_14_matches_its_stored_outputs_with_sighup_sigint_sigquit_ignored():
-    notebook = ROOT / "notebooks" / "14_a_mini_shell.ipynb"
+# 18 starts shells, jobs and daemons of its own: each sets the dispositions it shows, whatever it inherited.
+@pytest.mark.parametrize("name", ["14_a_mini_shell", "18_sessions_and_job_control"])
+def test_notebook_matches_its_stored_outputs_with_sighup_sigint_sigquit_ignored(name):
+    notebook = ROOT / "notebooks" / f"{name}.ipynb"
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
                           "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"), str(notebook)],
                          cwd=ROOT, capture_output=True, text=True, timeout=300,

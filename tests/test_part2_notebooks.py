@@ -11,7 +11,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PART2 = ["06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones",
          "10_namespaces_and_containers", "11_inside_the_kernel"]
 PART3 = ["13_fork_and_threads", "14_a_mini_shell", "15_when_fork_fails", "16_pidfd_and_pid1",
-         "17_the_cost_model"]          # fork in real programs: the same shape
+         "17_the_cost_model", "18_sessions_and_job_control"]          # fork in real programs: the same shape
 
 
 def _nb(name):

@@ -9,7 +9,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CHECKED = ["07_clone_basics", "08_clone_flags", "13_fork_and_threads", "14_a_mini_shell", "15_when_fork_fails",
-           "16_pidfd_and_pid1", "17_the_cost_model"]
+           "16_pidfd_and_pid1", "17_the_cost_model", "18_sessions_and_job_control"]
 
 
 def _is_literal(node) -> bool:

@@ -24,6 +24,30 @@ def _fn(header: str, body: str) -> str:
     return header + "\n" + "\n".join("    " + line if line else "" for line in body.strip("\n").split("\n"))
 
 
+def _terminal_18(**wrong: str) -> str:
+    """Exercise 18.1's answer cell: the right outcomes, but for the puzzles named in ``wrong``."""
+    outcomes = {"a": "stopped by SIGTTIN", "b": "done", "c": "stopped by SIGTTOU", "d": "EIO", "e": "done",
+                "f": "stopped by SIGTTOU", "g": "done", "h": "done", "i": "stopped by SIGTTOU", "j": "EIO"}
+    return f"answers = {dict(outcomes, **wrong)!r}"
+
+
+def _run_foreground_18(*, shell_side: bool = True, reset: bool = True, take_back: bool = True) -> str:
+    """Exercise 18.2's answer cell with one of the solution's steps left out."""
+    lines = ["    fflush(stdout);", "    pid_t pid = fork();", "    if (pid == -1)", "        return -1;",
+             "    if (pid == 0) {", "        setpgid(0, 0);", "        tcsetpgrp(tty, getpid());"]
+    if reset:
+        lines += ["        int sigs[] = { SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU };",
+                  "        for (int i = 0; i < 5; i++)", "            signal(sigs[i], SIG_DFL);"]
+    lines += ["        execvp(argv[0], argv);", "        _exit(127);", "    }"]
+    if shell_side:
+        lines += ["    setpgid(pid, pid);", "    tcsetpgrp(tty, pid);"]
+    lines += ["    int status;", "    if (waitpid(pid, &status, WUNTRACED) == -1)", "        status = -1;"]
+    if take_back:
+        lines += ["    tcsetpgrp(tty, getpgrp());"]
+    lines += ["    return status;"]
+    return 'RUN_FOREGROUND_BODY = r"""\n' + "\n".join(lines) + '\n"""'
+
+
 W = Wrong
 WRONG: dict[str, dict[str, list[Wrong]]] = {
     "01_exercises_fork": {
@@ -312,6 +336,24 @@ WRONG: dict[str, dict[str, list[Wrong]]] = {
         "ex17-3-answer": [
             W("only fork() itself grows", "grows = {'fork'}", True),
             W("the calls that share memory are the ones that grow", "grows = {'vfork', 'posix_spawn'}", False),
+        ],
+    },
+    "18_exercises_sessions_and_job_control": {
+        "ex18-1-answer": [
+            W("a signal the job ignores or blocks just lets the call through, a read too",
+              _terminal_18(d="done", j="done"), True),
+            W("SIGTTOU is only about writing: tcsetpgrp() and tcsetattr() are free for everyone",
+              _terminal_18(f="done", i="done"), True),
+            W("the terminal stops every background job that touches it, writers included",
+              _terminal_18(b="stopped by SIGTTOU", e="stopped by SIGTTOU", g="stopped by SIGTTOU"), False),
+        ],
+        "ex18-2-answer": [
+            W("only the child calls setpgid() and tcsetpgrp(): the shell may need the group before it exists",
+              _run_foreground_18(shell_side=False), True),
+            W("nothing reset before exec: the job keeps the shell's ignored SIGINT and SIGTSTP",
+              _run_foreground_18(reset=False), True),
+            W("the terminal is never taken back: the shell's next read fails with EIO",
+              _run_foreground_18(take_back=False), False),
         ],
     },
 }
