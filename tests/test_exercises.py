@@ -27,7 +27,8 @@ LESSONS = ["01_fork", "02_copy_on_write", "03_files_after_fork", "04_wait_zombie
           "06_vfork", "07_clone_basics", "08_clone_flags", "09_threads_are_clones", "10_namespaces_and_containers",
           "11_inside_the_kernel", "13_fork_and_threads",
           "14_a_mini_shell", "15_when_fork_fails", "16_pidfd_and_pid1", "17_the_cost_model",
-          "18_sessions_and_job_control"]
+          "18_sessions_and_job_control",
+          "19_what_a_child_inherits"]
 # Named apart from the lesson they go with: two tabs "01_fork.ipynb" could not be told apart at a glance,
 # and a prefix survives JupyterLab's cutting of long tab names ("10_exercises_namespaces_a...").
 COURSE = [f"{n[:3]}exercises_{n[3:]}" for n in LESSONS]
@@ -288,6 +289,14 @@ SLIPS = {
                           "'DONTFORK page': VALUE_15_2}"),
         "ex15-3-answer": ('RUN_CHILD_BODY = r"""\n    pid_t pid = fork();\n    if (pid == 0)\n        _exit(7);\n'
                             '    int status;\n    waitpid(pid, &status, 0);\n    return WEXITSTATUS(status);\n"""'),
+    },
+    "19_exercises_what_a_child_inherits.ipynb": {   # "an exact duplicate"; exec keeps what fork copies
+        "ex19-1-answer": "child_gets = {thing: True for thing in ITEMS_19_1}",
+        "ex19-2-answer": ("FORK_COPIES = {'the signal handler': True, 'the ignored signal': True, 'the blocked signal': True, "
+                          "'the pending signal': False, 'the alarm': False, 'the POSIX timer': False, "
+                          "'the alternate signal stack': True, 'the close-on-exec descriptor': True, "
+                          "'the locked page': False, 'the umask': True, 'the name': True, 'the fcntl() record lock': False}\n"
+                          "exec_keeps = {thing: FORK_COPIES[thing] for thing in ITEMS_19_2}"),
     },
     "16_exercises_pidfd_and_pid1.ipynb": {
         # "SIGTERM cannot reach PID 1" even with a handler; waiting for the main child only (orphans stay

@@ -24,7 +24,7 @@ def _read(path):
 
 
 def test_all_notebooks_are_here():
-    assert len(NOTEBOOKS) == 19
+    assert len(NOTEBOOKS) == 20
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

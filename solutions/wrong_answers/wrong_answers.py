@@ -356,4 +356,25 @@ WRONG: dict[str, dict[str, list[Wrong]]] = {
               _run_foreground_18(take_back=False), False),
         ],
     },
+    "19_exercises_what_a_child_inherits": {
+        # Exercises with variants: each wrong answer is written for the student's own seven (ITEMS_19_*).
+        "ex19-1-answer": [
+            W("fork() copies everything: the child is an exact duplicate",
+              "child_gets = {thing: True for thing in ITEMS_19_1}", True),
+            W("locks are never inherited, everything else is",
+              "child_gets = {thing: 'lock' not in thing for thing in ITEMS_19_1}", True),
+            W("a child starts clean: only memory is copied", "child_gets = {thing: False for thing in ITEMS_19_1}",
+              False),
+        ],
+        "ex19-2-answer": [
+            W("exec keeps what fork() copies", "FORK_COPIES = {'the signal handler': True, 'the ignored signal': True, "
+              "'the blocked signal': True, 'the pending signal': False, 'the alarm': False, 'the POSIX timer': False, "
+              "'the alternate signal stack': True, 'the close-on-exec descriptor': True, 'the locked page': False, "
+              "'the umask': True, 'the name': True, 'the fcntl() record lock': False}\n"
+              "exec_keeps = {thing: FORK_COPIES[thing] for thing in ITEMS_19_2}", True),
+            W("exec keeps the whole process but the close-on-exec descriptors",
+              "exec_keeps = {thing: thing != 'the close-on-exec descriptor' for thing in ITEMS_19_2}", True),
+            W("exec starts from scratch", "exec_keeps = {thing: False for thing in ITEMS_19_2}", False),
+        ],
+    },
 }
