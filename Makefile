@@ -74,7 +74,7 @@ test-hub: $(VENV)/.installed-dev
 	FORKLAB_SLOW=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_hub.py
 
 screenshots: $(VENV)/.installed-dev
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py --screenshots
+	flock /tmp/forklab-heavy.lock $(PY) tools/screenshot_explorer.py
 
 # The course as a static website, for reading without running it: build/site/html/index.html, made from the
 # committed outputs (no kernel runs). Then every link is checked: the site's, and the repository's own.

@@ -7,7 +7,7 @@ CLONE_VM -> the kernel's refusal, announced by the one live status line; the fix
 pressed with the keyboard. Prints click -> redrawn times.
 
     pytest tests/test_browser.py                 # skipped if Chromium is missing, unless CI=true
-    pytest tests/test_browser.py --screenshots   # also saves docs/img/flag_explorer.png for the README
+    (the README's picture, answer-free: tools/screenshot_explorer.py, make screenshots)
 """
 from __future__ import annotations
 
@@ -278,7 +278,7 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys, tmp_path
         page.set_viewport_size({"width": 1400, "height": 2400})
         explorer.scroll_into_view_if_needed()
         page.wait_for_timeout(300)
-        shot = SCREENSHOT if request.config.getoption("--screenshots") else tmp_path / "flag_explorer.png"
+        shot = tmp_path / "flag_explorer.png"     # after clicks it shows verdicts: the README's is tools/screenshot_explorer.py's
         shot.parent.mkdir(parents=True, exist_ok=True)
         explorer.screenshot(path=str(shot))
         assert shot.stat().st_size > 10000
@@ -295,5 +295,36 @@ def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys, tmp_path
                   + ", ".join(f"{k} {v:.0f} ms" for k, v in times.items()) + f"; screenshot {shot}")
         for what, ms in times.items():    # target 150 ms; fail only when clearly broken on a busy machine
             assert ms < 2000, f"{what}: {ms:.0f} ms from click to redrawn picture"
+    finally:
+        page.close()
+
+
+SHORT = {"width": 1366, "height": 480}     # a window shorter than a laptop's: the changed row starts off screen
+
+
+def test_toggling_a_flag_brings_the_changed_row_into_view(browser, lab):
+    """The explorer is taller than the window: the row a flag changes (user_ns, for CLONE_NEWUSER) is far below the
+    flag's button. Clicking the flag with the row off screen scrolls the row into view (accessible.Picture's
+    scrollIntoView); without that the student would see only the status line change."""
+    base, token = lab
+    page = browser.new_page(viewport=SHORT)
+    page.set_default_timeout(60000)
+    try:
+        page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}&reset")
+        page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        explorer = page.locator(".forklab-explorer").first
+        explorer.locator(".forklab-view .fl-row").first.wait_for(timeout=120000)
+        page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
+        newuser = explorer.locator(".forklab-flag-CLONE_NEWUSER")
+        user_ns = explorer.locator('.fl-row[data-resource="user_ns"]')
+        newuser.evaluate("e => e.scrollIntoView({block: 'start'})")      # the flag at the top of the notebook
+        page.wait_for_timeout(300)
+        assert not _on_screen(page, user_ns), "the test needs the row off screen before the click: " + _where(user_ns)
+        newuser.locator("button").click()
+        page.wait_for_selector('.forklab-explorer .fl-row.fl-flipped[data-resource="user_ns"]', timeout=CATCH_UP_MS)
+        page.wait_for_timeout(500)                               # a smooth scroll, if any, has ended
+        assert _on_screen(page, user_ns), (f"the changed row user_ns stays off screen at {SHORT['width']}x"
+                                           f"{SHORT['height']}: " + _where(user_ns))
     finally:
         page.close()

@@ -40,7 +40,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ccell
+from . import ccell, figure
 
 #: The primitives COST_METER times, in the order it times them.
 PRIMITIVES = ("fork", "vfork", "clone(VM|VFORK)", "fork+exec", "posix_spawn")
@@ -537,6 +537,7 @@ class CostTable:
     def plot(self, primitives=None, pages=PAGES, axes=None):
         """create (left) and teardown (right) against the parent's size; 4 KiB pages solid, huge dashed."""
         import matplotlib.pyplot as plt
+        shown_here = axes is None          # shown with its text equivalent (forklab.figure) unless drawn into axes
         if axes is None:
             _, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
         primitives = primitives or self.primitives()
@@ -553,7 +554,29 @@ class CostTable:
             ax.grid(alpha=0.3)
         axes[0].set_ylabel("median time (ms)")
         axes[1].legend(fontsize="small")
+        if shown_here:
+            figure.show(axes[0].figure, self.alt_text(primitives, pages))
         return axes
+
+    def alt_text(self, primitives=None, pages=PAGES) -> str:
+        """What plot() shows, in words (its text equivalent for a screen reader): each line's points."""
+        primitives = primitives or self.primitives()
+        parts = []
+        for part in PARTS:
+            lines = []
+            for p in primitives:
+                for kind in pages:
+                    sizes, times = self.series(p, part, kind)
+                    if sizes:
+                        name = p + (" (huge pages)" if kind == "thp" else "")
+                        ends = [(f"{s} MiB", t / 1000) for s, t in zip(sizes, times)]
+                        ends = ends if len(ends) < 3 else [ends[0], ends[-1]]     # short: a screen reader reads it all
+                        lines.append(f"{name}: " + figure.series(ends, "ms", digits=2))
+            what = "create, the call until it returns" if part == "create" else "teardown, until waitpid returns"
+            parts.append(f"{what}: " + "; ".join(lines))
+        return (f"Two line plots, the median time of {self.repeats} runs against the parent's touched memory "
+                f"(smallest and largest parent; every size is in the table). "
+                + ". ".join(p[0].upper() + p[1:] for p in parts) + ".")
 
 
 def fit_line(xs, ys) -> tuple[float, float]:

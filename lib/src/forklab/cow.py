@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from . import ccell
+from . import ccell, figure
 
 COW_METER = r'''
 /* The copy-on-write meter: a child writes into its parent's pages, and we count. */
@@ -206,7 +206,10 @@ class CowMeasurement:
                 f"{self.private_grows_by_a_page_per_write()}")
 
     def plot(self, ax=None):
+        """Faults and pages owned against pages written; shown with its text equivalent (forklab.figure) unless
+        drawn into the caller's `ax`."""
         import matplotlib.pyplot as plt
+        shown_here = ax is None
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.5))
         xs = [r.pages_written for r in self.rows]
@@ -217,7 +220,20 @@ class CowMeasurement:
         ax.set_ylabel("count")
         ax.set_title(f"copy-on-write: a {self.region_pages}-page parent, after fork")
         ax.legend()
+        if shown_here:
+            figure.show(ax.figure, self.alt_text())
         return ax
+
+    def alt_text(self) -> str:
+        """What the plot shows, in words (its text equivalent for a screen reader)."""
+        page_kib = self.page_size / 1024
+        owned = [(r.pages_written, round(r.private_added_kib / page_kib, 1)) for r in self.rows]
+        owned = [(x, int(y) if y == int(y) else y) for x, y in owned]
+        return (f"Line plot, copy-on-write in a parent of {self.region_pages} touched pages, after fork: against "
+                f"the number of the parent's pages the child wrote, the child's minor faults and the pages the child "
+                f"now owns (Private_Dirty growth / page size). Pages written → minor faults: "
+                f"{figure.series((r.pages_written, r.minor_faults) for r in self.rows)}. Pages written → pages the "
+                f"child owns: {figure.series(owned)}. One minor fault per page written: {self.faults_match_writes()}.")
 
 
 def measure(writes=(0, 16, 64, 256, 1024, 4096), region_pages: int = 4096,
@@ -267,7 +283,10 @@ class ForkCost:
                 f"biggest parent more than 2x slower than smallest: {self.grows_with_size()}")
 
     def plot(self, ax=None):
+        """fork()'s time against the parent's size; shown with its text equivalent (forklab.figure) unless drawn
+        into the caller's `ax`."""
         import matplotlib.pyplot as plt
+        shown_here = ax is None
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot(self.sizes_mib, self.best_us, "o-", label="best")
@@ -276,7 +295,17 @@ class ForkCost:
         ax.set_ylabel("time for fork() to return (µs)")
         ax.set_title("fork copies page tables: bigger parent, slower fork")
         ax.legend()
+        if shown_here:
+            figure.show(ax.figure, self.alt_text())
         return ax
+
+    def alt_text(self) -> str:
+        """What the plot shows, in words (its text equivalent for a screen reader)."""
+        best = figure.series([(f"{s} MiB", t) for s, t in zip(self.sizes_mib, self.best_us)], "µs")
+        median = figure.series([(f"{s} MiB", t) for s, t in zip(self.sizes_mib, self.median_us)], "µs")
+        return (f"Line plot, the time for fork() to return against the parent's touched memory. Best of "
+                f"{self.repeats}: {best}. Median: {median}. The biggest parent's fork more than 2x slower than the "
+                f"smallest's: {self.grows_with_size()}.")
 
 
 def fork_cost(sizes_mib=(0, 32, 128, 256), repeats: int = 7, timeout: float = 30.0) -> ForkCost:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import textwrap
 
+from . import figure
 from .tree import ProcessTree, canonical, from_shape, run
 
 
 def draw(tree: ProcessTree, ax=None, title: str | None = None, color: str = "#cfe3ff"):
-    """Draw the tree with matplotlib: parents above children, siblings left to right by birth."""
+    """Draw the tree with matplotlib: parents above children, siblings left to right by birth. Shown with its text
+    equivalent (alt_text; forklab.figure) unless drawn into the caller's `ax`."""
     import matplotlib.pyplot as plt
+    shown_here = ax is None
     if ax is None:
         leaves = sum(1 for p in tree.processes if not p.children)
         _, ax = plt.subplots(figsize=(max(3.0, 1.1 * max(1, leaves)), 0.9 + 1.0 * tree.depth()))
@@ -47,7 +50,27 @@ def draw(tree: ProcessTree, ax=None, title: str | None = None, color: str = "#cf
     ax.set_ylim(-tree.depth() + 0.5, 0.5)
     ax.axis("off")
     ax.set_title(title or f"the real tree: {tree.count} processes")
+    if shown_here:
+        figure.show(ax.figure, alt_text(tree, title))
     return ax
+
+
+def alt_text(tree: ProcessTree, title: str | None = None) -> str:
+    """The drawing in words, for a screen reader: who is whose parent, and what each process printed."""
+    title = title or f"the real tree: {tree.count} processes"
+    if not tree.processes:
+        return f"Drawing of a process tree, {title}: no process."
+    parents = [f"{p.label} is the parent of {_and(c.label for c in p.children)}"
+               for p in tree.processes if p.children]
+    said = [f"{p.label}: {p.said.strip().replace(chr(10), ' | ')}" for p in tree.processes if p.said.strip()]
+    return (f"Drawing of a process tree, {title}, each parent above its children: "
+            + ("; ".join(parents) if parents else f"{tree.root.label} alone, no child")
+            + (". What each printed - " + "; ".join(said) if said else "") + ".")
+
+
+def _and(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def predict(program: str, processes=None, prints: int | None = None, *,
@@ -91,7 +114,10 @@ def predict(program: str, processes=None, prints: int | None = None, *,
         for ax in axes[0]:
             ax.set_ylim(-depth + 0.5, 0.5)        # one level per row in both drawings
         fig.tight_layout()
-        plt.show()
+        guess = (alt_text(guess_tree, f"your tree: {guess_tree.count} processes") if guess_tree is not None
+                 else f"Your guess: {processes} processes, drawn as a row of boxes." if two else "")
+        if not figure.show(fig, " ".join(filter(None, [guess, alt_text(tree)]))):
+            plt.show()
     return tree
 
 
