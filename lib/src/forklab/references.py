@@ -85,7 +85,8 @@ def reference(name: str, *, privileged: bool | None = None) -> Reference | None:
     who = "root" if privileged and "root" in entry else "student"
     if who not in entry:
         return None
-    return Reference(name, entry[who], data.get("kernel", "?"), data.get("date", "?"),
+    # an entry recorded after the rest carries its own date ("recorded"); the file's date is for the others
+    return Reference(name, entry[who], data.get("kernel", "?"), entry.get("recorded", data.get("date", "?")),
                      "root" if who == "root" else "an unprivileged user")
 
 
