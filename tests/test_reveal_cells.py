@@ -107,3 +107,46 @@ def test_a_new_prediction_is_tagged_by_the_tool():
     assert nb.cells[4].source.startswith("## Next")
     assert reveal_cells.problems(nb) == []
     json.dumps(nb)
+
+
+# --- the explanation of a check is not in the reveal cell's source ----------------------------------------------
+# A student reads the reveal cell's code while predicting (it sits right under the prediction), so a why="..."
+# written there would answer the question. The explanations live in lib/src/forklab/explanations.json, keyed by
+# the question, and are looked up when the check runs (forklab.prediction.explanation_for).
+
+def _checks(path):
+    """(cell id, about, has why=) for every check_prediction call in a notebook's code cells."""
+    import ast
+    found = []
+    for cell in _read(path).cells:
+        if cell.cell_type != "code" or "check_prediction" not in cell.source:
+            continue
+        source = "\n".join("" if line.startswith("%") else line for line in cell.source.splitlines())
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "check_prediction":
+                kw = {k.arg: k.value for k in node.keywords}
+                about = kw.get("about")
+                if isinstance(about, ast.BinOp):      # "question" + (" (recorded)" if ... else "")
+                    about = about.left
+                found.append((cell.id, about.value if isinstance(about, ast.Constant) else None, "why" in kw))
+    return found
+
+
+EXPLANATIONS = json.loads((ROOT / "lib/src/forklab/explanations.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_reveal_cell_states_its_explanation_in_its_source(path):
+    written_out = [cell_id for cell_id, _, has_why in _checks(path) if has_why]
+    assert not written_out, f"why=... written in the source of {written_out}: move it to forklab/explanations.json"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_check_has_its_explanation(path):
+    missing = [(cell_id, about) for cell_id, about, _ in _checks(path) if about not in EXPLANATIONS]
+    assert not missing, f"no explanation in forklab/explanations.json for {missing}"
+
+
+def test_every_explanation_belongs_to_a_question_of_the_course():
+    asked = {about for path in NOTEBOOKS for _, about, _ in _checks(path)}
+    assert not set(EXPLANATIONS) - asked, f"explanations no notebook asks: {sorted(set(EXPLANATIONS) - asked)}"

@@ -33,3 +33,15 @@ def test_own_comparison_and_unexpected_shapes():
     assert check_prediction(9, 10, same=close).right is True
     c = check_prediction("lots", 10, same=close)
     assert c.right is False and "could not be compared" in str(c)
+
+
+def test_the_explanation_comes_from_the_course_not_the_cell():
+    from forklab.prediction import explanation_for
+    check = check_prediction(1, 1, about="x in the parent after fork()")
+    assert check.why and "copy" in check.why
+    # an entry that depends on the kernel's answer, and the " (recorded)" a recording adds to a question
+    assert "scheduler" in explanation_for("who came first most of the time", "parent")
+    assert "idle core" in explanation_for("who came first most of the time", "neither")
+    assert explanation_for("the calls accepted as written (recorded)", []) == explanation_for("the calls accepted as written", [])
+    assert explanation_for("a question the course never asks", 1) is None
+    assert check_prediction(1, 2, about="x in the parent after fork()", why="given here").why == "given here"

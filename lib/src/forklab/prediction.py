@@ -6,12 +6,17 @@ A notebook asks before it reveals::
 
 and the cell that reveals compares it with what the kernel did::
 
-    forklab.check_prediction(prediction, 7 if memory.shared else 1, about="x in the parent",
-                             why="with CLONE_VM there is only one x, so the child's write is the parent's")
+    forklab.check_prediction(prediction, 7 if memory.shared else 1, about="x in the parent after clone(CLONE_VM)")
 
 The answer is the last line of the cell, so Jupyter shows it. Comparison forgives what a student
 should not be marked down for: case and surrounding spaces in words, list versus tuple, a set
 given as a list. Anything finer (a tolerance, one of several answers) goes in ``same``.
+
+The explanation said after a check (``why``) is not written in the reveal cell: a student reads that cell's
+source while predicting, so a sentence there would give the answer away. The course's explanations live in
+``explanations.json`` beside this module, keyed by the question (``about``; a trailing " (recorded)" is
+ignored), and are looked up when the check runs; an entry may depend on the kernel's answer
+(``{"parent": "...", "*": "..."}``). Passing ``why=`` still works, for questions made up at run time.
 
 Each check shown as a cell's result also records itself in that output's metadata
 (``{"forklab": {"prediction": {question, predicted, actual, right, when}}}``): the record is saved in the
@@ -19,9 +24,25 @@ student's own notebook and nowhere else, and tools/misconceptions.py reads a cla
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
 from typing import Any, Callable
+
+
+@lru_cache(maxsize=1)
+def _explanations() -> dict:
+    return json.loads(resources.files(__package__).joinpath("explanations.json").read_text(encoding="utf-8"))
+
+
+def explanation_for(about: str, actual: Any) -> str | None:
+    """The course's explanation of a question (None if it has none), for the kernel's answer ``actual``."""
+    entry = _explanations().get(about.removesuffix(" (recorded)"))
+    if isinstance(entry, dict):
+        return entry.get(str(actual), entry.get("*"))
+    return entry
 
 
 def _normal(value: Any) -> Any:
@@ -105,6 +126,8 @@ def check_prediction(prediction: Any, actual: Any, *, about: str = "", why: str 
     why:   one sentence said only when the prediction was wrong: the idea the student missed
     same:  a comparison of your own, same(prediction, actual) -> bool
     """
+    if why is None:
+        why = explanation_for(about, actual)
     if prediction is None:
         return PredictionCheck(about, None, actual, None, why)
     try:
