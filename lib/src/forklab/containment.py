@@ -69,22 +69,18 @@ def landlock_domain() -> bool:
     "make a block device" (which needs CAP_MKNOD anyway) with no rule allowing it. It also makes mount
     fail (hook_sb_mount: a domain that restricts the file system): used only where the program has no
     namespace of its own, where it could not mount anyway."""
-    attr = struct.pack("Q", LANDLOCK_ACCESS_FS_MAKE_BLOCK)
-    buf = ctypes.create_string_buffer(attr, len(attr))
-    fd = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
-    if fd < 0:
-        return False
-    try:
-        return libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(fd), ctypes.c_uint32(0)) == 0
-    finally:
-        os.close(fd)
+    return _enter_landlock(struct.pack("Q", LANDLOCK_ACCESS_FS_MAKE_BLOCK))
 
 
 def scope_signals() -> bool:
     """Enter a Landlock domain that only scopes signals (no file access is restricted, so mounts in
     a new namespace still work). landlock_restrict_self needs no_new_privs first (or CAP_SYS_ADMIN in
     the caller's user namespace; the supervisor sets no_new_privs), and landlock_abi() >= 6 (else EINVAL)."""
-    attr = struct.pack("QQQ", 0, 0, LANDLOCK_SCOPE_SIGNAL)  # handled_access_fs, _net, scoped
+    return _enter_landlock(struct.pack("QQQ", 0, 0, LANDLOCK_SCOPE_SIGNAL))  # handled_access_fs, _net, scoped
+
+
+def _enter_landlock(attr: bytes) -> bool:
+    """Create a ruleset from a packed landlock_ruleset_attr and restrict this process to it."""
     buf = ctypes.create_string_buffer(attr, len(attr))
     fd = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
     if fd < 0:
