@@ -13,8 +13,8 @@ made or last used it (pids the supervisor saw), and it was not there before the 
   4.6), and the SEM_UNDO adjustment at a process's exit; ipc/sem.c) is asked. A set nobody has
   touched yet (every sempid 0) names no process: the rule below decides.
 
-What names no process - a semaphore set never operated on, a queue never used, a file in /tmp or
-/dev/shm (files carry no creator at all) - is the cell's by a rule of time and owner instead, and only
+What names no process - a semaphore set never operated on, a queue never used, a file in
+/dev/shm (files carry no creator at all; /tmp is left alone, see SHARED_FOLDERS) - is the cell's by a rule of time and owner instead, and only
 for an unprivileged user (root's new objects could be the system's): it belongs to the cell's user, it
 appeared while the cell ran (it was not there before, and its change time is not older than the cell),
 and, for a file, no living process holds it open or mapped (every process of the cell is gone by
@@ -89,8 +89,12 @@ def remove_made_by(pids: set, before: dict, since=None, uid=None) -> list:
     return removed
 
 
-# --- files in /tmp and /dev/shm (no mount namespace) ------------------------------------------------
-SHARED_FOLDERS = ("/tmp", "/dev/shm")
+# --- files in /dev/shm (no mount namespace) --------------------------------------------------------------
+# Not /tmp: the rule removed a folder another notebook's kernel of the same student had just made there
+# (tools/grade.py's forklab-grade-*, the fork tree's log folder), and that kernel then failed to start or
+# lost its log - found by CI under Docker's rules. Files a program writes to a fixed /tmp path therefore stay
+# where the cell has no mount namespace; the program's TMPDIR is the cell's own folder (removed with it).
+SHARED_FOLDERS = ("/dev/shm",)
 OURS = ("forklab-c-", "forklab-run-")    # another cell's folders, made meanwhile: their makers remove them
 
 
