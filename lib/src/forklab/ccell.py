@@ -34,8 +34,9 @@ ptrace and /proc/PID/mem of the kernel out of reach, and a signal by pid to anot
 student's stays possible. Where a mount and IPC
 namespace may be made, it has its own /tmp, /dev/shm and System V IPC, gone with the cell; elsewhere
 the System V objects it made or used are removed after it, and what names no process (files and folders
-in /tmp or /dev/shm, a semaphore set or queue nobody used) is removed if the student made it while the
-cell ran and nothing holds it open (not for root; see leftovers.py). Its TMPDIR is the cell's folder.
+in /dev/shm, a semaphore set or queue nobody used) is removed if the student made it while the cell ran
+and nothing holds it open (not for root; see leftovers.py). Its TMPDIR is the cell's folder; a file it
+writes to a fixed /tmp path stays there (the shared /tmp is not swept: see leftovers.SHARED_FOLDERS).
 The compiler runs under the same supervisor and walls (60 s at most); options that would make it run
 other programs (-wrapper, -fplugin, -B, -specs, @file...) are refused. `max_procs` is clamped to
 the hard RLIMIT_NPROC of the server, with a note.

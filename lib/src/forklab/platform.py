@@ -210,9 +210,10 @@ def _cell_wall_consequences(works: dict) -> list:
     else:
         out.append("a %%c program shares /tmp and /dev/shm with you (no mount namespace here): System V shared "
                    "memory it made is removed after the cell, and so are semaphore sets and message queues it "
-                   "used; what names no process (files in /tmp or /dev/shm, an unused set or queue) is removed if "
+                   "used; what names no process (files in /dev/shm, an unused set or queue) is removed if "
                    "you made it while the cell ran and nothing holds it open (not for root: see "
-                   "docs/architecture.md)")
+                   "docs/architecture.md); a file it writes to a fixed /tmp path stays (its TMPDIR is its own "
+                   "folder, which goes with it)")
     return out
 
 
