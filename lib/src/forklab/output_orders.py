@@ -410,7 +410,7 @@ def run_for_real(program: Program, runs: int = 30, *, timeout: float = 20.0) -> 
     if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= RUN_LIMIT:
         raise ValueError(f"runs must be a whole number from 1 to {RUN_LIMIT}, not {runs!r}")
     from .ccell import run_c
-    result = run_c(harness_source(program, runs), timeout=timeout, max_procs=16)
+    result = run_c(harness_source(program, runs), timeout=timeout, max_procs=64)   # up to 4 processes a run, and orphans not reaped yet where a cell has no PID namespace of its own
     orders = Counter()
     for line in result.stdout.splitlines():
         m = re.fullmatch(r"run \d+:((?: \S+)*)", line)
