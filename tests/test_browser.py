@@ -186,6 +186,15 @@ def _where(element) -> str:
     }""")
 
 
+def open_notebook(browser, base: str, token: str, name: str, viewport: dict, query: str = ""):
+    """A new page with the notebook `name` opened in JupyterLab and its kernel idle (60 s per step)."""
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(60000)
+    page.goto(f"{base}/lab/tree/{name}?token={token}{query}")
+    page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
+    return page
+
+
 def _word(explorer, resource: str) -> str:
     return explorer.locator(f'.forklab-view .fl-row[data-resource="{resource}"]').get_attribute("data-word")
 
@@ -193,11 +202,8 @@ def _word(explorer, resource: str) -> str:
 def test_flag_explorer_in_a_real_browser(browser, lab, request, capsys, tmp_path):
     from playwright.sync_api import expect
     base, token = lab
-    page = browser.new_page(viewport=LAPTOP)
-    page.set_default_timeout(60000)
+    page = open_notebook(browser, base, token, NOTEBOOK.name, LAPTOP)
     try:
-        page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}")
-        page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
         # before anything runs, the stored output shows the still picture (text/html), not "model not found"
         still = page.locator(".jp-OutputArea-output .forklab-still").first
         still.wait_for()
@@ -307,11 +313,8 @@ def test_toggling_a_flag_brings_the_changed_row_into_view(browser, lab):
     flag's button. Clicking the flag with the row off screen scrolls the row into view (accessible.Picture's
     scrollIntoView); without that the student would see only the status line change."""
     base, token = lab
-    page = browser.new_page(viewport=SHORT)
-    page.set_default_timeout(60000)
+    page = open_notebook(browser, base, token, NOTEBOOK.name, SHORT, query="&reset")
     try:
-        page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}&reset")
-        page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         explorer = page.locator(".forklab-explorer").first
         explorer.locator(".forklab-view .fl-row").first.wait_for(timeout=120000)

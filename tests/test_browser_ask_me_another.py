@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from conftest import axe_violations
-from test_browser import CATCH_UP_MS, IDLE, LAPTOP, start_lab
+from test_browser import CATCH_UP_MS, IDLE, LAPTOP, open_notebook, start_lab
 
 
 def _shot(locator, name: str) -> None:
@@ -48,11 +48,8 @@ def ask_lab():
 def test_both_widgets_from_the_keyboard_answer_only_after_the_prediction(browser, axe, ask_lab):
     from playwright.sync_api import expect
     base, token, name = ask_lab
-    page = browser.new_page(viewport=LAPTOP)
-    page.set_default_timeout(60000)
+    page = open_notebook(browser, base, token, name, LAPTOP)
     try:
-        page.goto(f"{base}/lab/tree/{name}?token={token}")
-        page.wait_for_function(f"document.querySelector('#jp-main-statusbar')?.innerText.includes({IDLE!r})")
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         order = page.locator(".forklab-ask-order")
         flags = page.locator(".forklab-ask-flags")
