@@ -95,6 +95,10 @@ def remove_made_by(pids: set, before: dict, since=None, uid=None) -> list:
 # lost its log - found by CI under Docker's rules. Files a program writes to a fixed /tmp path therefore stay
 # where the cell has no mount namespace; the program's TMPDIR is the cell's own folder (removed with it).
 SHARED_FOLDERS = ("/dev/shm",)
+# A file's change time comes from the kernel's coarse clock, up to a tick (1-10 ms) behind time.time():
+# a file the cell made in its first milliseconds reads as older than the cell (2000 of 2000 tries here).
+# The snapshot already excludes everything that existed before, so a second's margin costs nothing.
+CTIME_LAG = 1.0
 OURS = ("forklab-c-", "forklab-run-")    # another cell's folders, made meanwhile: their makers remove them
 
 
@@ -164,7 +168,7 @@ def remove_new_files(before: dict, since: float, uid: int) -> list:
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if ((e.name, st.st_ino) in before.get(folder, ()) or st.st_uid != uid or st.st_ctime < since
+            if ((e.name, st.st_ino) in before.get(folder, ()) or st.st_uid != uid or st.st_ctime < since - CTIME_LAG
                     or e.name.startswith(OURS) or e.path in held
                     or any(h.startswith(e.path + "/") for h in held)):
                 continue
