@@ -5,7 +5,7 @@ copies about 16,000 page table entries, a vfork none), the bookkeeping and the r
 import matplotlib
 import pytest
 
-from forklab import cost
+from forklab import cost, cost_budget, cost_report, cost_table
 from procs import assert_no_children
 
 matplotlib.use("Agg")
@@ -70,10 +70,10 @@ def test_the_fit_is_the_smallest_parent_plus_a_slope_to_the_largest(table):
 
 
 def test_fit_line_is_least_squares():
-    assert cost.fit_line([0, 1, 2, 3], [10, 12, 14, 16]) == pytest.approx((10, 2))
-    assert cost.fit_line([1, 2, 3], [1, 3, 2]) == pytest.approx((1, 0.5))
+    assert cost_table.fit_line([0, 1, 2, 3], [10, 12, 14, 16]) == pytest.approx((10, 2))
+    assert cost_table.fit_line([1, 2, 3], [1, 3, 2]) == pytest.approx((1, 0.5))
     with pytest.raises(ValueError, match="two points"):
-        cost.fit_line([5, 5], [1, 2])
+        cost_table.fit_line([5, 5], [1, 2])
 
 
 def test_the_plot_draws_create_and_teardown_for_each_primitive(table):
@@ -98,14 +98,14 @@ def test_more_vmas_make_fork_slower():
 
 
 def test_sizes_beyond_what_the_machine_can_spare_are_skipped(monkeypatch):
-    monkeypatch.setattr(cost, "largest_allowed_mib", lambda: 8)
+    monkeypatch.setattr(cost_budget, "largest_allowed_mib", lambda: 8)
     t = cost.measure(sizes_mib=(2, 64), repeats=1, pages="4k")
     assert t.sizes() == [2] and t.skipped_mib == [64]
     assert "skipped: 64 MiB" in t.table()
 
 
 def test_spare_memory_is_read_from_the_machine():
-    assert 0 < cost.largest_allowed_mib() <= cost.spare_mib() // 4 + 1
+    assert 0 < cost.largest_allowed_mib() <= cost_budget.spare_mib() // 4 + 1
     assert cost.thp_mode() in ("always", "madvise", "never", "unavailable")
 
 
@@ -123,6 +123,6 @@ def test_bad_input_is_refused_with_the_valid_choices(call, words):
 
 
 def test_make_bench_prints_the_figures(capsys):
-    assert cost.main(["--sizes", "2,32", "--repeats", "1"]) == 0
+    assert cost_report.main(["--sizes", "2,32", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "fork (4 KiB pages)" in out and "subprocess+preexec_fn" in out and "µs per further MiB" in out

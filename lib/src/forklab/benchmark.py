@@ -74,46 +74,8 @@ def percentile(values: list[float], p: float) -> float:
 
 #: The floor: a tiny C program that forks a child which _exits at once, and waits for it, n times. It
 #: reports the CPU time (user + system) of itself and its reaped children, and the wall time.
-FLOOR_C = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-
-static long long cpu_ns(void)
-{
-    struct rusage self, children;
-    getrusage(RUSAGE_SELF, &self);
-    getrusage(RUSAGE_CHILDREN, &children);
-    return (self.ru_utime.tv_sec + self.ru_stime.tv_sec + children.ru_utime.tv_sec + children.ru_stime.tv_sec)
-           * 1000000000LL + (self.ru_utime.tv_usec + self.ru_stime.tv_usec + children.ru_utime.tv_usec
-           + children.ru_stime.tv_usec) * 1000LL;
-}
-
-static long long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int main(int argc, char **argv)
-{
-    int n = argc > 1 ? atoi(argv[1]) : 1000, status;
-    long long cpu = cpu_ns(), wall = now_ns();
-    for (int i = 0; i < n; i++) {
-        pid_t pid = fork();
-        if (pid == 0)
-            _exit(0);
-        if (pid < 0 || waitpid(pid, &status, 0) != pid)
-            return 1;
-    }
-    printf("%lld %lld\n", cpu_ns() - cpu, now_ns() - wall);
-    return 0;
-}
-"""
+_HERE = Path(__file__).parent
+FLOOR_C = (_HERE / "fork_wait_floor.c").read_text()
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -228,17 +190,13 @@ def explorer_toggles(n: int = 200) -> dict:
             "beyond_p50_ms": percentile(beyond, 50), "beyond_p95_ms": percentile(beyond, 95)}
 
 
-HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
+HELLO_C = (_HERE / "hello.c").read_text()
 
 
 def _crowd(n: int) -> subprocess.Popen:
     """n idle processes in a session of their own (end it with _disperse)."""
-    code = ("import os, signal, sys\n"
-            "for _ in range(int(sys.argv[1])):\n"
-            "    if os.fork() == 0:\n"
-            "        signal.pause(); os._exit(0)\n"
-            "print('ready', flush=True); signal.pause()\n")
-    crowd = subprocess.Popen([sys.executable, "-c", code, str(n)], stdout=subprocess.PIPE, start_new_session=True)
+    crowd = subprocess.Popen([sys.executable, "-I", str(_HERE / "idle_crowd.py"), str(n)], stdout=subprocess.PIPE,
+                             start_new_session=True)
     crowd.stdout.readline()
     return crowd
 

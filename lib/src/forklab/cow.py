@@ -5,7 +5,7 @@
     >>> [r.minor_faults for r in m.rows]
     [0, 100, 1000]
 
-`measure()` runs COW_METER (a C program, below) through the C-cell sandbox: the parent fills a
+`measure()` runs COW_METER (cow_meter.c, beside this module) through the C-cell sandbox: the parent fills a
 region of private memory, forks, and for each N the child writes one byte into N of the parent's
 pages. The child reports its minor page faults (getrusage) and its Private_Dirty / Shared_Dirty
 memory (/proc/self/smaps_rollup) before and after the writes: each write to a shared page is one
@@ -13,7 +13,7 @@ fault, and moves 4 KiB from "shared with the parent" to "my own".
 
 `faults_for_writes(offsets)` runs the same meter for chosen byte offsets (what graded exercises ask).
 
-`fork_cost()` times fork() in a parent of growing size (another small C program): the
+`fork_cost()` times fork() in a parent of growing size (fork_time.c, another small C program): the
 kernel copies the page tables (about 2 KiB of them per MiB of touched memory), so fork slows down
 as the parent grows even though no data page is copied.
 
@@ -23,139 +23,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import ccell, figure
 
-COW_METER = r'''
-/* The copy-on-write meter: a child writes into its parent's pages, and we count. */
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static char buf[8192];                      /* touched before fork: reading smaps costs no fault */
-
-static long field(const char *name) {       /* a "Name:   123 kB" line of smaps_rollup, in KiB */
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    char *p = strstr(buf, name);
-    return p ? strtol(p + strlen(name) + 1, NULL, 10) : -1;
-}
-
-static long minflt(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_minflt;
-}
-
-/* What the child writes, one experiment per argument: "N" is one byte in each of the first N pages;
-   "@a,b,c" is one byte at each of those offsets (two in one page: still one copy). */
-static long write_bytes(volatile char *region, long page, const char *what) {
-    long writes = 0;
-    if (what[0] != '@') {
-        for (long k = atol(what); writes < k; writes++)
-            region[writes * page] = 2;            /* first write to a shared page: a fault */
-        return writes;
-    }
-    for (const char *p = what + 1; *p; writes++) {
-        char *end;
-        region[strtol(p, &end, 10)] = 2;
-        p = *end == ',' ? end + 1 : end;
-    }
-    return writes;
-}
-
-int main(int argc, char **argv) {
-    long page = sysconf(_SC_PAGESIZE), pages = atol(argv[1]);
-    char *region = mmap(NULL, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (region == MAP_FAILED) { perror("mmap"); return 1; }
-    madvise(region, pages * page, MADV_NOHUGEPAGE);   /* 4 KiB pages: one write, one copied page */
-    memset(region, 1, pages * page);                  /* every page now really exists */
-    memset(buf, 0, sizeof buf);
-    printf("page %ld\n", page);
-    fflush(stdout);
-    for (int i = 2; i < argc; i++) {
-        pid_t pid = fork();
-        if (pid < 0) { perror("fork"); return 1; }
-        if (pid == 0) {
-            /* getrusage() writes its answer onto our stack after counting: the first call may
-               copy that stack page, so make it once before counting for real. */
-            minflt();
-            long priv0 = field("Private_Dirty:"), shared0 = field("Shared_Dirty:"), f0 = minflt();
-            long n = write_bytes(region, page, argv[i]);
-            long f1 = minflt(), priv1 = field("Private_Dirty:"), shared1 = field("Shared_Dirty:");
-            printf("row %ld %ld %ld %ld %ld %ld\n", n, f1 - f0, priv0, priv1, shared0, shared1);
-            fflush(stdout);
-            _exit(0);
-        }
-        if (waitpid(pid, NULL, 0) < 0) { perror("waitpid"); return 1; }
-    }
-    return 0;
-}
-'''
-
-FORK_COST = r'''
-/* How long does fork() take to return in a parent of the given size (MiB)? The child is reaped
-   outside the timed part: what we time is the kernel building the child (page tables included),
-   not how soon the scheduler lets the child run. */
-#define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-int main(int argc, char **argv) {
-    int repeats = atoi(argv[1]);
-    double t[64];
-    if (repeats > 64) repeats = 64;
-    for (int i = 2; i < argc; i++) {
-        size_t mb = atol(argv[i]), len = mb << 20;
-        char *region = NULL;
-        if (len) {
-            region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (region == MAP_FAILED) { perror("mmap"); return 1; }
-            madvise(region, len, MADV_NOHUGEPAGE);
-            memset(region, 1, len);               /* touched: its page table entries are real */
-        }
-        for (int r = 0; r < repeats; r++) {
-            double t0 = now_us();
-            pid_t pid = fork();
-            if (pid < 0) { perror("fork"); return 1; }
-            if (pid == 0) _exit(0);
-            t[r] = now_us() - t0;
-            waitpid(pid, NULL, 0);
-        }
-        qsort(t, repeats, sizeof t[0], cmp);
-        printf("row %zu %.1f %.1f\n", mb, t[repeats / 2], t[0]);
-        fflush(stdout);
-        if (region) munmap(region, len);
-    }
-    return 0;
-}
-'''
+#: The programs, files beside this module (compiled by ccell.run_c with the C cells' flags).
+_HERE = Path(__file__).parent
+COW_METER = (_HERE / "cow_meter.c").read_text()
+FORK_COST = (_HERE / "fork_time.c").read_text()
 
 
 class MeterFailed(RuntimeError):

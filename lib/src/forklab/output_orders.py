@@ -29,6 +29,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Union
 
 
@@ -350,6 +351,8 @@ def _draw(rng: random.Random, n: int) -> Program:
 # --- running it for real --------------------------------------------------------------------------
 
 RUN_LIMIT = 200
+#: The harness's main(), a C file beside this module (how it is put together with a program: its comment).
+_HARNESS = (Path(__file__).parent / "output_orders_harness.c").read_text()
 
 
 def harness_source(program: Program, runs: int) -> str:
@@ -357,40 +360,7 @@ def harness_source(program: Program, runs: int) -> str:
     reads the pipe to its end (the end comes when every process of that run, orphans too, has exited or
     closed it) and prints one line per run: "run 3: A C B"."""
     body = program.c_source(function="program")
-    return body + f"""
-/* The harness: run program() {runs} times and print the order of the letters of each run. */
-#include <string.h>
-
-int main(void) {{
-    for (int run = 1; run <= {runs}; run++) {{
-        int fd[2];
-        if (pipe(fd) == -1) {{ perror("pipe"); return 1; }}
-        fflush(stdout);                      /* or the child would inherit (and print) our buffer */
-        pid_t one_run = fork();
-        if (one_run == -1) {{ perror("fork"); return 1; }}
-        if (one_run == 0) {{
-            dup2(fd[1], 1);
-            close(fd[0]);
-            close(fd[1]);
-            exit(program());
-        }}
-        close(fd[1]);
-        char out[256];
-        size_t used = 0;
-        ssize_t got;
-        while ((got = read(fd[0], out + used, sizeof out - 1 - used)) > 0)
-            used += (size_t)got;
-        close(fd[0]);
-        out[used] = '\\0';
-        waitpid(one_run, NULL, 0);
-        printf("run %d:", run);
-        for (char *letter = strtok(out, "\\n"); letter; letter = strtok(NULL, "\\n"))
-            printf(" %s", letter);
-        printf("\\n");
-    }}
-    return 0;
-}}
-"""
+    return body + f"\n#define RUNS {runs}\n" + _HARNESS
 
 
 @dataclass

@@ -34,88 +34,13 @@ from pathlib import Path
 
 from . import ccell
 
-# Written before the student's code in the fresh interpreter. Names start with _fl_ to stay out
-# of the student's way. Each record is one write() on an O_APPEND file: records never interleave.
-PYTHON_PRELUDE = r'''
-import os as _fl_os, sys as _fl_sys, builtins as _fl_builtins, io as _fl_io
-_fl_fd = _fl_os.open(%(log)r, _fl_os.O_WRONLY | _fl_os.O_APPEND | _fl_os.O_CLOEXEC)
-def _fl_log(kind, text):
-    data = text.encode("utf-8", "replace")
-    _fl_os.write(_fl_fd, b"%%s %%d %%d\n" %% (kind, _fl_os.getpid(), len(data)) + data)
-_fl_log(b"P", str(_fl_os.getppid()))
-_fl_forker = [0]
-def _fl_before():
-    _fl_forker[0] = _fl_os.getpid()
-def _fl_child():
-    _fl_log(b"P", str(_fl_forker[0]))
-_fl_os.register_at_fork(before=_fl_before, after_in_child=_fl_child)
-_fl_print = _fl_builtins.print
-def print(*args, sep=" ", end="\n", file=None, flush=False):
-    if file is None or file is _fl_sys.stdout:
-        buf = _fl_io.StringIO()
-        _fl_print(*args, sep=sep, end=end, file=buf)
-        _fl_log(b"O", buf.getvalue())
-    _fl_print(*args, sep=sep, end=end, file=file, flush=flush)
-_fl_builtins.print = print
-del print
-'''
+# Written before the student's code in the fresh interpreter: tree_prelude.py, beside this module (what it
+# records, and how: its docstring). It finds the log's path in $FORKLAB_TREE_LOG.
+_HERE = Path(__file__).parent
+PYTHON_PRELUDE = (_HERE / "tree_prelude.py").read_text()
 
-# Put in front of a C program. printf/puts become macros that log, then print as usual (through
-# stdio, so buffering behaves as in the original program).
-C_PRELUDE = r'''
-#include <stdio.h>
-#include <stdlib.h>
-#include <stdarg.h>
-#include <string.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <pthread.h>
-static int forklab_fd = -1;
-static pid_t forklab_forker;
-static void forklab_log(char kind, long value, const char *text, size_t len) {
-    char head[64];
-    int n = snprintf(head, sizeof head, "%c %ld %zu\n", kind, (long)getpid(), len);
-    char *rec = malloc(n + len);
-    if (!rec) return;
-    memcpy(rec, head, n);
-    memcpy(rec + n, text, len);
-    if (write(forklab_fd, rec, n + len) < 0) { /* nothing sensible to do */ }
-    free(rec);
-    (void)value;
-}
-static void forklab_log_parent(pid_t ppid) {
-    char text[32];
-    int n = snprintf(text, sizeof text, "%ld", (long)ppid);
-    forklab_log('P', 0, text, n);
-}
-static void forklab_prepare(void) { forklab_forker = getpid(); }
-static void forklab_child(void) { forklab_log_parent(forklab_forker); }
-__attribute__((constructor)) static void forklab_start(void) {
-    forklab_fd = open(getenv("FORKLAB_TREE_LOG"), O_WRONLY | O_APPEND | O_CLOEXEC);
-    forklab_log_parent(getppid());
-    pthread_atfork(forklab_prepare, NULL, forklab_child);
-}
-__attribute__((format(printf, 1, 2)))
-static int forklab_printf(const char *fmt, ...) {
-    char buf[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0) return n;
-    forklab_log('O', 0, buf, strlen(buf));
-    return fputs(buf, stdout) == EOF ? -1 : n;
-}
-static int forklab_puts(const char *s) {
-    size_t len = strlen(s);
-    char *line = malloc(len + 1);
-    if (line) { memcpy(line, s, len); line[len] = '\n'; forklab_log('O', 0, line, len + 1); free(line); }
-    return puts(s);
-}
-#define printf(...) forklab_printf(__VA_ARGS__)
-#define puts(s) forklab_puts(s)
-#line 1 "cell.c"
-'''
+# Put in front of a C program: tree_prelude.h, beside this module (what it records, and how: its comment).
+C_PRELUDE = (_HERE / "tree_prelude.h").read_text()
 
 
 @dataclass
@@ -232,9 +157,10 @@ def run_python(code: str, *, timeout: float = 5.0, max_procs: int = 64) -> Proce
         log = Path(tmp) / "log"
         log.touch()
         script = Path(tmp) / "program.py"
-        script.write_text(PYTHON_PRELUDE % {"log": str(log)} + "\n" + code)
+        script.write_text(PYTHON_PRELUDE + "\n" + code)
+        env = dict(os.environ, FORKLAB_TREE_LOG=str(log))
         tree = _run([sys.executable, "-I", "-u", str(script)], log, timeout=timeout,
-                    max_procs=max_procs, cwd=tmp)
+                    max_procs=max_procs, env=env, cwd=tmp)
     return tree
 
 
