@@ -32,6 +32,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 
+from . import procstat
 from .ccell import run_program
 
 SPARE_UIDS = range(61000, 62000)   # far from system and first human users (Debian: 1000 up)
@@ -64,17 +65,7 @@ def unused_uid() -> int:
 _HARNESS = r'''
 import errno, json, os, resource, select, signal, sys, time   # now: as root, we are about to lose
                                                                # the right to read root's Python
-def _my_children(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
-                        kids.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return kids
+_my_children = children_of               # procstat's, given with its source below
 
 _CAP, _NAME, _SPARE = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 if os.getuid() == 0:                     # root is exempt from RLIMIT_NPROC: become an unused uid
@@ -183,8 +174,10 @@ def run_fork_loop(source: str, name: str, cap: int, *, timeout: float = 10.0) ->
     """
     if cap < 0:
         raise ValueError("cap must be 0 or more")
-    # The harness runs in a fresh interpreter that cannot import forklab: give it tasks_of_uid's source.
-    program = f"_SOURCE = {textwrap.dedent(source)!r}\n" + "import os\n" + inspect.getsource(tasks_of_uid) + _HARNESS
+    # The harness runs in a fresh interpreter that cannot import forklab: give it tasks_of_uid's source
+    # and procstat's (the one /proc/PID/stat parser, standard library only).
+    program = (f"_SOURCE = {textwrap.dedent(source)!r}\n" + "import os\n" + inspect.getsource(tasks_of_uid)
+               + inspect.getsource(procstat) + _HARNESS)
     out, err, status = run_program([sys.executable, "-c", program, str(cap), name, str(unused_uid())],
                                    timeout=timeout, max_procs=cap + 16)
     if status.get("too_many_procs"):
