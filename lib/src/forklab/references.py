@@ -39,7 +39,7 @@ from .errors import CloneRefused, ForbiddenHere
 RECORDINGS = Path(__file__).with_name("references.json")
 #: What a C cell can declare with --needs, and the experiment that tells whether this platform allows it.
 NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd", "ns-last-pid", "proc-mount")
-#: What a container's /proc forbids even where namespaces are allowed (forklab.platform tries each).
+#: What a container's /proc forbids even where namespaces are allowed (forklab.report tries each).
 PROC_NEEDS = {"ns-last-pid": "writing /proc/sys/kernel/ns_last_pid (the next PID of a PID namespace of its own)",
               "proc-mount": "mounting a fresh /proc in new PID and mount namespaces"}
 
@@ -142,11 +142,11 @@ def _allows(need: str) -> tuple[str, str] | None:
             f = forbidden_by(OSError(_errno.ENOSYS, "", "pidfd_open()")) if isinstance(e, AttributeError) or \
                 e.errno == _errno.ENOSYS else None
             return (f.what, f.because) if f else None
-        from .platform import cell_pidfd_signal_forbidden
+        from .report import cell_pidfd_signal_forbidden
         because = cell_pidfd_signal_forbidden()
         return ("pidfd_send_signal() in a C cell", because) if because else None
     if need in PROC_NEEDS:
-        from .platform import ns_last_pid_forbidden, proc_mount_forbidden
+        from .report import ns_last_pid_forbidden, proc_mount_forbidden
         because = ns_last_pid_forbidden() if need == "ns-last-pid" else proc_mount_forbidden()
         return (PROC_NEEDS[need], because) if because else None
     try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-import platform as _platform
+import platform
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -133,7 +133,7 @@ def platform_report() -> PlatformReport:
         probes += proc_probes
         out += proc_out
     return PlatformReport(
-        kernel=release, kernel_version=version, machine=_platform.machine(), uid=os.geteuid(),
+        kernel=release, kernel_version=version, machine=platform.machine(), uid=os.geteuid(),
         root=os.geteuid() == 0, cap_sys_admin=has_cap_sys_admin(), seccomp_filter=conf.seccomp_filter,
         threads=len(os.listdir("/proc/self/task")), probes=tuple(probes), consequences=tuple(out))
 
