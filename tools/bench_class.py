@@ -29,7 +29,8 @@ import time
 
 from jupyter_client.manager import AsyncKernelManager
 
-TICK = os.sysconf("SC_CLK_TCK")
+from forklab.procstat import tree_cpu_seconds as cpu_seconds   # utime + stime of a pid and what it reaped
+
 
 SETUP = """\
 import json, os, time
@@ -85,13 +86,6 @@ for _ in range({cells}):
         _bad.append(_out.getvalue())
 print(json.dumps({{"ms": _lat, "bad": _bad}}))
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of pid and of every child it has reaped."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
 
 
 def memory_kb(pid: int) -> dict[str, int]:

@@ -70,10 +70,10 @@ def collect(paths: list[Path]) -> dict[str, dict]:
 
 
 def everything_allowed() -> list[str]:
-    from forklab.explain import confinement
+    from forklab.machine import machine
     from forklab.references import NEEDS, forbidden_needs
     problems = [f"{what}: {because}" for what, because in forbidden_needs(NEEDS)]
-    if confinement().seccomp_filter:
+    if machine().seccomp_filter:
         problems.append("this process runs under a seccomp filter")
     return problems
 

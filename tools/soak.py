@@ -110,25 +110,12 @@ class Soak:
         self.left = args.experiments
         self.in_run = False              # the main thread is inside forklab.run (SIGINT is meant for it)
         self.done = threading.Event()
-        self.privileged = forklab.lab.has_cap_sys_admin()
-        self.namespaces = self._namespaces_allowed()
-        self.clone3 = self._clone3_allowed()
-
-    def _clone3_allowed(self) -> bool:
-        """clone3 answers ENOSYS before Linux 5.3 and under Docker's seccomp profile: a platform's
-        refusal, not a rule of the kernel's, so the soak leaves it out there."""
-        try:
-            self.forklab.run("clone3")
-            return True
-        except self.forklab.CloneRefused:
-            return False
-
-    def _namespaces_allowed(self) -> bool:
-        try:
-            self.forklab.run("clone", ["NEWUTS"] if self.privileged else ["NEWUSER", "NEWUTS"])
-            return True
-        except self.forklab.CloneRefused:
-            return False
+        from forklab.machine import machine
+        # clone3 answers ENOSYS before Linux 5.3 and under Docker's seccomp profile, and namespaces may be
+        # refused: a platform's refusal, not a rule of the kernel's, so the soak leaves them out there
+        self.privileged = machine().cap_sys_admin
+        self.namespaces = not machine().namespaces_refused
+        self.clone3 = machine().clone3
 
     # --- one experiment ------------------------------------------------------------------------
     def pick(self, rng):

@@ -1,16 +1,12 @@
-import errno
-import functools
-
 import pytest
 
-import forklab
-from forklab.lab import has_cap_sys_admin
+from forklab.machine import machine
 
 
 @pytest.fixture(scope="session")
 def privileged() -> bool:
     """Namespaces other than the user one need CAP_SYS_ADMIN; students usually lack it."""
-    return has_cap_sys_admin()
+    return machine().cap_sys_admin
 
 
 @pytest.fixture(scope="session")
@@ -34,22 +30,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "namespaces: the test makes namespaces (skipped where they are refused)")
 
 
-@functools.cache
 def clone3_missing() -> bool:
-    try:
-        forklab.run("clone3")
-    except forklab.CloneRefused as e:
-        return e.errno == errno.ENOSYS
-    return False
+    return not machine().clone3
 
 
-@functools.cache
 def namespaces_refused() -> bool:
-    try:
-        forklab.run("clone", ["NEWUTS"] + ([] if has_cap_sys_admin() else ["NEWUSER"]))
-    except forklab.CloneRefused as e:
-        return e.errno == errno.EPERM
-    return False
+    return machine().namespaces_refused
 
 
 def _param_values(item):

@@ -6,6 +6,7 @@ import pytest
 import forklab
 from forklab.explain import UNCHANGED
 from forklab.flags import names_of
+from forklab.machine import machine
 
 EINVAL_CASES = [
     ("clone", ["SIGHAND"], "SIGCHLD"),
@@ -60,7 +61,7 @@ def test_the_fix_is_the_smallest_change():
 @pytest.mark.namespaces
 def test_man_page_entries_that_are_stale_on_this_kernel_are_not_refused():
     # clone(2) still lists CLONE_NEWPID|CLONE_PARENT as EINVAL; fine since 3.13 (with NEWUSER if unprivileged).
-    prefix = [] if forklab.lab.has_cap_sys_admin() else ["NEWUSER"]
+    prefix = [] if machine().cap_sys_admin else ["NEWUSER"]
     forklab.run("clone", ["NEWPID", "PARENT", *prefix])
     # CLONE_PIDFD|CLONE_THREAD was EINVAL before Linux 6.9.
     import os

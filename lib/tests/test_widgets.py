@@ -7,7 +7,7 @@ import traitlets
 
 import forklab
 from forklab import picture
-from forklab.lab import has_cap_sys_admin
+from forklab.machine import machine
 from forklab.presets import PRESETS, preset_named
 from forklab.accessible import FlagToggle
 from forklab.benchmark import explorer_toggles, percentile
@@ -122,14 +122,14 @@ def test_flags_forklab_cannot_run_are_disabled_with_the_reason(ex):
 
 def test_a_namespace_flag_without_privilege_explains_eperm_and_offers_newuser():
     ex = FlagExplorer(flags=("CLONE_NEWUTS",))
-    if has_cap_sys_admin():
+    if machine().cap_sys_admin:
         assert ex.observation.resources["uts_ns"].word == "new namespace"
         assert "CAP_SYS_ADMIN" not in ex._toggles["CLONE_NEWUTS"].tooltip
         return
     assert ex.error.errno_name == "EPERM" and "CAP_SYS_ADMIN" in ex.error.reason
     assert "add CLONE_NEWUSER" in ex._fix_w.description
     assert "EPERM" in ex._toggles["CLONE_NEWUTS"].tooltip
-    if not forklab.platform_report().user_namespaces:
+    if not machine().user_namespaces:
         pytest.skip("this machine forbids user namespaces, so adding CLONE_NEWUSER cannot help")
     ex.apply_fix()
     assert ex.observation.resources["uts_ns"].word == "new namespace"
@@ -137,10 +137,9 @@ def test_a_namespace_flag_without_privilege_explains_eperm_and_offers_newuser():
 
 def _machine_allows(p) -> bool:
     """Can this machine run the preset at all? (A container's seccomp filter may forbid clone3 or namespaces.)"""
-    report = forklab.platform_report()
-    if p.primitive == "clone3" and not report.clone3:
+    if p.primitive == "clone3" and not machine().clone3:
         return False
-    return report.user_namespaces or not any(f.startswith("CLONE_NEW") for f in p.flags)
+    return machine().user_namespaces or not any(f.startswith("CLONE_NEW") for f in p.flags)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

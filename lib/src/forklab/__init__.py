@@ -13,7 +13,7 @@ from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTim
 from .explain import Fix
 from .flags import FLAGS, Flag, flag_named, names_of, parse_flags
 from .lab import PRIMITIVES, RESOURCES, Observation, Resource, Side, Verdict, run
-from .platform import PlatformReport, platform_report
+from .report import PlatformReport, platform_report
 from .prediction import PredictionCheck, check_prediction
 from .references import Reference, reference, reference_if_forbidden
 

@@ -52,6 +52,7 @@ from pathlib import Path
 
 from . import benchserver
 from .lab import run
+from .procstat import tree_cpu_seconds
 
 
 def _times_ms(fn, runs: int) -> list[float]:
@@ -77,15 +78,10 @@ def percentile(values: list[float], p: float) -> float:
 _HERE = Path(__file__).parent
 FLOOR_C = (_HERE / "fork_wait_floor.c").read_text()
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
 def _process_tree_cpu_s(pid: int) -> float:
     """CPU time (user + system) of process pid and of every child it has reaped (which includes what
     those children reaped): fields utime, stime, cutime, cstime of /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / _TICK
+    return tree_cpu_seconds(pid)
 
 
 class Floor:

@@ -9,7 +9,7 @@ container's memory cgroup - can spare now; bigger sizes are skipped, and the tab
 """
 from __future__ import annotations
 
-from pathlib import Path
+from .machine import machine, memory_room
 
 MIB = 1 << 20
 
@@ -25,38 +25,11 @@ def _meminfo_kib(name: str) -> int | None:
     return None
 
 
-def _cgroup_room_bytes() -> int | None:
-    """What this process's memory cgroup (v2 memory.max, v1 limit_in_bytes) still allows, if it limits."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    rooms = []
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controllers == "":                                            # cgroup v2
-            base = Path("/sys/fs/cgroup") / path.lstrip("/")
-            limit_file, usage_file = base / "memory.max", base / "memory.current"
-        elif "memory" in controllers.split(","):                         # cgroup v1
-            base = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
-            limit_file, usage_file = base / "memory.limit_in_bytes", base / "memory.usage_in_bytes"
-        else:
-            continue
-        try:
-            limit, usage = limit_file.read_text().strip(), int(usage_file.read_text())
-        except (OSError, ValueError):
-            continue
-        if limit.isdigit() and int(limit) < 1 << 60:                     # "max" or a huge v1 number: no limit
-            rooms.append(max(int(limit) - usage, 0))
-    return min(rooms) if rooms else None
-
-
 def spare_mib() -> int:
     """Memory this machine can spare now, in MiB: MemAvailable, or less if a memory cgroup limits us."""
     avail = _meminfo_kib("MemAvailable")
     spare = avail * 1024 if avail is not None else 512 * MIB
-    room = _cgroup_room_bytes()
+    room = memory_room()
     if room is not None:
         spare = min(spare, room)
     return spare // MIB
@@ -80,17 +53,9 @@ def sizes_within_reach(sizes_mib) -> tuple[list[int], list[int]]:
 
 def thp_mode() -> str:
     """The kernel's transparent huge page setting: "always", "madvise", "never", or "unavailable"."""
-    try:
-        text = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
-    except OSError:
-        return "unavailable"
-    chosen = [w.strip("[]") for w in text.split() if w.startswith("[")]
-    return chosen[0] if chosen else "unavailable"
+    return machine().thp
 
 
 def max_map_count() -> int | None:
     """The most mappings (VMAs) one process may have (vm.max_map_count), or None if unreadable."""
-    try:
-        return int(Path("/proc/sys/vm/max_map_count").read_text())
-    except (OSError, ValueError):
-        return None
+    return machine().max_map_count

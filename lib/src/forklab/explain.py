@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .flags import FLAGS, names_of
+from .machine import machine
 
 UNCHANGED = "unchanged"
 
@@ -149,10 +150,7 @@ PRIVILEGED_NS = tuple(f.name for f in FLAGS.values() if f.privileged)
 
 
 def _kernel_version() -> tuple[int, int]:
-    import os
-    import re
-    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
-    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    return machine().kernel[:2]
 
 
 def einval_rule(mask: int, primitive: str, exit_signal: str | None,
@@ -203,27 +201,9 @@ class Confinement:
 
 
 def confinement() -> Confinement:
-    """Read this process's confinement: its seccomp mode, the kernel version, user-namespace settings."""
-    filtered = False
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Seccomp:"):
-                    filtered = line.split()[1] == "2"
-    except OSError:
-        pass
-    sysctl = None
-    for path, bad in (("/proc/sys/kernel/unprivileged_userns_clone", "0"),
-                      ("/proc/sys/user/max_user_namespaces", "0"),
-                      ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1")):
-        try:
-            with open(path) as f:
-                if f.read().strip() == bad:
-                    sysctl = f"{path.removeprefix('/proc/sys/').replace('/', '.')} = {bad}"
-                    break
-        except OSError:
-            pass
-    return Confinement(filtered, _kernel_version(), sysctl)
+    """This process's confinement: its seccomp mode, the kernel version, user-namespace settings (forklab.machine)."""
+    m = machine()
+    return Confinement(m.seccomp_filter, m.kernel[:2], m.userns_sysctl)
 
 
 UNCONFINED_HINT = ("Docker's default seccomp profile (and Kubernetes' RuntimeDefault) refuses namespace flags; run the "

@@ -3,7 +3,7 @@
 Run by forklab.limits.run_fork_loop() in a fresh interpreter under the C cells' supervisor, as
     python -c PROGRAM CAP FUNCTION_NAME SPARE_UID
 where PROGRAM is, in this order: `_SOURCE = <the student's source, repr()>`, `import os` and the source of
-forklab.limits.tasks_of_uid (this interpreter cannot import forklab), then this file. It prints one line,
+forklab.limits.tasks_of_uid and of forklab.procstat (this interpreter cannot import forklab), then this file. It prints one line,
 "@report {json}": what the function returned or raised, the children it left, whether fork works after.
 """
 if __name__ != "__main__":
@@ -11,17 +11,7 @@ if __name__ != "__main__":
 
 import errno, json, os, resource, select, signal, sys, time   # now: as root, we are about to lose
                                                                # the right to read root's Python
-def _my_children(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
-                        kids.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return kids
+_my_children = children_of               # procstat's, given with its source before this file
 
 _CAP, _NAME, _SPARE = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 if os.getuid() == 0:                     # root is exempt from RLIMIT_NPROC: become an unused uid

@@ -33,6 +33,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import procstat
 from .ccell import run_program
 
 SPARE_UIDS = range(61000, 62000)   # far from system and first human users (Debian: 1000 up)
@@ -90,8 +91,10 @@ def run_fork_loop(source: str, name: str, cap: int, *, timeout: float = 10.0) ->
     """
     if cap < 0:
         raise ValueError("cap must be 0 or more")
-    # The harness runs in a fresh interpreter that cannot import forklab: give it tasks_of_uid's source.
-    program = f"_SOURCE = {textwrap.dedent(source)!r}\n" + "import os\n" + inspect.getsource(tasks_of_uid) + _HARNESS
+    # The harness runs in a fresh interpreter that cannot import forklab: give it tasks_of_uid's source
+    # and procstat's (the one /proc/PID/stat parser, standard library only).
+    program = (f"_SOURCE = {textwrap.dedent(source)!r}\n" + "import os\n" + inspect.getsource(tasks_of_uid)
+               + inspect.getsource(procstat) + _HARNESS)
     out, err, status = run_program([sys.executable, "-c", program, str(cap), name, str(unused_uid())],
                                    timeout=timeout, max_procs=cap + 16)
     if status.get("too_many_procs"):

@@ -13,8 +13,10 @@ the package on its path, loads this file too.
 import os
 from collections import namedtuple
 
-#: The fields forklab reads (proc(5) numbers them 1, 2, 3, 4, 5, 6 and 20).
-ProcStat = namedtuple("ProcStat", "pid comm state ppid pgrp session num_threads")
+#: The fields forklab reads (proc(5) numbers them 1-6, 14-17 and 20). The four times are in clock
+#: ticks (os.sysconf("SC_CLK_TCK")): user and system CPU of the process, and of the children it reaped
+#: (which includes what those reaped, once they were waited for).
+ProcStat = namedtuple("ProcStat", "pid comm state ppid pgrp session num_threads utime stime cutime cstime")
 
 
 def parse_stat(data) -> ProcStat:
@@ -25,7 +27,7 @@ def parse_stat(data) -> ProcStat:
     pid, _, comm = head.partition(" (")
     fields = rest.split()      # fields[0] is field 3 of proc(5), the state
     return ProcStat(int(pid), comm, fields[0], int(fields[1]), int(fields[2]), int(fields[3]),
-                    int(fields[17]))
+                    int(fields[17]), *(int(x) for x in fields[11:15]))
 
 
 def read_stat(pid) -> "ProcStat | None":
@@ -35,6 +37,13 @@ def read_stat(pid) -> "ProcStat | None":
             return parse_stat(f.read())
     except (FileNotFoundError, ProcessLookupError):
         return None
+
+
+def tree_cpu_seconds(pid) -> "float | None":
+    """User + system CPU seconds of the process and of every child it has reaped (utime, stime, cutime,
+    cstime), or None if it is gone."""
+    st = read_stat(pid)
+    return None if st is None else (st.utime + st.stime + st.cutime + st.cstime) / os.sysconf("SC_CLK_TCK")
 
 
 def process_state(pid) -> "str | None":

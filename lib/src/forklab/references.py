@@ -35,11 +35,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import CloneRefused, ForbiddenHere
+from .machine import machine
 
 RECORDINGS = Path(__file__).with_name("references.json")
 #: What a C cell can declare with --needs, and the experiment that tells whether this platform allows it.
 NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd", "ns-last-pid", "proc-mount")
-#: What a container's /proc forbids even where namespaces are allowed (forklab.platform tries each).
+#: What a container's /proc forbids even where namespaces are allowed (forklab.report tries each).
 PROC_NEEDS = {"ns-last-pid": "writing /proc/sys/kernel/ns_last_pid (the next PID of a PID namespace of its own)",
               "proc-mount": "mounting a fresh /proc in new PID and mount namespaces"}
 
@@ -75,13 +76,12 @@ def _recordings() -> dict:
 def reference(name: str, *, privileged: bool | None = None) -> Reference | None:
     """The recording called ``name`` (None if there is none): root's where this process has
     CAP_SYS_ADMIN, an unprivileged user's otherwise - the one that matches what this cell would do."""
-    from .lab import has_cap_sys_admin
     data = _recordings()
     entry = data.get("references", {}).get(name)
     if entry is None:
         return None
     if privileged is None:
-        privileged = has_cap_sys_admin()
+        privileged = machine().cap_sys_admin
     who = "root" if privileged and "root" in entry else "student"
     if who not in entry:
         return None
@@ -108,10 +108,9 @@ def forbidden_by(exc: BaseException) -> ForbiddenHere | None:
         return exc
     if isinstance(exc, OSError) and not isinstance(exc, CloneRefused) and exc.errno == _errno.ENOSYS:
         call = getattr(exc, "filename", None) or "a system call this cell makes"
-        from .explain import confinement
-        conf = confinement()
-        return ForbiddenHere(str(call), f"this kernel (Linux {'.'.join(map(str, conf.kernel))}) "
-                             + ("or this process's seccomp filter " if conf.seccomp_filter else "")
+        m = machine()
+        return ForbiddenHere(str(call), f"this kernel (Linux {'.'.join(map(str, m.kernel[:2]))}) "
+                             + ("or this process's seccomp filter " if m.seccomp_filter else "")
                              + "does not provide it (ENOSYS): it is newer than the kernel")
     return None
 
@@ -134,7 +133,8 @@ def reference_if_forbidden(name: str):
 
 @lru_cache(maxsize=None)
 def _allows(need: str) -> tuple[str, str] | None:
-    from .lab import has_cap_sys_admin, run
+    from .lab import run
+    m = machine()
     if need == "pidfd":
         try:
             os.close(os.pidfd_open(os.getpid()))
@@ -142,22 +142,27 @@ def _allows(need: str) -> tuple[str, str] | None:
             f = forbidden_by(OSError(_errno.ENOSYS, "", "pidfd_open()")) if isinstance(e, AttributeError) or \
                 e.errno == _errno.ENOSYS else None
             return (f.what, f.because) if f else None
-        from .platform import cell_pidfd_signal_forbidden
+        from .report import cell_pidfd_signal_forbidden
         because = cell_pidfd_signal_forbidden()
         return ("pidfd_send_signal() in a C cell", because) if because else None
     if need in PROC_NEEDS:
-        from .platform import ns_last_pid_forbidden, proc_mount_forbidden
+        from .report import ns_last_pid_forbidden, proc_mount_forbidden
         because = ns_last_pid_forbidden() if need == "ns-last-pid" else proc_mount_forbidden()
         return (PROC_NEEDS[need], because) if because else None
+    # forklab.machine knows whether it is allowed; where it is not, the experiment says why in the words
+    # the rest of the course uses (a ForbiddenHere from the kernel's real answer)
+    allowed = {"user-namespaces": m.user_namespaces, "namespaces": not m.namespaces_refused, "clone3": m.clone3}
+    if need not in allowed:
+        raise ValueError(f"unknown need {need!r}; valid choices are: {', '.join(NEEDS)}")
+    if allowed[need]:
+        return None
     try:
         if need == "user-namespaces":
             run("clone", ["CLONE_NEWUSER"])
         elif need == "namespaces":
-            run("clone", ["CLONE_NEWUTS"] + ([] if has_cap_sys_admin() else ["CLONE_NEWUSER"]))
-        elif need == "clone3":
-            run("clone3")
+            run("clone", ["CLONE_NEWUTS"] + ([] if m.cap_sys_admin else ["CLONE_NEWUSER"]))
         else:
-            raise ValueError(f"unknown need {need!r}; valid choices are: {', '.join(NEEDS)}")
+            run("clone3")
     except ForbiddenHere as e:
         return e.what, e.because
     except CloneRefused:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .flags import FLAGS
+from .machine import machine
 
 CREATING = ("fork", "vfork", "clone", "clone3")
 
@@ -145,9 +145,11 @@ def _strace(argv: tuple[str, ...], syscalls: Sequence[str], *, per_process: bool
             cwd: str | None) -> tuple[dict, str | None, int | None]:
     """Run argv under strace: ({pid: what strace wrote} - one entry, pid None, unless per_process),
     why nothing could be seen (None if something was), and the command's exit status."""
-    strace = shutil.which("strace")
+    strace = machine().strace
     if strace is None:
         return {}, "strace is not installed here (Debian/Ubuntu: apt-get install strace)", None
+    if not machine().ptrace:
+        return {}, f"{_why_not('ptrace')} (PTRACE_TRACEME: {machine().ptrace_errno})", None
     with tempfile.TemporaryDirectory(prefix="forklab-strace-") as tmp:
         out = os.path.join(tmp, "trace")      # with -ff, strace writes trace.<pid>: one file a process
         cmd = [strace, "-ff" if per_process else "-f", "-qq", "-o", out, "-e", "trace=" + ",".join(syscalls),

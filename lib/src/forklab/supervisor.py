@@ -42,10 +42,11 @@ import subprocess
 import sys
 import time
 
-# procstat.py lies beside this file. -I leaves this folder off sys.path, and importing the forklab
-# package would cost the start-up time this file saves: so append the folder (after the standard
-# library, which forklab/platform.py must not shadow) and load that one stdlib-only module.
-sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+# procstat.py, containment.py and leftovers.py lie beside this file. -I leaves this folder off
+# sys.path, and importing the forklab package would cost the start-up time this file saves: so put the
+# folder first, where a script's own folder goes, and load those stdlib-only modules (no module of
+# the package has a standard library module's name: lib/tests/test_module_names.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from procstat import all_processes, read_stat  # noqa: E402
 import containment  # noqa: E402
 import leftovers  # noqa: E402

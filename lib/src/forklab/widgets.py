@@ -28,7 +28,8 @@ from .accessible import ChoiceButtons, FlagToggle, LiveStatus, Picture
 from .errors import CloneRefused, ForklabError
 from .explain import UNCHANGED
 from .flags import FLAGS, names_of, parse_flags
-from .lab import PRIMITIVES, has_cap_sys_admin, run
+from .lab import PRIMITIVES, run
+from .machine import machine
 from .presets import PRESETS, Preset, preset_named
 
 #: The toggles, grouped as the course teaches them (flags forklab cannot run are shown disabled).
@@ -94,7 +95,7 @@ class FlagExplorer(widgets.VBox):
         self._syncing = False
         self._adjusting = False
         self._notes: list[str] = []
-        self.privileged = has_cap_sys_admin()
+        self.privileged = machine().cap_sys_admin
 
         self._primitive_w = ChoiceButtons(
             label="primitive", options=[(p, p) for p in PRIMITIVES], value="clone", button_width="6em",

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import platform as _platform
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import CloneRefused, ForklabError
-from .explain import UNCONFINED_HINT, confinement
-from .lab import has_cap_sys_admin, run
+from .explain import UNCONFINED_HINT
+from .lab import run
+from .machine import machine
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,7 @@ def _try(name: str, *args, **kw) -> tuple[Probe, object]:
 
 def platform_report() -> PlatformReport:
     """Try what the course needs (each a sandboxed experiment) and say what it means."""
-    release = os.uname().release
-    version = tuple(int(x) for x in release.split("-")[0].split(".")[:3] if x.isdigit())
+    m = machine()
     probes = []
     fork_probe, fork_obs = _try("fork", "fork")
     probes.append(fork_probe)
@@ -102,7 +101,6 @@ def platform_report() -> PlatformReport:
     probes += _cell_wall_probes()
 
     works = {p.name: p.works for p in probes}
-    conf = confinement()
     out = []
     if not works["fork"]:
         out.append("experiments cannot run here at all: " + fork_probe.detail)
@@ -115,14 +113,14 @@ def platform_report() -> PlatformReport:
         out.append("namespace flags need CLONE_NEWUSER beside them (you are not privileged); "
                    "the course shows you how")
     else:
-        why = ("this process's seccomp filter refuses them (" + UNCONFINED_HINT + ")" if conf.seccomp_filter
-               else f"user namespaces are switched off ({conf.userns_sysctl})" if conf.userns_sysctl
+        why = ("this process's seccomp filter refuses them (" + UNCONFINED_HINT + ")" if m.seccomp_filter
+               else f"user namespaces are switched off ({m.userns_sysctl})" if m.userns_sysctl
                else "this machine forbids user namespaces")
         out.append(f"namespace experiments are forbidden here: {why}. Each notebook cell that needs them says "
                    "so and shows the output recorded on a machine that allows them, labelled as such")
     if not works["clone3"]:
-        why = (f"this kernel (Linux {'.'.join(map(str, conf.kernel))}) is older than 5.3" if conf.kernel < (5, 3)
-               else "a seccomp filter answers ENOSYS for it" if conf.seccomp_filter else "the kernel answers ENOSYS")
+        why = (f"this kernel (Linux {'.'.join(map(str, m.kernel[:2]))}) is older than 5.3" if m.kernel < (5, 3)
+               else "a seccomp filter answers ENOSYS for it" if m.seccomp_filter else "the kernel answers ENOSYS")
         out.append(f"clone3 is forbidden here ({why}): glibc falls back to clone(), every flag but the "
                    "clone3-only ones works with clone, and cells that need clone3 show a recorded output")
     if not works["kcmp"]:
@@ -133,8 +131,8 @@ def platform_report() -> PlatformReport:
         probes += proc_probes
         out += proc_out
     return PlatformReport(
-        kernel=release, kernel_version=version, machine=_platform.machine(), uid=os.geteuid(),
-        root=os.geteuid() == 0, cap_sys_admin=has_cap_sys_admin(), seccomp_filter=conf.seccomp_filter,
+        kernel=m.kernel_release, kernel_version=m.kernel, machine=m.arch, uid=m.euid,
+        root=m.root, cap_sys_admin=m.cap_sys_admin, seccomp_filter=m.seccomp_filter,
         threads=len(os.listdir("/proc/self/task")), probes=tuple(probes), consequences=tuple(out))
 
 
@@ -226,57 +224,18 @@ def _cell_wall_consequences(works: dict) -> list:
 # in a user namespace the kernel refuses a procfs unless one already mounted is fully visible, with nothing
 # mounted over it but on permanently empty directories - fs/namespace.c, mount_too_revealing() and
 # mnt_already_visible(); the read-only bind mounts alone already hide parts of it, the masks too).
-# Each probe tries exactly that, in a throw-away Python process: new user + PID + mount namespaces, the
-# attempt made by PID 1 there (ns_last_pid belongs to the writer's PID namespace), nothing seen outside.
+# forklab.machine tries exactly that (machine_probe.py, a throw-away Python process: new user + PID + mount
+# namespaces, the attempt made by PID 1 there - ns_last_pid belongs to the writer's PID namespace), nothing
+# seen outside.
 
 UNMASK_HINT = ("`docker run --security-opt systempaths=unconfined` (Podman: --security-opt unmask=ALL; "
                "Kubernetes: securityContext.procMount: Unmasked) lifts it - see README, 'In a container'")
-
-_PROC_PROBE = r"""
-import ctypes, errno, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
-if libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) != 0:
-    print("untried", errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()))
-    sys.exit(0)
-pid = os.fork()
-if pid == 0:                       # PID 1 of the new PID namespace, in a mount namespace of its own
-    err = 0
-    try:
-        if sys.argv[1] == "ns-last-pid":
-            fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY)    # as notebook 16's program does
-            os.write(fd, b"1")     # this namespace's own counter: it has handed out PID 1 already
-        elif libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0 or \
-                libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
-            err = ctypes.get_errno()
-    except OSError as e:
-        err = e.errno
-    os._exit(err)
-_, status = os.waitpid(pid, 0)
-code = os.waitstatus_to_exitcode(status)
-print("works" if code == 0 else "refused", errno.errorcode.get(code, code))
-"""
-
-
-def _proc_probe(what: str) -> tuple[str, str]:
-    """("works" | "refused" | "untried", errno name): `what` ("ns-last-pid" or "proc-mount") tried by PID 1
-    of new user, PID and mount namespaces, in a fresh Python process (never this one, which has threads)."""
-    import subprocess
-    import sys
-    try:
-        out = subprocess.run([sys.executable, "-I", "-S", "-c", _PROC_PROBE, what], capture_output=True,
-                             text=True, timeout=20).stdout.split()
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return "untried", type(e).__name__
-    return (out[0], out[1]) if len(out) == 2 else ("untried", "no answer")
-
 
 def ns_last_pid_forbidden() -> str | None:
     """Why this platform forbids a program to set the next PID of its own PID namespace (writing
     /proc/sys/kernel/ns_last_pid), or None where it may (or where namespaces themselves are forbidden:
     that has its own explanation)."""
-    verdict, err = _proc_probe("ns-last-pid")
+    verdict, err = machine().ns_last_pid
     if verdict != "refused":
         return None
     if err == "EROFS":
@@ -288,7 +247,7 @@ def ns_last_pid_forbidden() -> str | None:
 def proc_mount_forbidden() -> str | None:
     """Why this platform forbids a program to mount a fresh /proc in its own PID and mount namespaces, or None
     where it may (or where namespaces themselves are forbidden)."""
-    verdict, err = _proc_probe("proc-mount")
+    verdict, err = machine().proc_mount
     if verdict != "refused":
         return None
     if err == "EPERM":
