@@ -27,7 +27,7 @@ class build_ext_and_bench(build_ext):
 
     def run(self):
         super().run()
-        objects = self.compiler.compile([str(CSRC / name) for name in ["server.c", *csrc_build.SOURCES]],
+        objects = self.compiler.compile([str(CSRC / name) for name in [*csrc_build.SERVER_SOURCES, *csrc_build.SOURCES]],
                                         output_dir=self.build_temp, include_dirs=[str(CSRC)],
                                         extra_postargs=csrc_build.CFLAGS)
         objects += csrc_build.compile_child(self.compiler, str(Path(self.build_temp) / "child"))

@@ -20,8 +20,9 @@ HEADER = (HERE / "forklab.h").read_text()
 # cdef takes declarations only: drop the include guard and #include lines around them.
 CDEF = "\n".join(line for line in HEADER.splitlines()
                  if not line.startswith(("#ifndef", "#endif", "#include", "#define FORKLAB_H")))
-SOURCES = ["run.c", "bench.c", "spawn.c"]      # the parent's side, in the bench
+SOURCES = ["bench_client.c", "bench.c", "parent.c", "spawn.c", "server_setup.c"]   # all but the child's side
 CHILD_SOURCES = ["child.c"]                     # the child's side: raw system calls only
+SERVER_SOURCES = ["server.c"]                   # forklab-bench's main, linked with all of the above
 WARNINGS = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration"]
 CFLAGS = ["-std=gnu11", "-O2", *WARNINGS]
 CHILD_CFLAGS = [*CFLAGS, "-ffreestanding", "-fno-builtin", "-fno-tree-loop-distribute-patterns",

@@ -1,14 +1,19 @@
 /* forklab.h - the one interface between Python and the C side.
  *
- * cffi reads this file into ffi.cdef() and every C file #includes it (run.c and server.c
- * directly, the others through bench.h), so both sides always agree on the layout. Keep it
- * plain: fixed-size types, simple integer #defines, no #include.
+ * cffi reads this file into ffi.cdef() and the C files #include it (directly or through the header
+ * of the file they call), so both sides always agree on the layout. It declares the two functions
+ * Python calls; every other function is declared in the header of the .c file that defines it.
+ * Keep it plain: fixed-size types, simple integer #defines, no #include but <stdint.h>.
  *
  * (cdef does not understand the include guard and #include below; build.py drops those lines.)
  *
  * One experiment: Python fills a struct fl_request, calls fl_run(), and reads a struct
  * fl_result. fl_run() never creates the experiment's child from the calling (Python) process:
  * it forks a single-threaded "bench" process, and the bench runs the experiment.
+ *
+ * Words: the "bench" is that sandboxed process (bench.c) and the bench server (server.c) the small
+ * program that forks benches and hands them requests; an "experiment" is one request's run: its
+ * parent's side (parent.c), its child's side (child.c) and the creation of the child (spawn.c).
  */
 
 #ifndef FORKLAB_H
@@ -53,7 +58,7 @@
 #define FL_T_COUNT     8
 
 /* How many experiments the bench server hands one bench. Each leaves the bench as it was forked
- * (run.c checks what it can: bench_as_new), so this only bounds what nobody thought of. */
+ * (bench.c checks what it can: bench_as_new), so this only bounds what nobody thought of. */
 #define FL_BENCH_USES 100
 
 /* Every request starts with this number: stray bytes (or a request from another version) are not a
@@ -165,14 +170,11 @@ struct fl_result {
 };
 
 /* Run one experiment in a bench process forked for it. Never raises, never leaves a process behind:
- * every outcome, including a timeout or a crash, is written into *res. */
+ * every outcome, including a timeout or a crash, is written into *res. (bench_client.c) */
 void fl_run(const struct fl_request *req, struct fl_result *res);
 
-/* For the bench server: 0 if our parent is parent_pid, else -1 (it is already gone). */
-int fl_server_prepare(int32_t parent_pid);
-
 /* Remove the System V semaphore a bench server made (its id is in the server's ready line), when the
- * server could not remove it itself (it was killed). 0, or -1 with errno. */
+ * server could not remove it itself (it was killed). 0, or -1 with errno. (server_setup.c) */
 int fl_semaphore_remove(int32_t id);
 
 #endif

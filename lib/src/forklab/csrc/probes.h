@@ -7,8 +7,11 @@
 #define FORKLAB_PROBES_H
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include "forklab.h"
 #include "raw.h"
+#include "server_setup.h"     /* fl_proc_pid_ns */
 
 /* Namespace names, in the order of fl_result.ns_parent / ns_child (files in /proc/thread-self/ns). */
 static const char *const fl_ns_names[FL_NS_COUNT] = { "uts", "pid", "mnt", "net", "ipc", "user", "cgroup" };
@@ -57,11 +60,6 @@ static inline int64_t status_field(const char *text, const char *key)
     return -1;
 }
 
-/* The inode of the PID namespace /proc shows ids in, when the bench server found it to be its own
- * (its NSpid line has one entry): then a process in that same namespace - checked with its own
- * namespace reading - has the same ids in /proc as getpid() and friends return, and need not read
- * /proc to learn them. 0: not known (read /proc). Set once by fl_server_prepare(), in run.c. */
-extern uint64_t fl_proc_pid_ns;
 
 /* Is the caller the main thread of its process? Then /proc/self names the caller itself, and the
  * kernel instantiates one directory less than for /proc/thread-self (each is work in a fresh process). */

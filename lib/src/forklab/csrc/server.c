@@ -3,7 +3,7 @@
  * benchserver.py starts this once per Python process. It reads one struct fl_request at a time
  * from stdin, hands it to a bench process forked from this small one, and writes the struct
  * fl_result to stdout. A bench takes request after request for as long as each experiment leaves
- * it as it was forked (run.c, bench_as_new) - up to FL_BENCH_USES of them; then the next bench is
+ * it as it was forked (bench.c, bench_as_new) - up to FL_BENCH_USES of them; then the next bench is
  * forked, and the last one reaped, while the client reads the result: neither is on the path of
  * the next experiment. (Measured here: a fresh bench per experiment cost ~0.2 ms of CPU more.)
  *
@@ -27,8 +27,9 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include "forklab.h"
-#include "bench_process.h"
 #include "bench.h"
+#include "bench_client.h"
+#include "server_setup.h"
 
 /* Read exactly size bytes: 1 done, 0 at a clean end of file, -1 on a short read or an error. */
 static int read_exactly(int fd, void *buf, size_t size)
@@ -77,7 +78,7 @@ static void keep_to_this_cpu(pid_t bench)
         sched_setaffinity(bench, sizeof one, &one);
 }
 
-/* The semaphore the experiments use (bench.c): made once here, removed when the server ends. If the
+/* The semaphore the experiments use (parent.c): made once here, removed when the server ends. If the
  * server is killed instead, the client removes it (it read the id from the ready line). */
 static int make_semaphore(void)
 {
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 {
     struct fl_request req;
     struct fl_result res;
-    struct fl_bench_process bench, used;
+    struct fl_bench bench, used;
     char hello[128];
     uint32_t expected = 1;
     int status = 0;
