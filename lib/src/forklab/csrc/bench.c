@@ -106,12 +106,13 @@ static void reap_all(struct fl_result *r, int64_t deadline_ns, pid_t experimente
 /* The bench keeps watch over an experimenter that may be stuck (a vfork parent sleeps until
  * its child ends - if the child never ends, neither does the parent). The experimenter stays in
  * the bench's process group, so killing that group reaches everything an experiment started. */
-static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_t start, int64_t timeout_ns)
+static void keep_watch(const struct fl_request *req, struct fl_result *r, struct fl_control *ctl,
+                       int64_t start, int64_t timeout_ns)
 {
     pid_t exp = fl_fork_process();
     if (exp == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        fl_run_experiment(req, r, start + timeout_ns * EXPERIMENTER_SHARE / 100);
+        fl_run_experiment(req, r, ctl, start + timeout_ns * EXPERIMENTER_SHARE / 100);
         _exit(0);
     }
     if (exp < 0) {
@@ -131,12 +132,12 @@ static void keep_watch(const struct fl_request *req, struct fl_result *r, int64_
  * no signal but SIGCHLD (the exit signal of each child, blocked here) waits to be delivered.
  * lib/tests/test_bench_reuse.py runs every kind of experiment the course offers on one bench, and
  * after each compares a plain fork()'s readings with those of a bench forked for it. */
-static int bench_as_new(const struct fl_request *req, const struct fl_result *r)
+static int bench_as_new(const struct fl_request *req, const struct fl_result *r, const struct fl_control *ctl)
 {
     sigset_t pending;
     if (req->child_action != FL_ACT_NONE || (r->outcome != FL_OK && r->outcome != FL_REFUSED))
         return 0;
-    if (r->sem_made || sigpending(&pending) != 0)
+    if (ctl->sem_made || sigpending(&pending) != 0)
         return 0;
     sigdelset(&pending, SIGCHLD);
     return sigisemptyset(&pending);
@@ -146,6 +147,7 @@ static int bench_as_new(const struct fl_request *req, const struct fl_result *r)
 static int bench_serve(struct fl_page *page)
 {
     struct fl_result *r = &page->result;
+    struct fl_control *ctl = &page->control;
     struct fl_request req = page->request;
     int64_t start = r->t[FL_T_START];
     int64_t timeout_ns = (int64_t)req.timeout_ms * 1000000;
@@ -153,16 +155,16 @@ static int bench_serve(struct fl_page *page)
     r->bench_pid = getpid();
     r->t[FL_T_BENCH] = raw_now_ns();
     if (needs_keeper(&req))
-        keep_watch(&req, r, start, timeout_ns);
+        keep_watch(&req, r, ctl, start, timeout_ns);
     else
-        fl_run_experiment(&req, r, start + timeout_ns * BENCH_SHARE / 100);
+        fl_run_experiment(&req, r, ctl, start + timeout_ns * BENCH_SHARE / 100);
 
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, 0);
     /* The experiment read the semaphore when the child had gone (bench.c); now remove it. */
-    if (r->sem_made && semctl(r->sem_id, 0, IPC_RMID) == 0)
-        r->sem_made = 0;
+    if (ctl->sem_made && semctl(ctl->sem_id, 0, IPC_RMID) == 0)
+        ctl->sem_made = 0;
     r->t[FL_T_BENCH_END] = raw_now_ns();
-    return bench_as_new(&req, r);
+    return bench_as_new(&req, r, ctl);
 }
 
 void fl_bench_main(struct fl_page *page, pid_t parent)

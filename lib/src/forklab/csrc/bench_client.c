@@ -42,7 +42,7 @@ int fl_bench_start(struct fl_bench *b, struct fl_result *out)
         setup_error(out, "mmap result page");
         return -1;
     }
-    b->page->result.sem_id = -1;
+    b->page->control.sem_id = -1;
 
     /* Block every signal around the fork, so the bench starts with all of them blocked and no
      * handler of ours (Python's, say) can run in it; the calling thread gets its mask back. */
@@ -119,7 +119,8 @@ void fl_bench_go(struct fl_bench *b, const struct fl_request *req, struct fl_res
     int timed_out = 0, stopped = 0;
 
     memset(&page->result, 0, sizeof page->result);       /* the bench is waiting: nobody else writes */
-    page->result.sem_id = -1;
+    memset(&page->control, 0, sizeof page->control);
+    page->control.sem_id = -1;
     page->request = *req;
     page->result.t[FL_T_START] = start;
     __atomic_store_n(&page->go, n, __ATOMIC_SEQ_CST);
@@ -202,8 +203,8 @@ void fl_bench_finish(struct fl_bench *b)
     }
     if (b->pidfd >= 0)
         close(b->pidfd);
-    if (b->page->result.sem_made)      /* the bench did not get to remove it */
-        semctl(b->page->result.sem_id, 0, IPC_RMID);
+    if (b->page->control.sem_made)     /* the bench did not get to remove it */
+        semctl(b->page->control.sem_id, 0, IPC_RMID);
     munmap(b->page, b->page_size);
     b->page = NULL;
     b->pid = -1;

@@ -5,13 +5,15 @@
 
 #include <stdint.h>
 #include "forklab.h"
+#include "experiment.h"
 
 struct fl_page {
     struct fl_request request;
     uint32_t go;            /* set by the client: request number go is there, start (futex) */
     uint32_t done;          /* set by the bench: the result of request number done is complete (futex) */
     uint32_t again;         /* set by the bench with done: it can take another request */
-    struct fl_result result;
+    struct fl_result result;            /* readings: what the client copies out */
+    struct fl_control control;          /* the experiment's hand-over words and cleanup (experiment.h) */
 };
 
 #define FL_PAGE_QUIT 0xffffffffu     /* page->go: no more requests, end */

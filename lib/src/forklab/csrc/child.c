@@ -86,16 +86,16 @@ static void act_on_signals(struct fl_result *r)
 
 /* System V semaphore undo list: semop(SEM_UNDO) records an adjustment that the kernel undoes
  * when the last task sharing the undo list exits. */
-static void act_on_semaphore(struct fl_result *r)
+static void act_on_semaphore(struct fl_experiment *e, struct fl_result *r)
 {
     struct { unsigned short num; short op; short flg; } up = { 0, 1, 0x1000 /* SEM_UNDO */ };
     long err;
-    if (r->sem_id < 0)
+    if (e->ctl->sem_id < 0)
         return;
 #ifdef SYS_semop
-    err = RAW3(SYS_semop, r->sem_id, &up, 1);
+    err = RAW3(SYS_semop, e->ctl->sem_id, &up, 1);
 #else
-    err = RAW4(SYS_semtimedop, r->sem_id, &up, 1, 0);
+    err = RAW4(SYS_semtimedop, e->ctl->sem_id, &up, 1, 0);
 #endif
     r->sem_child_err = err < 0 ? (int32_t)-err : 0;
 }
@@ -186,14 +186,14 @@ static void report_and_watch_parent(struct fl_experiment *e, struct fl_result *r
     int64_t start = raw_now_ns(), waited = 0, grace = (int64_t)e->req->grace_ms * 1000000;
 
     __atomic_store_n(&r->child_reported, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&r->child_done, 1, __ATOMIC_SEQ_CST);
-    raw_futex_wake(&r->child_done);
+    __atomic_store_n(&e->ctl->child_done, 1, __ATOMIC_SEQ_CST);
+    raw_futex_wake(&e->ctl->child_done);
 
-    while (!__atomic_load_n(&r->parent_ran, __ATOMIC_SEQ_CST) && waited < grace) {
-        raw_futex_wait(&r->parent_ran, 0, grace - waited);
+    while (!__atomic_load_n(&e->ctl->parent_ran, __ATOMIC_SEQ_CST) && waited < grace) {
+        raw_futex_wait(&e->ctl->parent_ran, 0, grace - waited);
         waited = raw_now_ns() - start;
     }
-    r->child_saw_parent_run = __atomic_load_n(&r->parent_ran, __ATOMIC_SEQ_CST) != 0;
+    r->child_saw_parent_run = __atomic_load_n(&e->ctl->parent_ran, __ATOMIC_SEQ_CST) != 0;
     r->child_waited_ns = raw_now_ns() - start;
     if (!r->child_saw_parent_run)
         r->parent_state_seen = parent_state(r);  /* held in the call, or only not scheduled yet? */
@@ -236,7 +236,7 @@ int fl_child_main(void *experiment)
 
     act_on_fs(e, r);
     act_on_signals(r);
-    act_on_semaphore(r);
+    act_on_semaphore(e, r);
     act_on_io(r);
     act_on_namespaces(e, r);
     ask_kcmp(e, r);

@@ -90,6 +90,8 @@ struct fl_side {
     int32_t reserved;
 };
 
+/* What one experiment saw: readings only. What its processes wait on and what is left to clean up
+ * is not here but in struct fl_control (experiment.h), which Python never sees. */
 struct fl_result {
     struct fl_request request;  /* a copy of the request this result answers (the client checks it) */
     int32_t outcome;            /* FL_OK ... */
@@ -121,8 +123,7 @@ struct fl_result {
     /* System V semaphore undo list: the parent does semop(+1, SEM_UNDO) first (sem_before is the
      * value after it), then the child does the same and ends; sem_after_exit is read by the
      * parent, still alive, once the child is gone (sem_after_exit_read says it could be) */
-    int32_t sem_id, sem_before, sem_child_err, sem_after_child_done, sem_after_exit, sem_after_exit_read;
-    int32_t sem_made;           /* 1: this experiment made the semaphore and removes it (no server's one) */
+    int32_t sem_before, sem_child_err, sem_after_child_done, sem_after_exit, sem_after_exit_read;
     /* I/O context: the child reads the I/O priority it started with, then sets its own */
     int32_t ioprio_before, ioprio_child_saw, ioprio_child_set, ioprio_child_err, ioprio_after;
     /* namespaces: inode numbers of /proc/thread-self/ns/<name>; 0 and an errno where it could not be read */
@@ -161,9 +162,7 @@ struct fl_result {
     /* kcmp(2): 0 same object, 1 different, -1 not answered (errno in kcmp_err) */
     int32_t kcmp[FL_KCMP_COUNT];
     int32_t kcmp_err[FL_KCMP_COUNT];
-    /* words the parent and the child wait on (futexes) */
-    uint32_t child_done, parent_ran, child_tid_word, parent_tid_word;
-    int32_t pidfd_from_clone;
+    int32_t pidfd_from_clone;   /* what CLONE_PIDFD wrote (-1: nothing; a kernel before 5.2 ignores the flag) */
     int32_t bench_pid;
     /* where the time goes: CLOCK_MONOTONIC ns at each FL_T_* step (0 = not reached) */
     int64_t t[FL_T_COUNT];

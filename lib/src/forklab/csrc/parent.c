@@ -101,16 +101,17 @@ static int prepare(struct fl_experiment *e, struct fl_result *r)
      * also clears every process's undo entries for it, so each experiment starts from nothing. The
      * parent raises it by 1 with SEM_UNDO, so its own undo list holds an adjustment: a child given
      * a copy of that list would undo the parent's +1 too when it exits. */
-    r->sem_id = fl_server_semaphore;
-    if (r->sem_id < 0) {
-        r->sem_id = semget(IPC_PRIVATE, 1, 0600);
-        r->sem_made = r->sem_id >= 0;
+    struct fl_control *ctl = e->ctl;
+    ctl->sem_id = fl_server_semaphore;
+    if (ctl->sem_id < 0) {
+        ctl->sem_id = semget(IPC_PRIVATE, 1, 0600);
+        ctl->sem_made = ctl->sem_id >= 0;
     }
-    if (r->sem_id < 0 || semctl(r->sem_id, 0, SETVAL, 0) != 0) {
+    if (ctl->sem_id < 0 || semctl(ctl->sem_id, 0, SETVAL, 0) != 0) {
         r->sem_parent_err = errno;
     } else {
         struct sembuf up = { 0, 1, SEM_UNDO };
-        if (semop(r->sem_id, &up, 1) != 0 || (r->sem_before = semctl(r->sem_id, 0, GETVAL)) < 0)
+        if (semop(ctl->sem_id, &up, 1) != 0 || (r->sem_before = semctl(ctl->sem_id, 0, GETVAL)) < 0)
             r->sem_parent_err = errno;
     }
     if (r->sem_parent_err)
@@ -160,7 +161,7 @@ static void observe_after(struct fl_experiment *e, struct fl_result *r)
         r->sig_err = errno;
     else
         r->mask_blocked_after = sigismember(&cur, SIGUSR2);
-    r->sem_after_child_done = r->sem_id >= 0 ? semctl(r->sem_id, 0, GETVAL) : -1;
+    r->sem_after_child_done = e->ctl->sem_id >= 0 ? semctl(e->ctl->sem_id, 0, GETVAL) : -1;
     r->ioprio_after = (int32_t)syscall(SYS_ioprio_get, 1, 0);
     if (r->ioprio_after < 0 && !r->ioprio_err)
         r->ioprio_err = errno;
@@ -172,13 +173,13 @@ static void observe_after(struct fl_experiment *e, struct fl_result *r)
 static int wait_for_report(struct fl_experiment *e, struct fl_result *r)
 {
     for (;;) {
-        if (__atomic_load_n(&r->child_done, __ATOMIC_SEQ_CST))
+        if (__atomic_load_n(&e->ctl->child_done, __ATOMIC_SEQ_CST))
             return 0;
         int64_t left = e->deadline_ns - raw_now_ns();
         if (left <= 0)
             return -1;
         /* Wake up now and then: a child that died before reporting never wakes us. */
-        raw_futex_wait(&r->child_done, 0, left < 20000000 ? left : 20000000);
+        raw_futex_wait(&e->ctl->child_done, 0, left < 20000000 ? left : 20000000);
         if (r->waited == 0 && !(e->flags & CLONE_THREAD) && !(e->flags & CLONE_PARENT)) {
             siginfo_t si = { 0 };
             if (waitid(P_PID, (id_t)r->child_id_from_parent, &si,
@@ -235,9 +236,9 @@ static int join_thread(struct fl_experiment *e, struct fl_result *r, pid_t tid)
         if (raw_now_ns() > e->deadline_ns)
             return -1;
         if (e->flags & CLONE_CHILD_CLEARTID) {
-            uint32_t word = __atomic_load_n(&r->child_tid_word, __ATOMIC_SEQ_CST);
+            uint32_t word = __atomic_load_n(&e->ctl->child_tid_word, __ATOMIC_SEQ_CST);
             if (word)
-                raw_futex_wait(&r->child_tid_word, word, 1000000);
+                raw_futex_wait(&e->ctl->child_tid_word, word, 1000000);
         } else {
             raw_sleep_ns(50000);
         }
@@ -269,11 +270,12 @@ static void close_probes(struct fl_experiment *e)
         close(e->off_fd);
 }
 
-void fl_run_experiment(const struct fl_request *req, struct fl_result *r, int64_t deadline_ns)
+void fl_run_experiment(const struct fl_request *req, struct fl_result *r, struct fl_control *ctl, int64_t deadline_ns)
 {
     struct fl_experiment e = { 0 };
 
     e.req = req;
+    e.ctl = ctl;
     e.deadline_ns = deadline_ns;
     e.flags = req->primitive == FL_CLONE || req->primitive == FL_CLONE3 ? req->flags : 0;
     e.off_fd = e.fd_probe = -1;
@@ -291,8 +293,8 @@ static void create_and_watch(struct fl_experiment *e, struct fl_result *r)
     r->t[FL_T_PREPARED] = raw_now_ns();
 
     child = fl_spawn(e);                            /* 3: create (spawn.c) */
-    __atomic_store_n(&r->parent_ran, 1, __ATOMIC_SEQ_CST);
-    raw_futex_wake(&r->parent_ran);
+    __atomic_store_n(&e->ctl->parent_ran, 1, __ATOMIC_SEQ_CST);
+    raw_futex_wake(&e->ctl->parent_ran);
     r->t[FL_T_CREATED] = raw_now_ns();
 
     if (child.id < 0 && r->outcome == FL_SETUP)
@@ -317,8 +319,8 @@ static void create_and_watch(struct fl_experiment *e, struct fl_result *r)
         timed_out |= wait_until_reaped_by_parent(e, child.id) != 0;
     /* The child is gone and its undo list, if it had one of its own, applied; we, its parent, are
      * alive, so an undo list shared with us has not been. */
-    if (!timed_out && r->sem_id >= 0 && !r->sem_parent_err) {
-        r->sem_after_exit = semctl(r->sem_id, 0, GETVAL);
+    if (!timed_out && e->ctl->sem_id >= 0 && !r->sem_parent_err) {
+        r->sem_after_exit = semctl(e->ctl->sem_id, 0, GETVAL);
         r->sem_after_exit_read = r->sem_after_exit >= 0;
     }
     r->t[FL_T_REAPED] = raw_now_ns();

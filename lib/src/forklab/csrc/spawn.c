@@ -87,13 +87,13 @@ __attribute__((noinline)) static long do_clone(struct fl_experiment *e, struct f
 {
     struct fl_result *r = e->res;
     /* CLONE_PIDFD and CLONE_PARENT_SETTID share clone()'s ptid argument (hence their EINVAL). */
-    void *ptid = (e->flags & CLONE_PIDFD) ? (void *)&r->pidfd_from_clone : (void *)&r->parent_tid_word;
+    void *ptid = (e->flags & CLONE_PIDFD) ? (void *)&r->pidfd_from_clone : (void *)&e->ctl->parent_tid_word;
     s->stack = map_stack(&s->stack_size);
     if (!s->stack)
         return fl_setup_failed(r, "map the child's stack");
     /* Pass the TOP of the block: the stack grows down from there. */
     return clone(fl_child_main, s->stack + s->stack_size, (int)(e->flags | (uint64_t)e->req->exit_signal),
-                 e, ptid, NULL, (void *)&r->child_tid_word);
+                 e, ptid, NULL, (void *)&e->ctl->child_tid_word);
 }
 
 #if defined(__x86_64__)
@@ -142,8 +142,8 @@ static long do_clone3(struct fl_experiment *e, struct fl_spawned *s)
     struct fl_clone_args args = {
         .flags = e->flags,
         .pidfd = (uint64_t)(uintptr_t)&r->pidfd_from_clone,
-        .child_tid = (uint64_t)(uintptr_t)&r->child_tid_word,
-        .parent_tid = (uint64_t)(uintptr_t)&r->parent_tid_word,
+        .child_tid = (uint64_t)(uintptr_t)&e->ctl->child_tid_word,
+        .parent_tid = (uint64_t)(uintptr_t)&e->ctl->parent_tid_word,
         .exit_signal = (uint64_t)e->req->exit_signal,
     };
     long ret;
@@ -176,8 +176,8 @@ struct fl_spawned fl_spawn(struct fl_experiment *e)
     int64_t t0;
 
     r->pidfd_from_clone = -1;
-    r->child_tid_word = 0xffffffffu;     /* so that "the kernel wrote/cleared it" is visible */
-    r->parent_tid_word = 0xffffffffu;
+    e->ctl->child_tid_word = 0xffffffffu;     /* so that "the kernel wrote/cleared it" is visible */
+    e->ctl->parent_tid_word = 0xffffffffu;
     /* Whom the child will see as its parent (child.c checks it is still there). */
     e->child_parent = (e->flags & CLONE_NEWPID) ? 0
                     : (e->flags & (CLONE_PARENT | CLONE_THREAD)) ? getppid() : getpid();
