@@ -116,7 +116,7 @@ static const unsigned long fl_pidfd_ns_ioctl[FL_NS_COUNT] = {
 /* The inode number of each namespace the calling thread is in: equal inodes = same namespace.
  * Where one cannot be read, its inode is 0 and err[] says why (a verdict then says "unknown").
  * Asked through a pidfd of the caller where the kernel can (6.11): no /proc entries for a fresh
- * process to instantiate (and flush when it exits), which costs several times more. Otherwise
+ * process to instantiate (and flush when it exits), which costs more (docs/performance.md). Otherwise
  * readlink of /proc/.../ns/<name> ("uts:[4026531838]"), one folder opened once. */
 static inline void read_namespaces(uint64_t ino[FL_NS_COUNT], int32_t err[FL_NS_COUNT])
 {
