@@ -123,7 +123,7 @@ static void keep_watch(const struct fl_request *req, struct fl_result *r, struct
 }
 
 /* May this bench take another request? Only if the experiment left it as it was when it was
- * forked. Each experiment closes the fds it opened (bench.c) and removes its semaphore (below), and
+ * forked. Each experiment closes the fds it opened (parent.c) and removes its semaphore (below), and
  * whatever a child can change in the bench through a resource it shares - the variable (CLONE_VM),
  * the fd table (CLONE_FILES), cwd and umask (CLONE_FS), SIGUSR2's disposition (CLONE_SIGHAND), the
  * I/O priority (CLONE_IO) - the next experiment's prepare() sets again before it records anything.
@@ -160,7 +160,7 @@ static int bench_serve(struct fl_page *page)
         fl_run_experiment(&req, r, ctl, start + timeout_ns * BENCH_SHARE / 100);
 
     reap_all(r, start + timeout_ns * BENCH_SHARE / 100, 0);
-    /* The experiment read the semaphore when the child had gone (bench.c); now remove it. */
+    /* The experiment read the semaphore when the child had gone (parent.c); now remove it. */
     if (ctl->sem_made && semctl(ctl->sem_id, 0, IPC_RMID) == 0)
         ctl->sem_made = 0;
     r->t[FL_T_BENCH_END] = raw_now_ns();
