@@ -2,9 +2,9 @@
  *
  * The bench server (server.c) calls fl_server_prepare() when it starts: it learns which PID namespace
  * /proc shows ids in, and keeps its namespaces' files open, so that every bench and child it forks
- * answers "who am I" and "which namespaces am I in" more cheaply. It also holds the System V
- * semaphore the experiments use (fl_server_semaphore), which Python removes if the server was killed
- * (fl_semaphore_remove).
+ * answers "who am I" and "which namespaces am I in" more cheaply. fl_server_semaphore holds the id
+ * of the System V semaphore the server made for the experiments (server.c), which Python removes with
+ * fl_semaphore_remove() if the server was killed.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -38,6 +38,7 @@ static void keep_namespace_files(void)
     if (pidfd >= 0)
         close(pidfd);
 }
+
 int fl_server_prepare(int32_t parent_pid)
 {
     char buf[2048];
