@@ -19,18 +19,24 @@ _spec.loader.exec_module(csrc_build)
 
 
 class build_ext_and_bench(build_ext):
+    def core_objects(self) -> list[str]:
+        """The C core compiled once with its warnings as errors (csrc_build.CFLAGS; the child's side with
+        compile_child's flags that keep libc out of it), for the extension and forklab-bench alike."""
+        if getattr(self, "_core_objects", None) is None:
+            self._core_objects = csrc_build.compile_core(self.compiler, str(Path(self.build_temp) / "core"))
+        return self._core_objects
+
     def build_extension(self, ext):
-        if ext.name == "forklab._core":     # the child's side, with the flags that keep libc out of it
-            ext.extra_objects = [*(ext.extra_objects or []),
-                                 *csrc_build.compile_child(self.compiler, str(Path(self.build_temp) / "child"))]
+        if ext.name == "forklab._core":     # cffi's wrapper, linked with the core
+            ext.extra_objects = [*(ext.extra_objects or []), *self.core_objects()]
         super().build_extension(ext)
 
     def run(self):
         super().run()
-        objects = self.compiler.compile([str(CSRC / name) for name in ["server.c", *csrc_build.SOURCES]],
+        objects = self.compiler.compile([str(CSRC / name) for name in csrc_build.SERVER_SOURCES],
                                         output_dir=self.build_temp, include_dirs=[str(CSRC)],
                                         extra_postargs=csrc_build.CFLAGS)
-        objects += csrc_build.compile_child(self.compiler, str(Path(self.build_temp) / "child"))
+        objects += self.core_objects()
         # next to the extension: in src/forklab for an editable install, in build/lib otherwise
         package_dir = Path(self.get_ext_fullpath("forklab._core")).parent
         # Statically linked if this system has a static libc: every bench is a fork of this server, and a

@@ -1,4 +1,4 @@
-"""One bench, many experiments (csrc/run.c, bench_as_new): the bench server hands a bench one request
+"""One bench, many experiments (csrc/bench.c, bench_as_new): the bench server hands a bench one request
 after another, so every experiment must leave the bench as it was forked - and the verdicts must be the
 ones a bench forked for the experiment gives.
 

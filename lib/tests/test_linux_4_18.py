@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CSRC = Path(forklab.__file__).parent / "csrc"
 CONFINE = ROOT / "tools" / "confine"
 CC = shutil.which("cc") or shutil.which("gcc")
-SOURCES = ("server.c", "run.c", "bench.c", "spawn.c", "child.c")     # forklab-bench: all of the C core
 
 
 def _build_module():
@@ -40,6 +39,7 @@ def _build_module():
 
 
 BUILD = _build_module()
+SOURCES = (*BUILD.SERVER_SOURCES, *BUILD.SOURCES, *BUILD.CHILD_SOURCES)     # forklab-bench: all of the C core
 
 
 def flags_for(name: str) -> list:

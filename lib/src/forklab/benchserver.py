@@ -8,7 +8,7 @@ C program ~0.2 ms. So the server is forklab-bench, a small C program built besid
 mappings to copy), started once with subprocess - which spawns with vfork and copies nothing. The
 benches are forked from it, whatever the notebook holds; the notebook's own process is never forked
 at all. A bench runs one experiment after another for as long as each leaves it as it was forked
-(csrc/run.c, bench_as_new; at most FL_BENCH_USES), which saves a process creation and exit per
+(csrc/bench.c, bench_as_new; at most FL_BENCH_USES), which saves a process creation and exit per
 experiment. There is no other way: where forklab-bench cannot be started, run() raises
 BenchUnavailable, which says what to do. (FORKLAB_BENCH=direct, for tests only, forks the bench
 from this process.)
@@ -24,7 +24,7 @@ exchange that was cut (a KeyboardInterrupt - Jupyter's interrupt button - while 
 answer in time) is never resumed: the server is ended and the next experiment gets a new one, so no
 later request can be paired with an earlier answer.
 
-Ending a server (csrc/run.c says more): it is killed by its pid while it is our unreaped child; its
+Ending a server (csrc/bench_client.c says more): it is killed by its pid while it is our unreaped child; its
 bench dies with it (PR_SET_PDEATHSIG), and every process of the experiment with its own parent
 (PR_SET_PDEATHSIG again, set by the child itself). This side then checks that all of them are gone
 before it says so, and removes the server's semaphore if the server could not.

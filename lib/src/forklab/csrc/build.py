@@ -20,9 +20,12 @@ HEADER = (HERE / "forklab.h").read_text()
 # cdef takes declarations only: drop the include guard and #include lines around them.
 CDEF = "\n".join(line for line in HEADER.splitlines()
                  if not line.startswith(("#ifndef", "#endif", "#include", "#define FORKLAB_H")))
-SOURCES = ["run.c", "bench.c", "spawn.c"]      # the parent's side, in the bench
+SOURCES = ["bench_client.c", "bench.c", "parent.c", "spawn.c", "server_setup.c"]   # all but the child's side
 CHILD_SOURCES = ["child.c"]                     # the child's side: raw system calls only
-WARNINGS = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration"]
+SERVER_SOURCES = ["server.c"]                   # forklab-bench's main, linked with all of the above
+# Warnings are errors. -Wmissing-prototypes keeps "one header per .c file": a function another file
+# may call must be declared in a header the defining file includes (or be static).
+WARNINGS = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wmissing-prototypes", "-Werror"]
 CFLAGS = ["-std=gnu11", "-O2", *WARNINGS]
 CHILD_CFLAGS = [*CFLAGS, "-ffreestanding", "-fno-builtin", "-fno-tree-loop-distribute-patterns",
                 "-fno-stack-protector"]
@@ -30,10 +33,27 @@ CHILD_CFLAGS = [*CFLAGS, "-ffreestanding", "-fno-builtin", "-fno-tree-loop-distr
 CHILD_ALLOWED_SYMBOLS = {"fl_proc_pid_ns"}
 
 
+#: cffi's generated wrapper (forklab._core.c) is not ours to keep warning-free (it defines PyInit__core
+#: without a prototype, say), so it alone is compiled without WARNINGS; the core's files are compiled
+#: apart, with them, and linked in (setup.py).
+WRAPPER_CFLAGS = ["-std=gnu11", "-O2"]
+
+
+def _compile(compiler, names: list, output_dir: str, flags: list) -> list[str]:
+    # setuptools wants source paths relative to setup.py's folder, which is the working directory.
+    return compiler.compile([str(Path(os.path.relpath(HERE)) / name) for name in names],
+                            output_dir=output_dir, include_dirs=[str(HERE)], extra_postargs=flags)
+
+
 def compile_child(compiler, output_dir: str) -> list[str]:
     """Compile CHILD_SOURCES with CHILD_CFLAGS (a setuptools compiler); the object files."""
-    return compiler.compile([str(Path(os.path.relpath(HERE)) / name) for name in CHILD_SOURCES],
-                            output_dir=output_dir, include_dirs=[str(HERE)], extra_postargs=CHILD_CFLAGS)
+    return _compile(compiler, CHILD_SOURCES, output_dir, CHILD_CFLAGS)
+
+
+def compile_core(compiler, output_dir: str) -> list[str]:
+    """Compile SOURCES with CFLAGS and CHILD_SOURCES with CHILD_CFLAGS; the object files."""
+    return (_compile(compiler, SOURCES, output_dir, CFLAGS)
+            + compile_child(compiler, str(Path(output_dir) / "child")))
 
 
 ffibuilder = FFI()
@@ -41,9 +61,9 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "forklab._core",
     '#include "forklab.h"\n',
-    # setuptools wants source paths relative to setup.py's folder, which is the working directory.
-    # The child's objects are added by setup.py (build_ext), compiled with CHILD_CFLAGS.
-    sources=[os.path.relpath(HERE / name) for name in SOURCES],
+    # The core's objects (compile_core) are added by setup.py's build_ext; depends makes a change to any
+    # of its files rebuild the extension.
+    depends=[os.path.relpath(path) for path in sorted([*HERE.glob("*.c"), *HERE.glob("*.h")])],
     include_dirs=[str(HERE)],
-    extra_compile_args=CFLAGS,
+    extra_compile_args=WRAPPER_CFLAGS,
 )

@@ -14,7 +14,8 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <linux/kcmp.h>
-#include "bench.h"
+#include "child.h"
+#include "experiment.h"
 #include "probes.h"
 
 /* Writes "0 <outer> 1" into /proc/self/uid_map or gid_map: id 0 inside is <outer> outside.
@@ -57,7 +58,7 @@ static void map_own_ids(struct fl_result *r, int64_t outer_uid, int64_t outer_gi
     r->uid_map_err = err < 0 ? (int32_t)-err : 0;
 }
 
-static void act_on_fs(struct fl_bench *b, struct fl_result *r)
+static void act_on_fs(struct fl_experiment *e, struct fl_result *r)
 {
     long err = RAW1(SYS_chdir, r->cwd_child_set);
     if (err < 0)
@@ -85,16 +86,16 @@ static void act_on_signals(struct fl_result *r)
 
 /* System V semaphore undo list: semop(SEM_UNDO) records an adjustment that the kernel undoes
  * when the last task sharing the undo list exits. */
-static void act_on_semaphore(struct fl_result *r)
+static void act_on_semaphore(struct fl_experiment *e, struct fl_result *r)
 {
     struct { unsigned short num; short op; short flg; } up = { 0, 1, 0x1000 /* SEM_UNDO */ };
     long err;
-    if (r->sem_id < 0)
+    if (e->ctl->sem_id < 0)
         return;
 #ifdef SYS_semop
-    err = RAW3(SYS_semop, r->sem_id, &up, 1);
+    err = RAW3(SYS_semop, e->ctl->sem_id, &up, 1);
 #else
-    err = RAW4(SYS_semtimedop, r->sem_id, &up, 1, 0);
+    err = RAW4(SYS_semtimedop, e->ctl->sem_id, &up, 1, 0);
 #endif
     r->sem_child_err = err < 0 ? (int32_t)-err : 0;
 }
@@ -116,7 +117,7 @@ static int in_new(const struct fl_result *r, int ns)
 }
 
 /* A hostname only inside a new UTS namespace, a mount only inside a new mount namespace. */
-static void act_on_namespaces(struct fl_bench *b, struct fl_result *r)
+static void act_on_namespaces(struct fl_experiment *e, struct fl_result *r)
 {
     long err;
 
@@ -139,7 +140,7 @@ static void act_on_namespaces(struct fl_bench *b, struct fl_result *r)
 
 /* kcmp(2): the kernel's own answer to "do these two tasks share X?". It needs both tasks'
  * ids in the caller's PID namespace, so a child in a new PID namespace cannot ask. */
-static void ask_kcmp(struct fl_bench *b, struct fl_result *r)
+static void ask_kcmp(struct fl_experiment *e, struct fl_result *r)
 {
     static const int types[FL_KCMP_COUNT] = {
         KCMP_VM, KCMP_FILES, KCMP_FS, KCMP_SIGHAND, KCMP_SYSVSEM, KCMP_IO, KCMP_FILE,
@@ -150,7 +151,7 @@ static void ask_kcmp(struct fl_bench *b, struct fl_result *r)
         if (r->ns_child[FL_NS_PID] != r->ns_parent[FL_NS_PID])
             ret = -3; /* ESRCH: the parent has no pid in the child's PID namespace */
         else
-            ret = RAW5(SYS_kcmp, me, r->parent.tid, types[i], b->off_fd, b->off_fd);
+            ret = RAW5(SYS_kcmp, me, r->parent.tid, types[i], e->off_fd, e->off_fd);
         r->kcmp[i] = ret < 0 ? -1 : ret == 0 ? 0 : 1;
         r->kcmp_err[i] = ret < 0 ? (int32_t)-ret : 0;
     }
@@ -180,19 +181,19 @@ static int32_t parent_state(struct fl_result *r)
 
 /* Report, then give the parent a chance to run before ending: a parent that was able to run
  * sets parent_ran. A vfork parent is suspended, so this child waits its whole grace period. */
-static void report_and_watch_parent(struct fl_bench *b, struct fl_result *r)
+static void report_and_watch_parent(struct fl_experiment *e, struct fl_result *r)
 {
-    int64_t start = raw_now_ns(), waited = 0, grace = (int64_t)b->req->grace_ms * 1000000;
+    int64_t start = raw_now_ns(), waited = 0, grace = (int64_t)e->req->grace_ms * 1000000;
 
     __atomic_store_n(&r->child_reported, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&r->child_done, 1, __ATOMIC_SEQ_CST);
-    raw_futex_wake(&r->child_done);
+    __atomic_store_n(&e->ctl->child_done, 1, __ATOMIC_SEQ_CST);
+    raw_futex_wake(&e->ctl->child_done);
 
-    while (!__atomic_load_n(&r->parent_ran, __ATOMIC_SEQ_CST) && waited < grace) {
-        raw_futex_wait(&r->parent_ran, 0, grace - waited);
+    while (!__atomic_load_n(&e->ctl->parent_ran, __ATOMIC_SEQ_CST) && waited < grace) {
+        raw_futex_wait(&e->ctl->parent_ran, 0, grace - waited);
         waited = raw_now_ns() - start;
     }
-    r->child_saw_parent_run = __atomic_load_n(&r->parent_ran, __ATOMIC_SEQ_CST) != 0;
+    r->child_saw_parent_run = __atomic_load_n(&e->ctl->parent_ran, __ATOMIC_SEQ_CST) != 0;
     r->child_waited_ns = raw_now_ns() - start;
     if (!r->child_saw_parent_run)
         r->parent_state_seen = parent_state(r);  /* held in the call, or only not scheduled yet? */
@@ -202,51 +203,51 @@ static void report_and_watch_parent(struct fl_bench *b, struct fl_result *r)
  * or with the bench server), the kernel sends it SIGKILL. Its parent may have died before this line:
  * then it has another parent already, and it ends at once. (A child in a new PID namespace sees its
  * parent as 0 either way, so it cannot check; the bench's process group, which it is in, is killed too.) */
-static int outlived_its_parent(struct fl_bench *b)
+static int outlived_its_parent(struct fl_experiment *e)
 {
     RAW2(SYS_prctl, 1 /* PR_SET_PDEATHSIG */, 9 /* SIGKILL */);
-    return b->child_parent && RAW0(SYS_getppid) != b->child_parent;
+    return e->child_parent && RAW0(SYS_getppid) != e->child_parent;
 }
 
-int fl_child_main(void *arg)
+int fl_child_main(void *experiment)
 {
-    struct fl_bench *b = arg;
-    struct fl_result *r = b->res;
+    struct fl_experiment *e = experiment;
+    struct fl_result *r = e->res;
 
-    if (outlived_its_parent(b))
+    if (outlived_its_parent(e))
         return 1;
     read_namespaces(r->ns_child, r->ns_child_err);
     read_identity(&r->child, r->ns_child[FL_NS_PID]);
-    if (b->flags & CLONE_NEWUSER) {
+    if (e->flags & CLONE_NEWUSER) {
         map_own_ids(r, r->parent.uid, RAW0(SYS_getgid));
         r->child.uid = RAW0(SYS_getuid);
     }
 
     r->mem_child_wrote = FL_CHILD_WRITES;          /* memory */
-    *b->x = FL_CHILD_WRITES;
+    *e->x = FL_CHILD_WRITES;
 
-    long err = RAW1(SYS_close, b->fd_probe);       /* fd table */
+    long err = RAW1(SYS_close, e->fd_probe);       /* fd table */
     r->fd_child_close_err = err < 0 ? (int32_t)-err : 0;
 
     r->off_child_set = FL_CHILD_OFFSET;            /* open file description */
-    err = RAW3(SYS_lseek, b->off_fd, FL_CHILD_OFFSET, 0 /* SEEK_SET */);
+    err = RAW3(SYS_lseek, e->off_fd, FL_CHILD_OFFSET, 0 /* SEEK_SET */);
     if (err < 0)
         r->off_err = (int32_t)-err;
 
-    act_on_fs(b, r);
+    act_on_fs(e, r);
     act_on_signals(r);
-    act_on_semaphore(r);
+    act_on_semaphore(e, r);
     act_on_io(r);
-    act_on_namespaces(b, r);
-    ask_kcmp(b, r);
+    act_on_namespaces(e, r);
+    ask_kcmp(e, r);
 
-    report_and_watch_parent(b, r);
+    report_and_watch_parent(e, r);
     r->child_end_ns = raw_now_ns();                /* its part is over: the parent compares (vfork) */
 
-    if (b->req->child_action == FL_ACT_HANG)
+    if (e->req->child_action == FL_ACT_HANG)
         for (;;)
             raw_sleep_ns(1000000000LL);
-    if (b->req->child_action == FL_ACT_CRASH)
+    if (e->req->child_action == FL_ACT_CRASH)
         *(volatile int *)0 = 1;                    /* SIGSEGV, on purpose */
     return 0;
 }

@@ -1,14 +1,19 @@
 /* forklab.h - the one interface between Python and the C side.
  *
- * cffi reads this file into ffi.cdef() and every C file #includes it (run.c and server.c
- * directly, the others through bench.h), so both sides always agree on the layout. Keep it
- * plain: fixed-size types, simple integer #defines, no #include.
+ * cffi reads this file into ffi.cdef() and the C files #include it (directly or through the header
+ * of the file they call), so both sides always agree on the layout. It declares the two functions
+ * Python calls; every other function is declared in the header of the .c file that defines it.
+ * Keep it plain: fixed-size types, simple integer #defines, no #include but <stdint.h>.
  *
  * (cdef does not understand the include guard and #include below; build.py drops those lines.)
  *
  * One experiment: Python fills a struct fl_request, calls fl_run(), and reads a struct
  * fl_result. fl_run() never creates the experiment's child from the calling (Python) process:
  * it forks a single-threaded "bench" process, and the bench runs the experiment.
+ *
+ * Words: the "bench" is that sandboxed process (bench.c) and the bench server (server.c) the small
+ * program that forks benches and hands them requests; an "experiment" is one request's run: its
+ * parent's side (parent.c), its child's side (child.c) and the creation of the child (spawn.c).
  */
 
 #ifndef FORKLAB_H
@@ -53,7 +58,7 @@
 #define FL_T_COUNT     8
 
 /* How many experiments the bench server hands one bench. Each leaves the bench as it was forked
- * (run.c checks what it can: bench_as_new), so this only bounds what nobody thought of. */
+ * (bench.c checks what it can: bench_as_new), so this only bounds what nobody thought of. */
 #define FL_BENCH_USES 100
 
 /* Every request starts with this number: stray bytes (or a request from another version) are not a
@@ -85,6 +90,8 @@ struct fl_side {
     int32_t reserved;
 };
 
+/* What one experiment saw: readings only. What its processes wait on and what is left to clean up
+ * is not here but in struct fl_control (experiment.h), which Python never sees. */
 struct fl_result {
     struct fl_request request;  /* a copy of the request this result answers (the client checks it) */
     int32_t outcome;            /* FL_OK ... */
@@ -116,8 +123,7 @@ struct fl_result {
     /* System V semaphore undo list: the parent does semop(+1, SEM_UNDO) first (sem_before is the
      * value after it), then the child does the same and ends; sem_after_exit is read by the
      * parent, still alive, once the child is gone (sem_after_exit_read says it could be) */
-    int32_t sem_id, sem_before, sem_child_err, sem_after_child_done, sem_after_exit, sem_after_exit_read;
-    int32_t sem_made;           /* 1: this experiment made the semaphore and removes it (no server's one) */
+    int32_t sem_before, sem_child_err, sem_after_child_done, sem_after_exit, sem_after_exit_read;
     /* I/O context: the child reads the I/O priority it started with, then sets its own */
     int32_t ioprio_before, ioprio_child_saw, ioprio_child_set, ioprio_child_err, ioprio_after;
     /* namespaces: inode numbers of /proc/thread-self/ns/<name>; 0 and an errno where it could not be read */
@@ -156,23 +162,18 @@ struct fl_result {
     /* kcmp(2): 0 same object, 1 different, -1 not answered (errno in kcmp_err) */
     int32_t kcmp[FL_KCMP_COUNT];
     int32_t kcmp_err[FL_KCMP_COUNT];
-    /* words the parent and the child wait on (futexes) */
-    uint32_t child_done, parent_ran, child_tid_word, parent_tid_word;
-    int32_t pidfd_from_clone;
+    int32_t pidfd_from_clone;   /* what CLONE_PIDFD wrote (-1: nothing; a kernel before 5.2 ignores the flag) */
     int32_t bench_pid;
     /* where the time goes: CLOCK_MONOTONIC ns at each FL_T_* step (0 = not reached) */
     int64_t t[FL_T_COUNT];
 };
 
 /* Run one experiment in a bench process forked for it. Never raises, never leaves a process behind:
- * every outcome, including a timeout or a crash, is written into *res. */
+ * every outcome, including a timeout or a crash, is written into *res. (bench_client.c) */
 void fl_run(const struct fl_request *req, struct fl_result *res);
 
-/* For the bench server: 0 if our parent is parent_pid, else -1 (it is already gone). */
-int fl_server_prepare(int32_t parent_pid);
-
 /* Remove the System V semaphore a bench server made (its id is in the server's ready line), when the
- * server could not remove it itself (it was killed). 0, or -1 with errno. */
+ * server could not remove it itself (it was killed). 0, or -1 with errno. (server_setup.c) */
 int fl_semaphore_remove(int32_t id);
 
 #endif

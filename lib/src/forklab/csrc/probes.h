@@ -7,8 +7,11 @@
 #define FORKLAB_PROBES_H
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include "forklab.h"
 #include "raw.h"
+#include "server_setup.h"     /* fl_proc_pid_ns */
 
 /* Namespace names, in the order of fl_result.ns_parent / ns_child (files in /proc/thread-self/ns). */
 static const char *const fl_ns_names[FL_NS_COUNT] = { "uts", "pid", "mnt", "net", "ipc", "user", "cgroup" };
@@ -57,11 +60,6 @@ static inline int64_t status_field(const char *text, const char *key)
     return -1;
 }
 
-/* The inode of the PID namespace /proc shows ids in, when the bench server found it to be its own
- * (its NSpid line has one entry): then a process in that same namespace - checked with its own
- * namespace reading - has the same ids in /proc as getpid() and friends return, and need not read
- * /proc to learn them. 0: not known (read /proc). Set once by fl_server_prepare(), in run.c. */
-extern uint64_t fl_proc_pid_ns;
 
 /* Is the caller the main thread of its process? Then /proc/self names the caller itself, and the
  * kernel instantiates one directory less than for /proc/thread-self (each is work in a fresh process). */
@@ -118,7 +116,7 @@ static const unsigned long fl_pidfd_ns_ioctl[FL_NS_COUNT] = {
 /* The inode number of each namespace the calling thread is in: equal inodes = same namespace.
  * Where one cannot be read, its inode is 0 and err[] says why (a verdict then says "unknown").
  * Asked through a pidfd of the caller where the kernel can (6.11): no /proc entries for a fresh
- * process to instantiate (and flush when it exits), which costs several times more. Otherwise
+ * process to instantiate (and flush when it exits), which costs more (docs/performance.md). Otherwise
  * readlink of /proc/.../ns/<name> ("uts:[4026531838]"), one folder opened once. */
 static inline void read_namespaces(uint64_t ino[FL_NS_COUNT], int32_t err[FL_NS_COUNT])
 {

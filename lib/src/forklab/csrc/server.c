@@ -3,13 +3,13 @@
  * benchserver.py starts this once per Python process. It reads one struct fl_request at a time
  * from stdin, hands it to a bench process forked from this small one, and writes the struct
  * fl_result to stdout. A bench takes request after request for as long as each experiment leaves
- * it as it was forked (run.c, bench_as_new) - up to FL_BENCH_USES of them; then the next bench is
+ * it as it was forked (bench.c, bench_as_new) - up to FL_BENCH_USES of them; then the next bench is
  * forked, and the last one reaped, while the client reads the result: neither is on the path of
- * the next experiment. (Measured here: a fresh bench per experiment cost ~0.2 ms of CPU more.)
+ * the next experiment.
  *
- * Why a separate program: fork() costs time in proportion to the forking process's memory, and
- * this process is tiny (measured here: a bare fork + wait takes ~0.2 ms from a small C program,
- * ~1 ms from even a bare Python interpreter, 17 ms from a 219 MB Jupyter kernel).
+ * Why a separate program: fork() costs time in proportion to the forking process's memory (the
+ * kernel copies, and later tears down, its page tables), and this process is tiny.
+ * (What each of these choices saved, measured: docs/performance.md, "The C core".)
  *
  * Protocol (benchserver.py is the other side): the first line says the server is ready, with the
  * sizes it was built with and the id of the System V semaphore it made for the experiments. Then each
@@ -27,8 +27,9 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include "forklab.h"
-#include "bench_process.h"
 #include "bench.h"
+#include "bench_client.h"
+#include "server_setup.h"
 
 /* Read exactly size bytes: 1 done, 0 at a clean end of file, -1 on a short read or an error. */
 static int read_exactly(int fd, void *buf, size_t size)
@@ -61,7 +62,7 @@ static int write_all(int fd, const void *buf, size_t size)
  * hypervisor) and the data moves between caches. So while a request is served, the server and the
  * bench it hands it to keep to the CPU the server woke up on (the scheduler's choice; the bench's
  * children inherit it), and the server lets go again before it waits for the next request, so
- * the scheduler still spreads the work between experiments. Measured here: ~10% less CPU. */
+ * the scheduler still spreads the work between experiments. */
 static cpu_set_t all_cpus;
 
 static void keep_to_this_cpu(pid_t bench)
@@ -77,7 +78,7 @@ static void keep_to_this_cpu(pid_t bench)
         sched_setaffinity(bench, sizeof one, &one);
 }
 
-/* The semaphore the experiments use (bench.c): made once here, removed when the server ends. If the
+/* The semaphore the experiments use (parent.c): made once here, removed when the server ends. If the
  * server is killed instead, the client removes it (it read the id from the ready line). */
 static int make_semaphore(void)
 {
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 {
     struct fl_request req;
     struct fl_result res;
-    struct fl_bench_process bench, used;
+    struct fl_bench bench, used;
     char hello[128];
     uint32_t expected = 1;
     int status = 0;

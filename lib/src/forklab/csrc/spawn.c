@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include "spawn.h"
+#include "child.h"
+#include "parent.h"
 #include "probes.h"
 
 #define FL_STACK_SIZE (256 * 1024)
@@ -60,11 +62,11 @@ void fl_release_stack(struct fl_spawned *child, struct fl_result *r)
         munmap(child->stack, child->stack_size);
 }
 
-static long do_fork(struct fl_bench *b)
+static long do_fork(struct fl_experiment *e)
 {
     pid_t pid = fl_fork_process();
     if (pid == 0)
-        RAW1(SYS_exit_group, fl_child_main(b));
+        RAW1(SYS_exit_group, fl_child_main(e));
     return pid;
 }
 
@@ -73,25 +75,25 @@ static long do_fork(struct fl_bench *b)
  * suspended, and a CLONE_VM child shares every byte of its memory. Inlined into fl_spawn, the
  * compiler could keep values the parent needs afterwards in stack slots or registers the child
  * is free to clobber; a separate frame bounds what the child can touch. */
-__attribute__((noinline)) static long do_vfork(struct fl_bench *b)
+__attribute__((noinline)) static long do_vfork(struct fl_experiment *e)
 {
     pid_t pid = vfork();
     if (pid == 0)
-        RAW1(SYS_exit_group, fl_child_main(b));   /* never return: we are on the parent's stack */
+        RAW1(SYS_exit_group, fl_child_main(e));   /* never return: we are on the parent's stack */
     return pid;
 }
 
-__attribute__((noinline)) static long do_clone(struct fl_bench *b, struct fl_spawned *s)
+__attribute__((noinline)) static long do_clone(struct fl_experiment *e, struct fl_spawned *s)
 {
-    struct fl_result *r = b->res;
+    struct fl_result *r = e->res;
     /* CLONE_PIDFD and CLONE_PARENT_SETTID share clone()'s ptid argument (hence their EINVAL). */
-    void *ptid = (b->flags & CLONE_PIDFD) ? (void *)&r->pidfd_from_clone : (void *)&r->parent_tid_word;
+    void *ptid = (e->flags & CLONE_PIDFD) ? (void *)&r->pidfd_from_clone : (void *)&e->ctl->parent_tid_word;
     s->stack = map_stack(&s->stack_size);
     if (!s->stack)
         return fl_setup_failed(r, "map the child's stack");
     /* Pass the TOP of the block: the stack grows down from there. */
-    return clone(fl_child_main, s->stack + s->stack_size, (int)(b->flags | (uint64_t)b->req->exit_signal),
-                 b, ptid, NULL, (void *)&r->child_tid_word);
+    return clone(fl_child_main, s->stack + s->stack_size, (int)(e->flags | (uint64_t)e->req->exit_signal),
+                 e, ptid, NULL, (void *)&e->ctl->child_tid_word);
 }
 
 #if defined(__x86_64__)
@@ -134,23 +136,23 @@ __asm__(".text\n"
 #endif
 long fl_clone3_call(struct fl_clone_args *args, size_t size, int (*fn)(void *), void *arg);
 
-static long do_clone3(struct fl_bench *b, struct fl_spawned *s)
+static long do_clone3(struct fl_experiment *e, struct fl_spawned *s)
 {
-    struct fl_result *r = b->res;
+    struct fl_result *r = e->res;
     struct fl_clone_args args = {
-        .flags = b->flags,
+        .flags = e->flags,
         .pidfd = (uint64_t)(uintptr_t)&r->pidfd_from_clone,
-        .child_tid = (uint64_t)(uintptr_t)&r->child_tid_word,
-        .parent_tid = (uint64_t)(uintptr_t)&r->parent_tid_word,
-        .exit_signal = (uint64_t)b->req->exit_signal,
+        .child_tid = (uint64_t)(uintptr_t)&e->ctl->child_tid_word,
+        .parent_tid = (uint64_t)(uintptr_t)&e->ctl->parent_tid_word,
+        .exit_signal = (uint64_t)e->req->exit_signal,
     };
     long ret;
 
-    if (!(b->flags & CLONE_VM)) {
+    if (!(e->flags & CLONE_VM)) {
         /* No stack given: the child runs on its copy of ours and returns here, like fork(). */
         ret = RAW2(SYS_clone3, &args, sizeof args);
         if (ret == 0)
-            RAW1(SYS_exit_group, fl_child_main(b));
+            RAW1(SYS_exit_group, fl_child_main(e));
         return ret;
     }
 #ifdef FL_HAVE_CLONE3_CALL
@@ -161,38 +163,38 @@ static long do_clone3(struct fl_bench *b, struct fl_spawned *s)
     }
     args.stack = (uint64_t)(uintptr_t)s->stack;      /* clone3 takes the block and its size */
     args.stack_size = s->stack_size;
-    return fl_clone3_call(&args, sizeof args, fl_child_main, b);
+    return fl_clone3_call(&args, sizeof args, fl_child_main, e);
 #else
     return -ENOSYS;
 #endif
 }
 
-struct fl_spawned fl_spawn(struct fl_bench *b)
+struct fl_spawned fl_spawn(struct fl_experiment *e)
 {
     struct fl_spawned s = { .id = -1, .error = 0, .pidfd = -1 };
-    struct fl_result *r = b->res;
+    struct fl_result *r = e->res;
     int64_t t0;
 
     r->pidfd_from_clone = -1;
-    r->child_tid_word = 0xffffffffu;     /* so that "the kernel wrote/cleared it" is visible */
-    r->parent_tid_word = 0xffffffffu;
+    e->ctl->child_tid_word = 0xffffffffu;     /* so that "the kernel wrote/cleared it" is visible */
+    e->ctl->parent_tid_word = 0xffffffffu;
     /* Whom the child will see as its parent (child.c checks it is still there). */
-    b->child_parent = (b->flags & CLONE_NEWPID) ? 0
-                    : (b->flags & (CLONE_PARENT | CLONE_THREAD)) ? getppid() : getpid();
+    e->child_parent = (e->flags & CLONE_NEWPID) ? 0
+                    : (e->flags & (CLONE_PARENT | CLONE_THREAD)) ? getppid() : getpid();
 
     t0 = raw_now_ns();
-    switch (b->req->primitive) {
+    switch (e->req->primitive) {
     case FL_FORK:
-        s.id = do_fork(b);
+        s.id = do_fork(e);
         break;
     case FL_VFORK:
-        s.id = do_vfork(b);
+        s.id = do_vfork(e);
         break;
     case FL_CLONE:
-        s.id = do_clone(b, &s);
+        s.id = do_clone(e, &s);
         break;
     case FL_CLONE3:
-        s.id = do_clone3(b, &s);
+        s.id = do_clone3(e, &s);
         if (s.id < 0) {                   /* a raw system call returns -errno */
             errno = (int)-s.id;
             s.id = -1;
@@ -210,7 +212,7 @@ struct fl_spawned fl_spawn(struct fl_bench *b)
         s.stack = NULL;
     }
     /* A kernel older than 5.2 ignores CLONE_PIDFD and leaves the word at -1: nothing relies on it. */
-    if (s.id > 0 && (b->flags & CLONE_PIDFD))
+    if (s.id > 0 && (e->flags & CLONE_PIDFD))
         s.pidfd = r->pidfd_from_clone;
     return s;
 }

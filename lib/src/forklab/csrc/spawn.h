@@ -4,7 +4,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "bench.h"
+#include <sys/types.h>
+#include "experiment.h"
 
 struct fl_spawned {
     long id;            /* what the call returned: the child's pid (or tid), or -1 */
@@ -15,11 +16,14 @@ struct fl_spawned {
     size_t stack_size;
 };
 
-struct fl_spawned fl_spawn(struct fl_bench *b);
+/* Create the experiment's child the way e->req asks; it runs fl_child_main(e) (child.c). */
+struct fl_spawned fl_spawn(struct fl_experiment *e);
 
 /* Unmap the child's stack - only once the child is known to be gone. */
 void fl_release_stack(struct fl_spawned *child, struct fl_result *r);
 
-void fl_experiment(const struct fl_request *req, struct fl_result *r, int64_t deadline_ns);
+/* fork() without glibc's atfork handlers (they take locks another thread may hold): for the bench and
+ * the experimenter, and the child of FL_FORK. */
+pid_t fl_fork_process(void);
 
 #endif
