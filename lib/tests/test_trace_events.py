@@ -36,14 +36,18 @@ def alive(marker: str) -> list:
 
 
 @pytest.fixture
-def leaves_nothing():
-    """No process, fd or temporary folder of the recorder is left after the test."""
+def leaves_nothing(tmp_path, monkeypatch):
+    """No process, fd or temporary file of the recorder is left after the test (its temporary folder is a
+    private one here, so other test runs on the machine do not count)."""
+    te.binary()                                   # built (or found) before the temporary folder moves
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     fds = set(os.listdir("/proc/self/fd"))
-    tmp = set(Path(tempfile.gettempdir()).glob("forklab-trace-*"))
     yield
     assert_no_children()
     assert set(os.listdir("/proc/self/fd")) <= fds
-    assert set(Path(tempfile.gettempdir()).glob("forklab-trace-*")) <= tmp
+    assert list(private.iterdir()) == []
 
 
 def program(tmp_path, source: str, marker: str = "prog", flags=()) -> str:

@@ -578,12 +578,27 @@ static void exec_stop(pid_t tid, struct lane *l)
     end();
 }
 
-static int limit_hit;
+static int limit_hit, killing;
 
+/* SIGKILL ends a lane even in a ptrace-stop. A child whose fork was under way shows up later as a new
+ * lane: handle_stop kills it then (killing stays set). */
 static void kill_everything(void)
 {
+    killing = 1;
     for (int i = 0; i < nlanes; i++)
         kill(lanes[i].tid, SIGKILL);
+}
+
+/* More lanes than --max-procs: say so once, and kill everything (a fork bomb stops here). */
+static void cap_reached(pid_t pid, pid_t tid)
+{
+    if (!limit_hit) {
+        begin("limit", pid, tid);
+        fprintf(out, ", \"why\": \"max_procs\", \"max_procs\": %d", max_procs);
+        end();
+    }
+    limit_hit = 1;
+    kill_everything();
 }
 
 static void creation_stop(pid_t tid, struct lane *l, int event)
@@ -592,14 +607,8 @@ static void creation_stop(pid_t tid, struct lane *l, int event)
     ptrace(PTRACE_GETEVENTMSG, tid, 0, &child);
     record_creation(tid, l, event, (pid_t) child);
     if (!find((pid_t) child) || nlanes > max_procs) {
-        if (!limit_hit) {
-            begin("limit", l->pid, tid);
-            fprintf(out, ", \"why\": \"max_procs\", \"max_procs\": %d", max_procs);
-            end();
-        }
-        limit_hit = 1;
         kill((pid_t) child, SIGKILL);
-        kill_everything();
+        cap_reached(l->pid, tid);
     }
 }
 
@@ -639,12 +648,12 @@ static int signal_stop(pid_t tid, struct lane *l, int sig)
 static void handle_stop(pid_t tid, int status)
 {
     struct lane *l = find(tid);
-    if (!l) {
-        l = add(tid, tid);            /* a new child's first stop, before its creator's event */
-        if (!l) {
-            kill(tid, SIGKILL);
-            return;
-        }
+    if (!l && !killing && !(l = add(tid, tid)))   /* a new child's first stop, before its creator's event */
+        cap_reached(0, tid);
+    if (killing) {                    /* a killed lane may still stop at PTRACE_EVENT_EXIT: let it go on */
+        kill(tid, SIGKILL);
+        ptrace(PTRACE_CONT, tid, 0, 0);
+        return;
     }
     int sig = WSTOPSIG(status), event = (unsigned) status >> 16, inject = 0;
     if (sig == (SIGTRAP | 0x80)) {
@@ -674,21 +683,30 @@ static void handle_stop(pid_t tid, int status)
     ptrace(PTRACE_SYSCALL, tid, 0, (void *) (long) inject);
 }
 
+static void record_tracer_reap(pid_t tid)
+{
+    begin("reap", 0, 0);
+    fprintf(out, ", \"call\": \"tracer\", \"child\": %d", tid);
+    end();
+}
+
 /* The wait status says a lane is gone. Its exit event was recorded at PTRACE_EVENT_EXIT, except when a
- * SIGKILL ended it before that stop could happen; the tracer reaped it if it was the tracer's own child
- * (the program, or an orphan given to the tracer as subreaper - prctl(2) PR_SET_CHILD_SUBREAPER). */
+ * SIGKILL ended it before that stop could happen. The tracer's wait reaped it if the tracer is its parent:
+ * the program, or an orphan given to the tracer as subreaper (prctl(2) PR_SET_CHILD_SUBREAPER). Otherwise
+ * it stays a zombie for its real parent (ptrace(2): the tracer is told first), and if that parent dies
+ * first the zombie comes to the tracer, whose wait reports it a second time: that is the reap. */
 static void handle_gone(pid_t tid, int status)
 {
     struct lane *l = find(tid);
-    if (!l)
+    if (!l) {
+        record_tracer_reap(tid);
         return;
+    }
     if (!l->exited)
         record_exit(tid, l, status);
-    if (tid == l->pid && (l->ppid_at_exit == getpid() || kill(tid, 0) < 0)) {
-        begin("reap", 0, 0);
-        fprintf(out, ", \"call\": \"tracer\", \"child\": %d", tid);
-        end();
-    }
+    int mine = l->ppid_at_exit ? l->ppid_at_exit == getpid() : kill(tid, 0) < 0;
+    if (tid == l->pid && mine)
+        record_tracer_reap(tid);
     release_write(tid);
     drop(tid);
 }
@@ -780,12 +798,12 @@ static int refuse(pid_t child, int err)
 
 /* ---------------------------------------------------------------- the loop --------------------------- */
 
-/* Wait for stops until every lane is gone. The timeout (and a signal to the tracer) kills everything; a
+/* Wait for stops until every lane is gone and every zombie left to the tracer is reaped (ECHILD). The timeout (and a signal to the tracer) kills everything; a
  * second, short alarm bounds the wait for the killed to be reported. */
 static int trace(void)
 {
     int code = 0, draining = 0;
-    while (nlanes > 0) {
+    for (;;) {
         int status;
         pid_t tid = waitpid(-1, &status, __WALL);
         if (tid < 0 && errno == EINTR && timed_out) {
@@ -801,11 +819,10 @@ static int trace(void)
             alarm(2);
             continue;
         }
-        if (tid < 0) {
-            if (errno == ECHILD)
-                break;
+        if (tid < 0 && errno == ECHILD)
+            break;
+        if (tid < 0)
             continue;
-        }
         if (WIFSTOPPED(status))
             handle_stop(tid, status);
         else

@@ -152,12 +152,18 @@ def cache_dir() -> Path:
                       "not writable")
 
 
+_built: dict = {}       # source digest -> the binary, once found in this process
+
+
 def binary() -> Path:
     """The compiled recorder, built once per version of its source."""
     source = SOURCE.read_bytes()
     digest = hashlib.sha256(source + " ".join(CFLAGS).encode()).hexdigest()[:16]
+    if digest in _built and _built[digest].exists():
+        return _built[digest]
     target = cache_dir() / f"trace_events-{digest}"
     if target.exists():
+        _built[digest] = target
         return target
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         built = Path(work, "trace_events")
@@ -166,6 +172,7 @@ def binary() -> Path:
         if done.returncode != 0:
             raise TracerError(f"the event recorder did not compile:\n{done.stderr}")
         os.replace(built, target)          # atomic: a concurrent build finds a whole binary or none
+    _built[digest] = target
     return target
 
 
