@@ -108,7 +108,7 @@ def test_a_fork_tree_of_three_has_three_creations_with_their_parents_and_three_r
     assert all(p.exit is not None and p.exit.status == 0 for p in trace.processes.values())
 
 
-def test_the_vfork_parent_resumes_only_after_its_child_execs(tmp_path, leaves_nothing):
+def test_the_vfork_parent_resumes_only_after_its_child_execs(tmp_path, registers, leaves_nothing):
     exe = program(tmp_path, """
         #include <stdio.h>
         #include <sys/wait.h>
@@ -122,7 +122,7 @@ def test_the_vfork_parent_resumes_only_after_its_child_execs(tmp_path, leaves_no
             return 0;
         }
     """)
-    trace = ok(te.record([exe]))
+    trace = ok(te.record([exe], registers=registers))
     (create,) = trace.of_kind("create")
     assert create.call == "vfork" and {"CLONE_VM", "CLONE_VFORK"} <= set(create.flags)
     child_exec = next(e for e in trace.processes[create.child].events if e.kind == "exec")
@@ -135,7 +135,7 @@ def test_the_vfork_parent_resumes_only_after_its_child_execs(tmp_path, leaves_no
     assert resumed.time_ns < trace.processes[create.child].exit.time_ns
 
 
-def test_a_zombie_reaped_late_stays_until_its_parent_waits(tmp_path, leaves_nothing):
+def test_a_zombie_reaped_late_stays_until_its_parent_waits(tmp_path, registers, leaves_nothing):
     exe = program(tmp_path, """
         #include <sys/wait.h>
         #include <time.h>
@@ -149,7 +149,7 @@ def test_a_zombie_reaped_late_stays_until_its_parent_waits(tmp_path, leaves_noth
             return 0;
         }
     """)
-    trace = ok(te.record([exe]))
+    trace = ok(te.record([exe], registers=registers))
     (child,) = trace.processes[trace.root].children
     lane = trace.processes[child]
     assert lane.exit.status == 7 and lane.reaper == trace.root and lane.reap.call == "wait4"
@@ -188,8 +188,8 @@ def test_an_orphan_is_reaped_by_the_recorder_as_subreaper(tmp_path, leaves_nothi
     assert lane.exit.ppid != child                        # reparented before it exited
 
 
-def test_an_orphan_is_reaped_by_its_subreaper_grandparent(tmp_path, leaves_nothing):
-    trace = ok(te.record([program(tmp_path, ORPHAN), "subreaper"]))
+def test_an_orphan_is_reaped_by_its_subreaper_grandparent(tmp_path, registers, leaves_nothing):
+    trace = ok(te.record([program(tmp_path, ORPHAN), "subreaper"], registers=registers))
     (child,) = trace.processes[trace.root].children
     (orphan,) = trace.processes[child].children
     lane = trace.processes[orphan]
@@ -197,7 +197,7 @@ def test_an_orphan_is_reaped_by_its_subreaper_grandparent(tmp_path, leaves_nothi
     assert lane.reap.call in ("wait4", "waitid")
 
 
-def test_pipe_writes_and_reads_name_the_same_pipe(tmp_path, leaves_nothing):
+def test_pipe_writes_and_reads_name_the_same_pipe(tmp_path, registers, leaves_nothing):
     exe = program(tmp_path, """
         #include <sys/wait.h>
         #include <unistd.h>
@@ -217,7 +217,7 @@ def test_pipe_writes_and_reads_name_the_same_pipe(tmp_path, leaves_nothing):
             return 0;
         }
     """)
-    trace = ok(te.record([exe]))
+    trace = ok(te.record([exe], registers=registers))
     (w,) = trace.of_kind("pipe_write")
     reads = trace.of_kind("pipe_read")
     assert w.length == 5 and w.pid == trace.root
@@ -226,7 +226,7 @@ def test_pipe_writes_and_reads_name_the_same_pipe(tmp_path, leaves_nothing):
     assert reads[-1].length == 0 and reads[-1].pipe == w.pipe     # end of file once the writer closed
 
 
-def test_a_signal_is_sent_then_delivered_to_the_handler(tmp_path, leaves_nothing):
+def test_a_signal_is_sent_then_delivered_to_the_handler(tmp_path, registers, leaves_nothing):
     exe = program(tmp_path, """
         #include <signal.h>
         #include <sys/wait.h>
@@ -245,7 +245,7 @@ def test_a_signal_is_sent_then_delivered_to_the_handler(tmp_path, leaves_nothing
             return 0;
         }
     """)
-    trace = ok(te.record([exe]))
+    trace = ok(te.record([exe], registers=registers))
     (child,) = trace.processes[trace.root].children
     (sent,) = [e for e in trace.of_kind("signal_sent") if e.signal == "SIGUSR1"]
     (got,) = [e for e in trace.of_kind("signal") if e.signal == "SIGUSR1"]
@@ -255,7 +255,8 @@ def test_a_signal_is_sent_then_delivered_to_the_handler(tmp_path, leaves_nothing
 
 
 @pytest.mark.parametrize("kind", ["shell", "C"])
-def test_the_recorded_writes_are_the_programs_real_output_in_its_order(kind, tmp_path, leaves_nothing):
+def test_the_recorded_writes_are_the_programs_real_output_in_its_order(kind, tmp_path, registers,
+                                                                        leaves_nothing):
     if kind == "shell":
         argv = ["/bin/sh", "-c", "for i in 1 2 3 4 5 6; do (echo a$i; echo b$i) & done; echo main; wait"]
     else:
@@ -274,12 +275,29 @@ def test_the_recorded_writes_are_the_programs_real_output_in_its_order(kind, tmp
             }
         """)]
     for _ in range(5):
-        trace = ok(te.record(argv))
+        trace = ok(te.record(argv, registers=registers))
         assert b"".join(e.data for e in trace.of_kind("write") if e.fd == 1) == trace.stdout
         assert all(e.length == len(e.data) for e in trace.of_kind("write"))
 
 
-def test_threads_are_lanes_marked_as_threads(tmp_path, leaves_nothing):
+def test_a_write_keeps_its_exact_bytes_up_to_4_kib_and_its_full_length(tmp_path, leaves_nothing):
+    exe = program(tmp_path, """
+        #include <unistd.h>
+        int main(void) {
+            static char big[10000];
+            for (int i = 0; i < 10000; i++) big[i] = (char) (i * 7);   /* every byte value, quotes, NULs */
+            write(1, big, sizeof big);
+            write(2, "\\\\\\"\\xc3\\xa9\\xff\\n", 6);
+            return 0;
+        }
+    """)
+    trace = ok(te.record([exe]))
+    out, err = trace.of_kind("write")
+    assert out.fd == 1 and out.length == 10000 and out.data == trace.stdout[:4096]
+    assert err.fd == 2 and err.data == trace.stderr == b'\\"\xc3\xa9\xff\n'
+
+
+def test_threads_are_lanes_marked_as_threads(tmp_path, registers, leaves_nothing):
     exe = program(tmp_path, """
         #include <pthread.h>
         #include <unistd.h>
@@ -291,7 +309,7 @@ def test_threads_are_lanes_marked_as_threads(tmp_path, leaves_nothing):
             return 0;
         }
     """, flags=["-pthread"])
-    trace = ok(te.record([exe]))
+    trace = ok(te.record([exe], registers=registers))
     creations = trace.of_kind("create")
     assert len(creations) == 2
     assert all(c.thread and "CLONE_THREAD" in c.flags and c.exit_signal == "none" for c in creations)
@@ -301,7 +319,7 @@ def test_threads_are_lanes_marked_as_threads(tmp_path, leaves_nothing):
     assert {e.tid for e in trace.of_kind("write")} == {p.tid for p in threads}
 
 
-def test_clone_flags_are_decoded(tmp_path, leaves_nothing):
+def test_clone_flags_are_decoded(tmp_path, registers, leaves_nothing):
     exe = program(tmp_path, """
         #include <sched.h>
         #include <signal.h>
@@ -315,7 +333,7 @@ def test_clone_flags_are_decoded(tmp_path, leaves_nothing):
             return 0;
         }
     """)
-    trace = ok(te.record([exe]))
+    trace = ok(te.record([exe], registers=registers))
     (create,) = trace.of_kind("create")
     assert create.call == "clone" and set(create.flags) == {"CLONE_VM", "CLONE_FS"}
     assert create.exit_signal == "SIGCHLD" and not create.thread
@@ -374,3 +392,4 @@ def test_bad_arguments_are_clear_errors():
         te.record(["/bin/true"], timeout=float("nan"))
     with pytest.raises(ValueError, match="needs a program"):
         te.record([])
+
