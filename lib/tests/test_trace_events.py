@@ -393,3 +393,49 @@ def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="needs a program"):
         te.record([])
 
+
+
+def test_a_group_stop_stays_a_stop_until_sigcont_and_a_stop_report_is_not_a_reap(tmp_path, registers,
+                                                                                 leaves_nothing):
+    exe = program(tmp_path, """
+        #include <signal.h>
+        #include <stdio.h>
+        #include <sys/wait.h>
+        #include <unistd.h>
+        int main(void) {
+            pid_t c = fork();
+            if (c == 0) { raise(SIGSTOP); write(1, "resumed\\n", 8); _exit(0); }
+            int st;
+            waitpid(c, &st, WUNTRACED);
+            printf("stopped=%d\\n", WIFSTOPPED(st));
+            fflush(stdout);
+            kill(c, SIGCONT);
+            waitpid(c, &st, 0);
+            return 0;
+        }
+    """)
+    trace = ok(te.record([exe], registers=registers))
+    (child,) = trace.processes[trace.root].children
+    kinds = [e.kind for e in trace.processes[child].events]
+    assert kinds.index("stopped") < kinds.index("continued") < kinds.index("write")
+    assert trace.stdout == b"stopped=1\nresumed\n"              # the parent saw a real stop
+    assert [e.child for e in trace.of_kind("reap") if e.call != "tracer"] == [child]
+
+
+def test_a_child_killed_by_its_parent_exits_by_sigkill_and_is_reaped(tmp_path, leaves_nothing):
+    exe = program(tmp_path, """
+        #include <signal.h>
+        #include <sys/wait.h>
+        #include <unistd.h>
+        int main(void) {
+            pid_t c = fork();
+            if (c == 0) { for (;;) pause(); }
+            kill(c, SIGKILL);
+            waitpid(c, NULL, 0);
+            return 0;
+        }
+    """)
+    trace = ok(te.record([exe]))
+    (child,) = trace.processes[trace.root].children
+    lane = trace.processes[child]
+    assert lane.exit.signal == "SIGKILL" and lane.exit.status is None and lane.reaper == trace.root
