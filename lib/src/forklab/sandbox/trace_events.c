@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <elf.h>
+#include <linux/audit.h>
 
 enum { EXIT_USAGE = 2, EXIT_REFUSED = 3, EXIT_TIMEOUT = 4, EXIT_CAP = 5 };
 #define MAX_BYTES 4096            /* bytes of one write kept in the record; its full length is recorded too */
@@ -221,6 +222,11 @@ static int use_registers;
 /* The kernel's struct ptrace_syscall_info (include/uapi/linux/ptrace.h), spelled out so that a C library
  * older than the kernel (glibc < 2.32) still compiles this. */
 #define GET_SYSCALL_INFO 0x420e
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#else
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#endif
 struct syscall_info {
     uint8_t op;                   /* 1 entry, 2 exit, 3 seccomp */
     uint8_t pad[3];
@@ -246,7 +252,7 @@ static int registers(pid_t tid, struct lane *l, struct call *c)
     memcpy(c->args, a, sizeof a);
     c->ret = (long long) r.rax;
 #elif defined(__aarch64__)
-    struct user_pt_regs r;
+    struct user_regs_struct r;             /* glibc's sys/user.h: regs[31], sp, pc, pstate */
     struct iovec v = {&r, sizeof r};
     if (ptrace(PTRACE_GETREGSET, tid, (void *) NT_PRSTATUS, &v) < 0)
         return -1;
@@ -272,7 +278,8 @@ static int syscall_info(pid_t tid, struct lane *l, struct call *c)
     }
     c->entry = info.op == 1;
     if (c->entry) {
-        c->nr = (long) info.entry.nr;
+        /* A 32-bit program (x86_64's int 0x80) numbers its calls differently: read none of them. */
+        c->nr = info.arch == NATIVE_ARCH ? (long) info.entry.nr : -1;
         memcpy(c->args, info.entry.args, sizeof c->args);
     } else {
         c->nr = l->nr;
