@@ -62,6 +62,7 @@ HOW = {
     # forklab.output_orders.harness_source: a generated program, '#define RUNS n', then the harness
     "output_orders_harness.c": (lambda: [output_orders.harness_source(output_orders.random_program(seed), 5)
                                          for seed in range(4)], []),
+    "trace_events.c": (lambda: [_read("trace_events.c")], []),                 # forklab.sandbox.trace_events
 }
 
 
