@@ -441,13 +441,13 @@ def test_6_a_stopped_server_is_reported_as_stopped():
 def test_6_parent_was_suspended_is_measured_not_assumed():
     """From the child's own look at the parent ('D': held in the call), not from a grace period alone:
     a parent that could run but was not scheduled yet ('R') is not suspended."""
-    from forklab.lab import _parent_was_suspended
+    from forklab.outcomes import parent_was_suspended
     res = ffi.new("struct fl_result *")
     res.child_saw_parent_run, res.parent_state_seen = 0, ord("R")
     res.child_end_ns, res.parent_resumed_ns = 100, 200        # it got back only after the child ended
-    assert not _parent_was_suspended(res)
+    assert not parent_was_suspended(res)
     res.parent_state_seen = ord("D")
-    assert _parent_was_suspended(res)
+    assert parent_was_suspended(res)
     for primitive, flags, suspended in [("vfork", [], True), ("clone", ["VFORK"], True), ("fork", [], False),
                                         ("clone", ["VM"], False)]:
         for _ in range(5):

@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 
 from . import benchserver
-from .lab import run
+from .experiment import run
 from .procstat import tree_cpu_seconds
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import CloneRefused, ForklabError
+from .experiment import run
 from .explain import UNCONFINED_HINT
-from .lab import run
 from .machine import machine
 
 
