@@ -25,8 +25,8 @@ from typing import Callable
 from . import output_orders as oo
 from .explain import einval_rule, fix_for
 from .flags import FLAGS, parse_flags
+from .forkgame import random_program
 from .prediction import check_prediction
-from .tree import random_program   # (forkgame's; imported through tree, which imports forkgame)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@
 * `run_c(source)` does the same for a C program: a small header is put in front of it that logs
   each process (`pthread_atfork`, so only glibc's `fork()` is seen) and each `printf`/`puts` call.
 * `.text()` gives the tree as indented text; `ProcessTree.draw()` draws it with matplotlib and
-  `predict(code, processes=..., prints=...)` draws it beside the student's guess (both in
-  forklab.tree_drawing).
-* `random_program()`: OSTEP-style practice (`a+b` = a forks b, `b-` = b exits), answer on demand
-  (forklab.forkgame).
+  `predict(code, processes=..., prints=...)` shows it beside the student's guess once they have
+  committed to one (the drawing is forklab.tree_drawing's, a module below this one).
+* The OSTEP-style game (`a+b` = a forks b, `b-` = b exits) is forklab.forkgame, a module above this
+  one: `from forklab.forkgame import random_program`.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ccell
+from . import ccell, tree_drawing
 
 # Written before the student's code in the fresh interpreter: tree_prelude.py, beside this module (what it
 # records, and how: its docstring). It finds the log's path in $FORKLAB_TREE_LOG.
@@ -98,8 +98,7 @@ class ProcessTree:
 
     def draw(self, ax=None, title: str | None = None, color: str = "#cfe3ff"):
         """Draw the tree with matplotlib: parents above children, siblings left to right by birth."""
-        from .tree_drawing import draw
-        return draw(self, ax=ax, title=title, color=color)
+        return tree_drawing.draw(self, ax=ax, title=title, color=color)
 
 
 def process_name(i: int) -> str:
@@ -227,7 +226,34 @@ def drawn_as_text(root, children_of, name_of) -> str:
     return "\n".join(lines)
 
 
-# Drawing with the prediction beside it, and the OSTEP-style game, live in modules of their own;
-# notebooks reach them as tree.predict, tree.random_program, ... (imported last: they import this).
-from .forkgame import ForkExercise, describe, random_program, render, simulate  # noqa: E402
-from .tree_drawing import predict  # noqa: E402
+def predict(program: str, processes=None, prints: int | None = None, *,
+            text: str | None = None, draw: bool = True, **kw) -> ProcessTree:
+    """Reveal a program's real tree next to the student's prediction.
+
+    processes: the predicted number of processes (the program itself included), or the predicted
+      tree as nested lists, a process being the list of its children: [[[]], []] is a process with
+      two children, the first of which has a child of its own (order of siblings does not matter);
+    prints: how many lines they predicted it prints (or, with text="hello", how many "hello" lines).
+    """
+    tree = run(program, **kw)
+    guess_tree = None
+    if isinstance(processes, (list, tuple)):
+        guess_tree = from_shape(processes)
+    elif processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)):
+        raise TypeError("processes is a number of processes or a tree as nested lists, e.g. [[[]], []]")
+    printed = tree.outputs.count(text) if text is not None else len(tree.outputs)
+    what = f'"{text}" lines' if text is not None else "printed lines"
+    if processes is None and prints is None:
+        print("(no prediction written: make one first, then run this cell again)")
+    guessed_count = guess_tree.count if guess_tree else processes
+    for name, guess, real in (("processes", guessed_count, tree.count), (what, prints, printed)):
+        verdict = ""
+        if guess is not None:
+            verdict = "  - you predicted it!" if guess == real else f"  - you predicted {guess}"
+        print(f"{name}: {real}{verdict}")
+    if guess_tree is not None:
+        same = canonical(guess_tree.shape()) == canonical(tree.shape())
+        print("tree shape: " + ("the same as yours!" if same else "different from yours (compare the drawings)"))
+    if draw:
+        tree_drawing.draw_prediction(tree, guess_tree, processes)
+    return tree
