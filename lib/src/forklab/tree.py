@@ -11,7 +11,7 @@
     (4, 4)
 
 * `run_python(code)` runs the code in a fresh, single-threaded interpreter (never the Jupyter
-  kernel) under the C-cell supervisor (forklab.ccell: timeout, process cap, every process reaped).
+  kernel) under the C-cell supervisor (forklab.runner: timeout, process cap, every process reaped).
   `os.register_at_fork` records each new process with its parent, and `print` records what each
   process printed. Output is unbuffered (`python -u`), so each print happens exactly once.
 * `run_c(source)` does the same for a C program: a small header is put in front of it that logs
@@ -32,7 +32,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ccell, tree_drawing
+from . import runner, tree_drawing
 
 # Written before the student's code in the fresh interpreter: tree_prelude.py, beside this module (what it
 # records, and how: its docstring). It finds the log's path in $FORKLAB_TREE_LOG.
@@ -64,7 +64,7 @@ class ProcessTree:
     outputs: list            # every print (Python) or printf/puts (C) call, in the order it happened
     stdout: str
     stderr: str
-    result: object           # the ccell.CResult-like run result (status_line(), returncode...)
+    result: object           # the runner.CResult-like run result (status_line(), returncode...)
 
     @property
     def root(self) -> Process:
@@ -143,7 +143,7 @@ def parse_log(data: bytes) -> tuple[list, list]:
 
 
 def _run(argv, log: Path, *, timeout, max_procs, env=None, cwd=None):
-    result = ccell.run_supervised(argv, timeout=timeout, max_procs=max_procs, env=env, cwd=cwd)
+    result = runner.run_supervised(argv, timeout=timeout, max_procs=max_procs, env=env, cwd=cwd)
     procs, outputs = parse_log(log.read_bytes())
     return ProcessTree(processes=procs, outputs=outputs, stdout=result.stdout, stderr=result.stderr,
                        result=result)
@@ -166,7 +166,7 @@ def run_python(code: str, *, timeout: float = 5.0, max_procs: int = 64) -> Proce
 def run_c(source: str, *, timeout: float = 5.0, max_procs: int = 64, cflags=()) -> ProcessTree:
     """Compile and run a C fork program (printf/puts and glibc fork() are recorded)."""
     with tempfile.TemporaryDirectory(prefix="forklab-tree-") as tmp:
-        ok, messages, binary = ccell.compile_c(C_PRELUDE + textwrap.dedent(source), Path(tmp),
+        ok, messages, binary = runner.compile_c(C_PRELUDE + textwrap.dedent(source), Path(tmp),
                                                ("-pthread", *cflags))
         if not ok:
             raise ValueError("the C program did not compile:\n" + messages)
