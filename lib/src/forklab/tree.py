@@ -167,7 +167,7 @@ def run_c(source: str, *, timeout: float = 5.0, max_procs: int = 64, cflags=()) 
     """Compile and run a C fork program (printf/puts and glibc fork() are recorded)."""
     with tempfile.TemporaryDirectory(prefix="forklab-tree-") as tmp:
         ok, messages, binary = runner.compile_c(C_PRELUDE + textwrap.dedent(source), Path(tmp),
-                                               ("-pthread", *cflags))
+                                                ("-pthread", *cflags))
         if not ok:
             raise ValueError("the C program did not compile:\n" + messages)
         log = Path(tmp) / "log"
