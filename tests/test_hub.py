@@ -484,7 +484,7 @@ print(json.dumps({"uid": os.getuid(), "pid": os.getpid(), "bench": server_pid(),
                   "memory_shared": obs.resources["memory"].shared}))""")
         assert facts["uid"] == room["uids"][s] and facts["memory_shared"] is True
         assert facts["bench"], "the experiment ran in a bench server"
-        out, errors = kernel.run("%load_ext forklab.ccell")
+        out, errors = kernel.run("%load_ext forklab.cell_magic")
         assert not errors, errors
         out, errors = kernel.run("""%%c
 #include <stdio.h>
@@ -967,7 +967,7 @@ def test_a_c_cell_cannot_ask_for_more_processes_than_the_class_limit(classroom):
     clamped, with a note that says so."""
     asked = classroom["kernels"]["bob"].json("""\
 import json
-from forklab.ccell import run_c
+from forklab.runner import run_c
 r = run_c("int main(void) { return 0; }", max_procs=10**6)
 print(json.dumps([r.max_procs, r.returncode, r.notes]))""")
     print(f"bob's %%c with max_procs=10**6: {asked}")

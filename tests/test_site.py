@@ -330,7 +330,7 @@ def test_link_checker_finds_the_documents_of_a_copy_without_git(tmp_path):
                  "site/pages/index.md"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
-    found = check_links._repository_documents(tmp_path)
+    found = check_links.repository_documents(tmp_path)
     assert sorted(str(p.relative_to(tmp_path)) for p in found) == ["README.md", "docs/a.md", "notebooks/n.ipynb"]
 
 

@@ -202,7 +202,7 @@ def test_wrong_answers_marked_visible_pass_the_visible_tests(visible_runs):
             test_id = meta(cell).get("grade_id", "")
             answer = answer_of(test_id)
             if meta(cell).get("grade") and answer in chosen:
-                error = grade._error_of(cell)
+                error = grade.error_of(cell)
                 if error:
                     failing.append(f"{name} {test_id}: {chosen[answer].mistake!r} fails a visible test: {error}")
                 else:

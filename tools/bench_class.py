@@ -37,7 +37,7 @@ import json, os, time
 from forklab.widgets import explore
 from forklab.presets import PRESETS
 from forklab.benchserver import server_pid
-get_ipython().run_line_magic("load_ext", "forklab.ccell")
+get_ipython().run_line_magic("load_ext", "forklab.cell_magic")
 _ex = explore()
 _steps = [lambda: setattr(_ex, "flags", ("CLONE_VM",)),
           lambda: setattr(_ex, "flags", ("CLONE_SIGHAND",)),     # refused: EINVAL, with a fix

@@ -128,7 +128,7 @@ def _markdown_links(text: str) -> list[str]:
     return [f for f in found if f]
 
 
-def _repository_documents(root: Path) -> list[Path]:
+def repository_documents(root: Path) -> list[Path]:
     """Markdown files and notebooks of the repository: what git knows of (tracked, or new and not ignored);
     without git (a downloaded copy), every one outside hidden folders and build output."""
     try:
@@ -145,7 +145,7 @@ def _repository_documents(root: Path) -> list[Path]:
 def check_repo(root: Path, documents: list[Path] | None = None) -> tuple[list[str], set[str]]:
     """Broken relative links in the repository's markdown and notebooks, and the external links they make."""
     problems, external = [], set()
-    for doc in documents if documents is not None else _repository_documents(root):
+    for doc in documents if documents is not None else repository_documents(root):
         if doc.suffix == ".ipynb":
             cells = json.loads(doc.read_text(encoding="utf-8"))["cells"]
             texts = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]

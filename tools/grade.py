@@ -104,7 +104,8 @@ def merge(source_nb, student_nb):
     return nb
 
 
-def _error_of(cell, timeout: float | None = None) -> str | None:
+def error_of(cell, timeout: float | None = None) -> str | None:
+    """The error an executed cell shows, in one line (None if it shows none)."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error" and out.get("ename") == "KeyboardInterrupt" and timeout:
             return f"interrupted: ran longer than {timeout:g} s"
@@ -170,7 +171,7 @@ def grade_notebook(path: Path, source: Path, *, student: str, timeout: float) ->
         meta = _nbgrader(cell)
         if cell.cell_type != "code" or not meta:
             continue
-        error = _error_of(cell, timeout)
+        error = error_of(cell, timeout)
         ran = cell.get("execution_count") is not None
         if not ran and error is None:
             error = "not run (an earlier cell stopped the notebook)"

@@ -308,7 +308,7 @@ def main() -> int:
     soak = Soak(args)
     figures = soak.run()
     from forklab import benchserver
-    benchserver._server.stop()
+    benchserver.stop_server()
     time.sleep(1.0)
     after = snapshot(uid)
     deadline = time.monotonic() + 3               # another user's experiment may hold one a moment

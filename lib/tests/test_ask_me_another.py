@@ -174,9 +174,9 @@ def test_flag_sets_are_mostly_accepted_sometimes_refused():
 
 
 def test_a_flag_set_question_runs_nothing_and_shows_no_verdict_before_a_prediction(monkeypatch):
-    import forklab.lab
+    import forklab.experiment
     ran = []
-    monkeypatch.setattr(forklab.lab, "run", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(forklab.experiment, "run", lambda *a, **k: ran.append(a))
     ask = am.ask_me_another("flag set", seed=1)
     shown = _every_text(ask.widget)
     assert "seed 1" in shown and "clone(child_fn" in shown

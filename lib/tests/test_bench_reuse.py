@@ -73,9 +73,9 @@ def witness():
 @pytest.fixture
 def fresh_server():
     """A new bench server, so the next experiment runs on a bench that has run nothing yet."""
-    benchserver._server.stop()
+    benchserver.stop_server()
     yield
-    benchserver._server.stop()
+    benchserver.stop_server()
 
 
 def test_every_kind_of_experiment_leaves_the_bench_as_it_was_forked(fresh_server):

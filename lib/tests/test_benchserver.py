@@ -71,7 +71,7 @@ def test_a_forked_child_gets_its_own_server_and_leaves_the_parents_alone():
     if pid == 0:                                    # pragma: no cover - runs in the child
         ok = forklab.run("clone", ["VM"]).resources["memory"].shared
         theirs = benchserver.server_pid()
-        benchserver._server.stop()
+        benchserver.stop_server()
         os._exit(0 if ok and theirs not in (None, mine) else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
@@ -88,7 +88,7 @@ def test_direct_mode_runs_without_a_server(monkeypatch):
 
 def test_the_server_outlives_the_thread_that_started_it():
     import threading
-    benchserver._server.stop()
+    benchserver.stop_server()
     t = threading.Thread(target=lambda: forklab.run("fork"))
     t.start()
     t.join()

@@ -4,8 +4,8 @@ import time
 import uuid
 
 
-from forklab import ccell
-from forklab.ccell import run_c
+from forklab import cell_magic
+from forklab.runner import run_c
 from procs import assert_no_children
 
 HELLO = r'''
@@ -132,7 +132,7 @@ def test_cell_magic_prints_stdout_stderr_status_and_compile_errors(capsys):
         def register_magic_function(self, fn, magic_kind, magic_name):
             registered[(magic_kind, magic_name)] = fn
 
-    ccell.load_ipython_extension(FakeIPython())
+    cell_magic.load_ipython_extension(FakeIPython())
     magic = registered[("cell", "c")]
     magic('--args "you there" --stdin "line\\n" --timeout 2', HELLO)
     out, err = capsys.readouterr()
@@ -145,15 +145,15 @@ def test_cell_magic_prints_stdout_stderr_status_and_compile_errors(capsys):
 
 
 def test_cell_magic_rejects_unknown_options_with_the_choices(capsys):
-    ccell.c_magic("--bogus 1", "int main(void) { return 0; }")
+    cell_magic.c_magic("--bogus 1", "int main(void) { return 0; }")
     assert "--max-procs" in capsys.readouterr().err
 
 
 def test_magic_options_take_values_that_start_with_a_dash():
-    from forklab.ccell import _parse_magic_line
-    opts = _parse_magic_line('--cflags "-O1 -DX=1" --args "-n 3" --timeout 2')
+    from forklab.cell_magic import parse_magic_line
+    opts = parse_magic_line('--cflags "-O1 -DX=1" --args "-n 3" --timeout 2')
     assert opts["cflags"] == ["-O1", "-DX=1"] and opts["args"] == ["-n", "3"] and opts["timeout"] == 2.0
-    assert _parse_magic_line("--cflags -O2")["cflags"] == ["-O2"]
+    assert parse_magic_line("--cflags -O2")["cflags"] == ["-O2"]
 
 
 def test_out_keeps_the_run_in_the_notebooks_variable(capsys):
@@ -161,13 +161,13 @@ def test_out_keeps_the_run_in_the_notebooks_variable(capsys):
     from IPython.testing.globalipapp import get_ipython
     ip = get_ipython()
     ip.user_ns.pop("run", None)
-    ccell.load_ipython_extension(ip)
+    cell_magic.load_ipython_extension(ip)
     ip.run_cell_magic("c", "--out run", '#include <stdio.h>\nint main(void) { puts("forty-two"); return 3; }')
     assert "forty-two" in capsys.readouterr().out
     assert ip.user_ns["run"].stdout == "forty-two\n" and ip.user_ns["run"].returncode == 3
 
 
 def test_out_must_name_a_variable(capsys):
-    ccell.c_magic("--out 2x", "int main(void) { return 0; }")
+    cell_magic.c_magic("--out 2x", "int main(void) { return 0; }")
     err = capsys.readouterr().err
     assert "--out needs a Python variable name" in err and "'2x'" in err

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from forklab import containment
-from forklab.ccell import run_c
+from forklab.runner import run_c
 from procs import assert_no_children
 
 PEEK = r'''
@@ -114,7 +114,7 @@ def test_host_pids_runs_the_program_beside_its_supervisor_as_before():
 
 
 def test_the_magic_takes_host_pids(capsys):
-    from forklab.ccell import c_magic
+    from forklab.cell_magic import c_magic
     c_magic("--host-pids", '#include <stdio.h>\n#include <unistd.h>\n'
             'int main(void) { printf("%s\\n", getppid() == 1 ? "init" : "supervisor"); return 0; }')
     assert capsys.readouterr().out.startswith("supervisor\n")

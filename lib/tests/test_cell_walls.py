@@ -2,7 +2,7 @@
 flood its caller's memory, run programs through the compiler, or leave files and IPC objects behind.
 
 Each attack is replayed as a student would write it, from a stand-in for the Jupyter kernel: a
-fresh interpreter that loads forklab/ccell.py and calls run_c (so a caller that blocks, grows or
+fresh interpreter that loads forklab/runner.py and calls run_c (so a caller that blocks, grows or
 dies is measured from outside, and a failure here never takes pytest down). Every run is bounded
 by a timeout and cleaned up by a unique name its processes carry.
 """
@@ -20,20 +20,20 @@ from pathlib import Path
 
 import pytest
 
-from forklab import ccell
-from forklab.ccell import CellOptionError, run_c
+from forklab import cell_magic, runner
+from forklab.runner import CellOptionError, run_c
 from procs import assert_no_children
 
-CCELL = Path(ccell.__file__)
+RUNNER = Path(runner.__file__)
 
 # The stand-in caller: runs one cell, then reports how long it took, how much its memory grew, and
 # which processes carrying the marker name are still alive (a daemon that outlived the cell).
 CALLER = r'''
 import importlib.util, json, os, sys, time
-spec = importlib.util.spec_from_file_location("ccell", sys.argv[1])
-ccell = importlib.util.module_from_spec(spec)
-sys.modules["ccell"] = ccell
-spec.loader.exec_module(ccell)
+spec = importlib.util.spec_from_file_location("runner", sys.argv[1])
+runner = importlib.util.module_from_spec(spec)
+sys.modules["runner"] = runner
+spec.loader.exec_module(runner)
 def hwm():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) * 1024
@@ -53,7 +53,7 @@ with open(args.pop("source_file")) as f:
     source = f.read()
 marker = args.pop("marker")
 before, t = hwm(), time.monotonic()
-r = ccell.run_c(source, **args)
+r = runner.run_c(source, **args)
 elapsed = time.monotonic() - t
 time.sleep(0.2)
 print("@report " + json.dumps({"elapsed": elapsed, "growth": hwm() - before, "survivors": alive(marker),
@@ -111,7 +111,7 @@ def replay(source: str, marker: str, *, bound: float, prefix=(), python=sys.exec
         src.chmod(0o644)
         args = dict(run_c_args, source_file=str(src), marker=marker)
         env = dict(os.environ, FORKLAB_TEST_MARK=marker)
-        proc = subprocess.Popen([*prefix, python, "-c", caller, str(CCELL), json.dumps(args)],
+        proc = subprocess.Popen([*prefix, python, "-c", caller, str(RUNNER), json.dumps(args)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=folder,
                                 start_new_session=True, preexec_fn=preexec)
         try:
@@ -235,9 +235,9 @@ def test_attack7_kill_minus_one_in_a_cell_reaches_neither_the_caller_nor_a_bysta
     m = _marker()
     # The stand-in starts a bystander (standing for the bench server and the user's other programs),
     # runs the cell, then says whether the bystander still lives.
-    caller = CALLER.replace("r = ccell.run_c(source, **args)",
+    caller = CALLER.replace("r = runner.run_c(source, **args)",
                             "import subprocess\nb = subprocess.Popen(['sleep', '30'])\n"
-                            "r = ccell.run_c(source, **args)\n"
+                            "r = runner.run_c(source, **args)\n"
                             "by = b.poll() is None\nb.kill(); b.wait()")
     caller = caller.replace('"survivors": alive(marker),', '"survivors": alive(marker), "bystander": by,')
     r = replay(NAMED % m + KILL_EVERYONE, m, bound=30, prefix=prefix, python=python, preexec=preexec,
@@ -368,11 +368,11 @@ def test_ordinary_compiler_options_still_work():
 def test_attack9_the_compiler_runs_under_the_supervisor_with_a_timeout(monkeypatch):
     """A compile that never ends (it includes a FIFO nobody writes) is stopped at the compile timeout,
     with everything it started, and says so - no raw TimeoutExpired, nothing left running."""
-    monkeypatch.setattr(ccell, "COMPILE_TIMEOUT", 1.0)
+    monkeypatch.setattr(runner, "COMPILE_TIMEOUT", 1.0)
     with tempfile.TemporaryDirectory(prefix="forklab-walls-") as tmp:
         os.mkfifo(Path(tmp) / "never.h")
         t = time.monotonic()
-        ok, output, _ = ccell.compile_c('#include "never.h"\nint main(void) { return 0; }', Path(tmp))
+        ok, output, _ = runner.compile_c('#include "never.h"\nint main(void) { return 0; }', Path(tmp))
         assert time.monotonic() - t < 1 + 5
     assert not ok and "did not finish within 1 s" in output
     assert_no_children()
@@ -513,14 +513,14 @@ def test_a_timeout_that_is_not_a_finite_positive_number_is_a_clear_error(bad):
 
 
 def test_the_magic_says_what_was_wrong_with_a_timeout(capsys):
-    ccell.c_magic("--timeout nan", "int main(void) { return 0; }")
+    cell_magic.c_magic("--timeout nan", "int main(void) { return 0; }")
     err = capsys.readouterr().err
     assert "%%c: timeout must be a finite number" in err and "Traceback" not in err
 
 
 def test_stdin_keeps_accents_and_still_reads_escapes():
     src = "#include <stdio.h>\nint main(void) { int c; while ((c = getchar()) != EOF) putchar(c); return 0; }"
-    opts = ccell._parse_magic_line('--stdin "héllo wörld 字\\n"')
+    opts = cell_magic.parse_magic_line('--stdin "héllo wörld 字\\n"')
     assert opts["stdin"] == "héllo wörld 字\n"
     assert run_c(src, stdin=opts["stdin"]).stdout == "héllo wörld 字\n"
 
@@ -528,12 +528,12 @@ def test_stdin_keeps_accents_and_still_reads_escapes():
 def test_max_procs_above_the_servers_hard_process_limit_is_clamped_with_a_note(monkeypatch, capsys):
     import resource
     real = resource.getrlimit
-    monkeypatch.setattr(ccell.resource, "getrlimit",
+    monkeypatch.setattr(runner.resource, "getrlimit",
                         lambda which: (40, 40) if which == resource.RLIMIT_NPROC else real(which))
     r = run_c("int main(void) { return 0; }", max_procs=500)
     assert r.max_procs == 40 and r.returncode == 0
     assert "max_procs=500" in r.notes[0] and "RLIMIT_NPROC" in r.notes[0] and "max_procs=40" in r.notes[0]
-    ccell.show(r)
+    runner.show(r)
     assert "[note: max_procs=500 is more than this server allows" in capsys.readouterr().err
     assert run_c("int main(void) { return 0; }", max_procs=8).notes == []
 
@@ -596,17 +596,17 @@ def test_an_interrupted_caller_ends_the_cell_at_once_and_leaves_nothing():
     asked to end the cell (SIGTERM), kills and reaps everything, and the caller gets the interrupt."""
     m = _marker()
     src = NAMED % m + "int main(void) { name(); if (fork() == 0) { setsid(); for (;;) pause(); } for (;;) pause(); }"
-    caller = CALLER.replace("r = ccell.run_c(source, **args)",
+    caller = CALLER.replace("r = runner.run_c(source, **args)",
                             "import signal, threading\n"
                             "threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()\n"
-                            "try:\n    ccell.run_c(source, **args)\nexcept KeyboardInterrupt:\n"
+                            "try:\n    runner.run_c(source, **args)\nexcept KeyboardInterrupt:\n"
                             "    print('@interrupted', time.monotonic() - t, alive(marker), flush=True)\n"
                             "    raise SystemExit(0)\n")
     folder = tempfile.mkdtemp(prefix="forklab-walls-")
     try:
         (Path(folder) / "cell.c").write_text(src)
         args = json.dumps({"source_file": str(Path(folder) / "cell.c"), "marker": m, "timeout": 30})
-        out = subprocess.run([sys.executable, "-c", caller, str(CCELL), args], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", caller, str(RUNNER), args], capture_output=True, text=True,
                              timeout=40, env=dict(os.environ, FORKLAB_TEST_MARK=m)).stdout
         line = next(x for x in out.splitlines() if x.startswith("@interrupted"))
         elapsed, survivors = float(line.split()[1]), line.split(" ", 2)[2]
@@ -622,10 +622,10 @@ def test_a_supervisor_that_stops_answering_is_killed_with_everything_below_it(mo
     most, then kills the supervisor and the program's whole tree - not only the supervisor's session."""
     import threading
     from forklab.procstat import all_processes
-    monkeypatch.setattr(ccell, "SUPERVISOR_GRACE", 1.0)
+    monkeypatch.setattr(runner, "SUPERVISOR_GRACE", 1.0)
     m = _marker()
     src = NAMED % m + "int main(void) { name(); if (fork() == 0) { setsid(); for (;;) pause(); } for (;;) pause(); }"
-    before = set(ccell._children_of_me())
+    before = set(runner.children_of_me())
     result = {}
 
     def run():
@@ -639,7 +639,7 @@ def test_a_supervisor_that_stops_answering_is_killed_with_everything_below_it(mo
                                                                  if st.comm == m]) < 2:
             time.sleep(0.02)
         assert len(survivors) == 2, "the program did not start"
-        supervisor = next(p for p in ccell._children_of_me() if p not in before)
+        supervisor = next(p for p in runner.children_of_me() if p not in before)
         os.kill(supervisor, signal.SIGSTOP)
         t.join(timeout=2 + 1 + 10)
         assert not t.is_alive(), "the caller still waits for a stopped supervisor"

@@ -143,12 +143,11 @@ def test_graded_check_says_it_cannot_be_checked_but_a_wrong_or_missing_answer_st
 
 
 def test_c_cell_options_name_needs_and_a_reference():
-    from forklab.ccell import NEEDS as CCELL_NEEDS, _parse_magic_line
-    assert CCELL_NEEDS == NEEDS
-    opts = _parse_magic_line("--needs user-namespaces --needs clone3 --reference 10-tiny-container --timeout 3")
+    from forklab.cell_magic import parse_magic_line
+    opts = parse_magic_line("--needs user-namespaces --needs clone3 --reference 10-tiny-container --timeout 3")
     assert opts["needs"] == ["user-namespaces", "clone3"] and opts["reference"] == "10-tiny-container"
     with pytest.raises(ValueError):
-        _parse_magic_line("--needs teleportation")
+        parse_magic_line("--needs teleportation")
 
 
 def test_explain_forbidden_without_a_name_gives_the_reason_only():
@@ -230,7 +229,7 @@ except ChildProcessError:
 
 def test_a_c_cell_that_needs_user_namespaces_shows_the_recording_under_docker_rules():
     out = confined("docker", """
-from forklab.ccell import c_magic
+from forklab.cell_magic import c_magic
 c_magic("--needs user-namespaces --reference 10-tiny-container",
         '#include <stdio.h>\\nint main(void) { puts("ran"); return 0; }')
 """)

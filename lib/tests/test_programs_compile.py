@@ -1,5 +1,5 @@
 """Every program the package runs is a file beside the module that runs it (issue 23), and every C one compiles
-with the C core's warnings as errors - both the way its module compiles it (the C cells' flags, ccell.BASE_CFLAGS,
+with the C core's warnings as errors - both the way its module compiles it (the C cells' flags, runner.BASE_CFLAGS,
 plus the module's own) and with the core's flags (csrc/build.py's CFLAGS, -O2: more warnings fire optimised).
 
 HOW says how each is compiled, the same way its module does: alone, or put together with what the module puts
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import forklab
-from forklab import ccell, output_orders, tree
+from forklab import output_orders, runner, tree
 
 PACKAGE = Path(forklab.__file__).parent
 CSRC = PACKAGE / "csrc"
@@ -52,11 +52,11 @@ def _read(name):
 
 #: file name -> (the sources its module compiles, each a complete translation unit; the module's own flags)
 HOW = {
-    "cow_meter.c": (lambda: [_read("cow_meter.c")], []),                       # forklab.cow, ccell.run_c
-    "fork_time.c": (lambda: [_read("fork_time.c")], []),                       # forklab.cow, ccell.run_c
-    "cost_meter.c": (lambda: [_read("cost_meter.c")], []),                     # forklab.cost, ccell.compile_c
+    "cow_meter.c": (lambda: [_read("cow_meter.c")], []),                       # forklab.cow, runner.run_c
+    "fork_time.c": (lambda: [_read("fork_time.c")], []),                       # forklab.cow, runner.run_c
+    "cost_meter.c": (lambda: [_read("cost_meter.c")], []),                     # forklab.cost, runner.compile_c
     "fork_wait_floor.c": (lambda: [_read("fork_wait_floor.c")], ["-O2"]),      # forklab.benchmark.Floor
-    "hello.c": (lambda: [_read("hello.c")], []),                               # forklab.benchmark, ccell.run_c
+    "hello.c": (lambda: [_read("hello.c")], []),                               # forklab.benchmark, runner.run_c
     # forklab.tree.run_c: the prelude, then the student's program; -pthread for pthread_atfork
     "tree_prelude.h": (lambda: [tree.C_PRELUDE + TREE_PROGRAM], ["-pthread"]),
     # forklab.output_orders.harness_source: a generated program, '#define RUNS n', then the harness
@@ -79,7 +79,7 @@ def python_programs() -> list[Path]:
 def compile_c(source: str, flags: list, tmp_path: Path) -> subprocess.CompletedProcess:
     src = tmp_path / "program.c"
     src.write_text(source)
-    return subprocess.run([ccell.compiler(), *flags, "-o", str(tmp_path / "program"), str(src)],
+    return subprocess.run([runner.compiler(), *flags, "-o", str(tmp_path / "program"), str(src)],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -93,7 +93,7 @@ def test_every_program_says_how_it_is_compiled():
 @pytest.mark.parametrize("way", ["as its module compiles it", "with the core's flags"])
 def test_the_program_compiles_with_the_core_warnings_as_errors(name, way, tmp_path):
     sources, own_flags = HOW[name]
-    base = list(ccell.BASE_CFLAGS) if way == "as its module compiles it" else list(CORE.CFLAGS)
+    base = list(runner.BASE_CFLAGS) if way == "as its module compiles it" else list(CORE.CFLAGS)
     for source in sources():
         out = compile_c(source, [*base, *own_flags, *STRICT], tmp_path)
         assert out.returncode == 0 and "warning" not in out.stderr, f"{name}, {way}:\n{out.stderr}"
@@ -102,7 +102,7 @@ def test_the_program_compiles_with_the_core_warnings_as_errors(name, way, tmp_pa
 def test_a_warning_fails_the_compile(tmp_path):
     """The check has teeth: an unused variable in a program is an error under these flags."""
     source = _read("hello.c").replace("int main(void) {", "int main(void) { int unused;")
-    out = compile_c(source, [*ccell.BASE_CFLAGS, *STRICT], tmp_path)
+    out = compile_c(source, [*runner.BASE_CFLAGS, *STRICT], tmp_path)
     assert out.returncode != 0 and "unused" in out.stderr
 
 

@@ -176,7 +176,7 @@ def test_2_with_few_free_fds_no_failed_probe_reads_as_a_verdict(free_fds):
                 assert v.word == "unknown" and not v.shared and v.errno and "EMFILE" in v.evidence, v
             assert obs.parent.host_pid != -1 or "thread_group" in getattr(obs, "unknown", ()), obs.table()
     finally:
-        benchserver._server.stop()               # its benches have the low limit: start afresh
+        benchserver.stop_server()               # its benches have the low limit: start afresh
 
 
 def test_2_the_scenario_of_the_issue_gives_unknown_not_shared():
@@ -204,7 +204,7 @@ def test_2_the_scenario_of_the_issue_gives_unknown_not_shared():
         with pytest.raises(forklab.BenchFailed, match="could not measure parent"):
             shared_among([], among=("parent",))
     finally:
-        benchserver._server.stop()
+        benchserver.stop_server()
 
 
 # --- 3. one path: forklab-bench, never a fork of the caller ---------------------------------------
@@ -229,7 +229,7 @@ def test_3_a_broken_server_program_is_a_clear_error(monkeypatch, tmp_path):
     broken = tmp_path / "forklab-bench"
     broken.write_bytes(b"\x7fELF not really a program")
     broken.chmod(0o755)
-    benchserver._server.stop()
+    benchserver.stop_server()
     monkeypatch.setattr(benchserver, "PROGRAM", str(broken))
     with pytest.raises(forklab.errors.BenchUnavailable, match="not a program this machine can run") as e:
         forklab.run("fork")
@@ -385,7 +385,7 @@ LEAK_SCRIPT = """
                 any(read_stat(q) and read_stat(q).ppid == p for q in tree))
     os.kill(server if WHO == 'server' else bench, signal.SIGKILL)
     t.join(20)
-    benchserver._server.stop()                 # the (new) server ends too: its semaphore must go with it
+    benchserver.stop_server()                 # the (new) server ends too: its semaphore must go with it
     deadline = time.monotonic() + 2            # another user's experiment may hold a semaphore a moment
     while time.monotonic() < deadline and (semaphores() - before):
         time.sleep(0.05)
@@ -441,13 +441,13 @@ def test_6_a_stopped_server_is_reported_as_stopped():
 def test_6_parent_was_suspended_is_measured_not_assumed():
     """From the child's own look at the parent ('D': held in the call), not from a grace period alone:
     a parent that could run but was not scheduled yet ('R') is not suspended."""
-    from forklab.lab import _parent_was_suspended
+    from forklab.outcomes import parent_was_suspended
     res = ffi.new("struct fl_result *")
     res.child_saw_parent_run, res.parent_state_seen = 0, ord("R")
     res.child_end_ns, res.parent_resumed_ns = 100, 200        # it got back only after the child ended
-    assert not _parent_was_suspended(res)
+    assert not parent_was_suspended(res)
     res.parent_state_seen = ord("D")
-    assert _parent_was_suspended(res)
+    assert parent_was_suspended(res)
     for primitive, flags, suspended in [("vfork", [], True), ("clone", ["VFORK"], True), ("fork", [], False),
                                         ("clone", ["VM"], False)]:
         for _ in range(5):

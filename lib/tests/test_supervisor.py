@@ -13,7 +13,7 @@ from forklab import supervisor
 def _wait_for_children(pid, count, deadline=5.0):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
-        kids = supervisor._descendants_by_scan(pid)
+        kids = supervisor.descendants_by_scan(pid)
         if len(kids) >= count:
             return sorted(kids)
         time.sleep(0.01)
@@ -28,7 +28,7 @@ def small_tree_and_strangers():
     try:
         yield tree, strangers
     finally:
-        below = supervisor._descendants_by_scan(tree.pid)     # before the shell dies and they are reparented
+        below = supervisor.descendants_by_scan(tree.pid)     # before the shell dies and they are reparented
         for pid in below:
             try:
                 os.kill(pid, 9)

@@ -4,7 +4,7 @@ import os
 import matplotlib
 import pytest
 
-from forklab import tree
+from forklab import forkgame, tree
 from procs import assert_no_children
 
 matplotlib.use("Agg")
@@ -100,7 +100,7 @@ def test_draw_places_every_process():
 
 
 def test_random_programs_are_reproducible_and_their_answer_is_consistent():
-    ex1, ex2 = tree.random_program(seed=7, actions=8), tree.random_program(seed=7, actions=8)
+    ex1, ex2 = forkgame.random_program(seed=7, actions=8), forkgame.random_program(seed=7, actions=8)
     assert ex1.actions == ex2.actions and len(ex1.actions) == 8
     final = ex1.final_tree()
     made = {a.split("+")[1] for a in ex1.actions if "+" in a}
@@ -111,8 +111,8 @@ def test_random_programs_are_reproducible_and_their_answer_is_consistent():
 
 
 def test_exits_hand_orphans_to_a():
-    assert tree.simulate(["a+b", "b+c", "b-"])[-1] == {"a": ["c"], "c": []}
-    assert tree.render({"a": ["b"], "b": ["c"], "c": []}) == "a\n└── b\n    └── c"
+    assert forkgame.simulate(["a+b", "b+c", "b-"])[-1] == {"a": ["c"], "c": []}
+    assert forkgame.render({"a": ["b"], "b": ["c"], "c": []}) == "a\n└── b\n    └── c"
 
 
 def test_a_predicted_tree_shape_is_compared_whatever_the_sibling_order(capsys):

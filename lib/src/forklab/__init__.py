@@ -10,12 +10,15 @@ process that calls forklab is never forked itself.
 """
 from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout, ForbiddenHere,
                      ForklabError, UnsafeExperiment)
+from .experiment import Observation, run
 from .explain import Fix
 from .flags import FLAGS, Flag, flag_named, names_of, parse_flags
-from .lab import PRIMITIVES, RESOURCES, Observation, Resource, Side, Verdict, run
 from .report import PlatformReport, platform_report
 from .prediction import PredictionCheck, check_prediction
 from .references import Reference, reference, reference_if_forbidden
+from .request import PRIMITIVES
+from .resources import RESOURCES, Resource
+from .verdicts import Side, Verdict
 
 __all__ = [
     "run", "Observation", "Verdict", "Side", "Resource", "RESOURCES", "PRIMITIVES",

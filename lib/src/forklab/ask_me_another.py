@@ -25,8 +25,8 @@ from typing import Callable
 from . import output_orders as oo
 from .explain import einval_rule, fix_for
 from .flags import FLAGS, parse_flags
+from .forkgame import random_program
 from .prediction import check_prediction
-from .tree import random_program   # (forkgame's; imported through tree, which imports forkgame)
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def flag_set_question(seed: int) -> Question:
 
 
 def _controls(row: str) -> str:
-    from .lab import RESOURCES
+    from .resources import RESOURCES
     return RESOURCES[row].flag
 
 
@@ -400,7 +400,7 @@ class FlagSetAsk:
         """A new flag set (a random seed unless one is given), nothing chosen, nothing run."""
         import ipywidgets as w
         from .accessible import ChoiceButtons
-        from .lab import RESOURCES
+        from .resources import RESOURCES
         self.seed = _new_seed(self._rng, seed)
         self.flags = random_flag_set(self.seed)
         self.observation = self.refusal = self.checked = None
@@ -450,7 +450,7 @@ class FlagSetAsk:
     def check(self):
         """Run the call for real and compare it with the prediction (nothing is run before one is made)."""
         from .errors import CloneRefused, ForklabError
-        from .lab import run
+        from .experiment import run
         from .picture import STYLE, render, view_of
         predicted = self.prediction()
         if predicted is None:

@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 
 from . import benchserver
-from .lab import run
+from .experiment import run
 from .procstat import tree_cpu_seconds
 
 
@@ -88,7 +88,7 @@ class Floor:
     """The tiny C program, compiled the ordinary way (cc -O2, dynamically linked)."""
 
     def __init__(self, workdir: str) -> None:
-        from .ccell import compile_c
+        from .runner import compile_c
         ok, output, self.binary = compile_c(FLOOR_C, Path(workdir), cflags=["-O2"])
         if not ok:
             raise RuntimeError(f"the floor program did not compile:\n{output}")
@@ -147,11 +147,14 @@ def client_stages(runs: int = 2000) -> dict[str, float]:
     the request, the round trip through the bench server's pipe (writing, sleeping in poll, being
     woken, reading the result), making the Observation; and, paid only when something reads the
     verdicts (a table, a picture), building them from the readings."""
-    from . import lab
     from ._core import ffi, lib
+    from .experiment import GRACE_MS, observation_from
+    from .flags import FLAGS
+    from .request import check_request
+    from .verdicts import verdicts_from
     req, res = ffi.new("struct fl_request *"), ffi.new("struct fl_result *")
-    req.primitive, req.flags, req.exit_signal = lib.FL_CLONE, lab.FLAGS["CLONE_VM"].value, int(signal.SIGCHLD)
-    req.timeout_ms, req.grace_ms = 2000, lab.GRACE_MS
+    req.primitive, req.flags, req.exit_signal = lib.FL_CLONE, FLAGS["CLONE_VM"].value, int(signal.SIGCHLD)
+    req.timeout_ms, req.grace_ms = 2000, GRACE_MS
     benchserver.run_experiment(req, res, 2.0)
 
     def cpu(fn) -> float:
@@ -160,10 +163,10 @@ def client_stages(runs: int = 2000) -> dict[str, float]:
             fn()
         return (time.thread_time() - start) * 1000 / runs
 
-    return {"check_ms": cpu(lambda: lab._check("clone", ["CLONE_VM"], "SIGCHLD", 2.0)),
+    return {"check_ms": cpu(lambda: check_request("clone", ["CLONE_VM"], "SIGCHLD", 2.0)),
             "round_trip_ms": cpu(lambda: benchserver.run_experiment(req, res, 2.0)),
-            "observation_ms": cpu(lambda: lab._observation(res, "clone", req.flags, "SIGCHLD", 2.0, 0.0)),
-            "verdicts_on_first_use_ms": cpu(lambda: lab._verdicts(res))}
+            "observation_ms": cpu(lambda: observation_from(res, "clone", req.flags, "SIGCHLD", 2.0, 0.0)),
+            "verdicts_on_first_use_ms": cpu(lambda: verdicts_from(res))}
 
 
 def explorer_toggles(n: int = 200) -> dict:
@@ -215,7 +218,7 @@ def _children_cpu_ms(fn) -> float:
 def c_cell_vs_crowded_host(runs: int = 15, others: int = 2000) -> dict[str, float]:
     """A hello-world C cell (compile + supervised run) alone and with `others` idle processes on the
     machine: median wall time and median CPU time of the processes it starts."""
-    from .ccell import run_c
+    from .runner import run_c
     cell = lambda: run_c(HELLO_C)  # noqa: E731
     cell()                                                 # warm the compiler's caches
     quiet_ms, quiet_cpu = _times_ms(cell, runs), [_children_cpu_ms(cell) for _ in range(runs)]

@@ -377,6 +377,12 @@ def server_pid() -> int | None:
     return _server.pid
 
 
+def stop_server() -> None:
+    """Stop the bench server and its benches, removing its semaphore; the next experiment starts a new
+    one (tests and the soak start afresh, e.g. under another resource limit)."""
+    _server.stop()
+
+
 def run_experiment(req, res, timeout: float) -> None:
     """Run one experiment through the bench server (forklab-bench). FORKLAB_BENCH=direct, a hook for
     tests, forks the bench from this process instead. Raises BenchUnavailable if the server cannot be

@@ -41,7 +41,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import ccell
+from . import runner
 from .cost_budget import MIB, largest_allowed_mib, max_map_count, sizes_within_reach, thp_mode
 from .cost_table import (MAPPINGS, PAGES, PRIMITIVES, SUBPROCESS_MODES, CostRow, CostTable, MappingRow, VmaRow,
                          WritesAfterFork)
@@ -68,14 +68,14 @@ def _check_repeats(repeats: int) -> int:
 
 
 def _meter(tmp: Path) -> Path:
-    ok, output, binary = ccell.compile_c(COST_METER, tmp)
+    ok, output, binary = runner.compile_c(COST_METER, tmp)
     if not ok:
         raise CostMeterFailed(f"the cost meter did not compile here:\n{output}")
     return binary
 
 
 def _run_meter(argv, timeout: float) -> list[list[str]]:
-    r = ccell.run_supervised([str(a) for a in argv], timeout=timeout, max_procs=8)
+    r = runner.run_supervised([str(a) for a in argv], timeout=timeout, max_procs=8)
     if r.returncode != 0 or r.timed_out:
         raise CostMeterFailed(f"the cost meter failed: {r.status_line()}\n{r.stderr}")
     return [line.split() for line in r.stdout.splitlines()]

@@ -1,5 +1,5 @@
 /* cost_meter.c - how long does making a process take, in a parent of a given size?
-   Run by forklab.cost (every measurement of notebook 17) in the C cells' sandbox, compiled by ccell.compile_c
+   Run by forklab.cost (every measurement of notebook 17) in the C cells' sandbox, compiled by runner.compile_c
    with the C cells' flags.
    Usage: cost_meter REPEATS 4k|thp SIZE_MIB...      (time every primitive for every size)
           cost_meter vmas REPEATS MIB NVMAS...        (fork, with the same memory in NVMAS mappings)

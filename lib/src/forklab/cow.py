@@ -25,9 +25,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ccell, figure
+from . import figure, runner
 
-#: The programs, files beside this module (compiled by ccell.run_c with the C cells' flags).
+#: The programs, files beside this module (compiled by runner.run_c with the C cells' flags).
 _HERE = Path(__file__).parent
 COW_METER = (_HERE / "cow_meter.c").read_text()
 FORK_COST = (_HERE / "fork_time.c").read_text()
@@ -38,7 +38,7 @@ class MeterFailed(RuntimeError):
 
 
 def _run(source: str, args, timeout: float) -> list:
-    r = ccell.run_c(source, args=[str(a) for a in args], timeout=timeout, max_procs=8)
+    r = runner.run_c(source, args=[str(a) for a in args], timeout=timeout, max_procs=8)
     if not r.ok:
         raise MeterFailed(f"the measuring program failed: {r.status_line()}\n{r.compile_output}{r.stderr}")
     return [line.split()[1:] for line in r.stdout.splitlines() if line.startswith(("row", "page"))]

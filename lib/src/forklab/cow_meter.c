@@ -1,5 +1,5 @@
 /* cow_meter.c - the copy-on-write meter: a child writes into its parent's pages, and we count.
-   Run by forklab.cow (measure(), faults_for_writes()) in the C cells' sandbox, compiled with ccell's flags.
+   Run by forklab.cow (measure(), faults_for_writes()) in the C cells' sandbox, compiled with runner's flags.
    Usage: cow_meter PAGES N|@OFFSET,OFFSET... ...   (one forked child per argument after PAGES)
    Prints "page SIZE", then per child "row WRITES FAULTS PRIVATE0 PRIVATE1 SHARED0 SHARED1" (KiB). */
 #define _GNU_SOURCE

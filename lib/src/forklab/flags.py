@@ -38,7 +38,7 @@ def _f(*args, **kw) -> Flag:
 
 _ALL = [
     # --- what parent and child share (when the flag is absent: copied - or, for the undo list and the
-    #     I/O context, made new for the child: see lab.WORDS)
+    #     I/O context, made new for the child: see verdicts.WORDS)
     _f("CLONE_VM", 0x00000100, "sharing", "share the address space: a write by one is seen by the other",
        "2.0", resource="memory"),
     _f("CLONE_FS", 0x00000200, "sharing", "share filesystem information: working directory, root and umask",

@@ -1,7 +1,7 @@
 /* fork_time.c - how long does fork() take to return in a parent of the given size (MiB)? The child is
    reaped outside the timed part: what we time is the kernel building the child (page tables included),
    not how soon the scheduler lets the child run.
-   Run by forklab.cow.fork_cost() in the C cells' sandbox, compiled with ccell's flags.
+   Run by forklab.cow.fork_cost() in the C cells' sandbox, compiled with runner's flags.
    Usage: fork_time REPEATS SIZE_MIB...   Prints per size "row MIB MEDIAN_US BEST_US". */
 #define _GNU_SOURCE
 #include <stdio.h>

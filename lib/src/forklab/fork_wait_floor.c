@@ -1,7 +1,7 @@
 /* fork_wait_floor.c - the floor make bench compares an experiment with: fork() a child that _exits at once
    and wait for it, N times (argv[1], default 1000). Prints the CPU time (user + system) of itself and its
    reaped children, and the wall time, in ns: "CPU WALL". Run by forklab.benchmark (Floor), compiled with
-   ccell's flags plus -O2, the ordinary way. */
+   runner's flags plus -O2, the ordinary way. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

@@ -1,6 +1,6 @@
 """The fork game, after OSTEP's fork.py: predict the process tree a list of actions leaves.
 
-    game = random_program(seed=2)     # also forklab.tree.random_program
+    game = random_program(seed=2)     # from forklab.forkgame import random_program
     print(game)                       # the actions: "a forks b", "b EXITS", ...
     print(game.answer())              # each action followed by the tree it leaves
 

@@ -20,7 +20,7 @@ EAGAIN once that count would pass the limit. Two things make "exactly N more" ha
   profile), it sets the limit to (tasks of my user now) + N and runs until two runs undisturbed
   by the user's other processes agree.
 
-Everything runs in a fresh interpreter under the C cells' supervisor (forklab.ccell), never in
+Everything runs in a fresh interpreter under the C cells' supervisor (forklab.runner), never in
 the caller: a wrong fork loop is capped, killed and reaped there.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import procstat
-from .ccell import run_program
+from .runner import run_program
 
 SPARE_UIDS = range(61000, 62000)   # far from system and first human users (Debian: 1000 up)
 

@@ -376,10 +376,10 @@ class RealRuns:
 
 
 def run_for_real(program: Program, runs: int = 30, *, timeout: float = 20.0) -> RealRuns:
-    """Compile the program once and run it ``runs`` times in the sandbox (forklab.ccell.run_c)."""
+    """Compile the program once and run it ``runs`` times in the sandbox (forklab.runner.run_c)."""
     if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= RUN_LIMIT:
         raise ValueError(f"runs must be a whole number from 1 to {RUN_LIMIT}, not {runs!r}")
-    from .ccell import run_c
+    from .runner import run_c
     result = run_c(harness_source(program, runs), timeout=timeout, max_procs=64)   # up to 4 processes a run, and orphans not reaped yet where a cell has no PID namespace of its own
     orders = Counter()
     for line in result.stdout.splitlines():

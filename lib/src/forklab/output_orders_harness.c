@@ -2,7 +2,7 @@
    one line a run: "run 3: A C B". Each run is a process of its own whose stdout is a pipe; reading the pipe to
    its end waits for every process of that run (orphans too) to exit or close it.
    Not compiled alone: forklab.output_orders.harness_source() puts it after the program (main's code as
-   `static int program(void)`) and `#define RUNS n`; ccell.run_c compiles that with the C cells' flags. */
+   `static int program(void)`) and `#define RUNS n`; runner.run_c compiles that with the C cells' flags. */
 #include <string.h>
 
 int main(void) {

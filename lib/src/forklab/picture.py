@@ -9,7 +9,7 @@ Drawing rules: parent on the left, child on the right, one row per resource. A *
 one object that both point to; a *copied* one is two objects, the child's made from the parent's; a
 *new, empty* one (the System V undo list) or a *new* one that keeps only the parent's I/O priority
 (the I/O context) is the child's own, made fresh (dotted, "not copied") - nothing was copied into it; a
-*new namespace* is the child's own, marked NEW. Every row also says its word (lab.WORDS) in text and
+*new namespace* is the child's own, marked NEW. Every row also says its word (verdicts.WORDS) in text and
 carries a sentence for screen readers, so nothing depends on colour. Colours are from the Okabe-Ito
 palette, which stays distinguishable for the common kinds of colour blindness.
 """
@@ -19,7 +19,9 @@ import html as _html
 from dataclasses import dataclass
 
 from .flags import FLAGS
-from .lab import RESOURCES, Observation, c_call_of
+from .c_call import c_call_of
+from .experiment import Observation
+from .resources import RESOURCES
 
 #: Okabe-Ito colours (Okabe & Ito 2008), each paired with a border style so colour is never alone.
 COLOURS = {
@@ -39,7 +41,7 @@ COLOURS = {
 class Row:
     resource: str
     title: str
-    word: str               # one of lab.WORDS: "shared" / "copied" / "new, empty" / ... / "own"
+    word: str               # one of verdicts.WORDS: "shared" / "copied" / "new, empty" / ... / "own"
     shared: bool
     kind: str               # sharing / process / namespace
     flag: str | None
@@ -211,7 +213,7 @@ def _row_html(r: Row, flags_on: frozenset[str] = frozenset()) -> str:
     cls = {"shared": "fl-shared", "copied": "fl-copied", "new, empty": "fl-fresh", "new, same priority": "fl-fresh",
            "new": "fl-fresh", "new namespace": "fl-newns", "own": "fl-own", "unknown": "fl-unknown"}[r.word]
     short = r.title.split(" (")[0]
-    if r.word == "unknown":     # a probe failed: draw no verdict at all (lab.Verdict.errno says why)
+    if r.word == "unknown":     # a probe failed: draw no verdict at all (verdicts.Verdict.errno says why)
         parent = '<div class="fl-obj fl-parent" aria-hidden="true">parent\'s ?</div>'
         middle = '<div class="fl-arrow" aria-hidden="true">not measured</div>'
         child = '<div class="fl-obj fl-child" aria-hidden="true">child\'s ?</div>'

@@ -4,7 +4,7 @@
     >>> run_python("print('hi')").stdout
     'hi\n'
 
-Every program runs in a fresh interpreter under the C cells' supervisor (forklab.ccell), which
+Every program runs in a fresh interpreter under the C cells' supervisor (forklab.runner), which
 caps processes and time, then kills and reaps everything: a student's fork bomb or hang is a
 failed check (AssertionError with a sentence) - never a stuck kernel or a flooded machine.
 """
@@ -16,7 +16,7 @@ import tempfile
 import textwrap
 from dataclasses import dataclass
 
-from .ccell import run_supervised
+from .runner import run_supervised
 
 
 @dataclass(frozen=True)

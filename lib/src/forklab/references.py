@@ -133,7 +133,7 @@ def reference_if_forbidden(name: str):
 
 @lru_cache(maxsize=None)
 def _allows(need: str) -> tuple[str, str] | None:
-    from .lab import run
+    from .experiment import run
     m = machine()
     if need == "pidfd":
         try:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import CloneRefused, ForklabError
+from .experiment import run
 from .explain import UNCONFINED_HINT
-from .lab import run
 from .machine import machine
 
 
@@ -145,7 +145,7 @@ CELL_PID_NAMESPACE = "cell own PIDs"
 def _cell_wall_probes() -> list:
     """Start a program under the C cells' supervisor, as a cell's program is, and read which walls
     went up around it."""
-    from .ccell import run_supervised
+    from .runner import run_supervised
     try:
         walls = run_supervised(["/bin/true"], timeout=5, max_procs=4, private_tmp=True, pid_namespace=True).walls
     except OSError as e:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .errors import BenchFailed, CloneRefused, ForbiddenHere
 from .explain import fix_for
 from .flags import FLAGS, names_of, parse_flags
-from .lab import run
+from .experiment import run
 
 
 def accepted_flags(flags) -> tuple[str, ...]:

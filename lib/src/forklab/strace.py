@@ -158,7 +158,7 @@ def _strace(argv: tuple[str, ...], syscalls: Sequence[str], *, per_process: bool
         # death only detaches them, and they run on - unless it set PTRACE_O_EXITKILL, when they get
         # SIGKILL, or a tracee was in group-stop, when it stays stopped), and the command is behind the
         # same walls as a cell's program
-        from .ccell import run_program
+        from .runner import run_program
         _, stderr, status = run_program(cmd, timeout=timeout, max_procs=64, cwd=cwd or tmp)
         if status.get("timed_out") or status.get("too_many_procs"):
             why = (f"did not finish within {timeout:g} s" if status.get("timed_out")
@@ -190,7 +190,7 @@ def trace_python(code: str, *, timeout: float = 20.0) -> Trace:
 
 
 def trace_c(source: str, *, timeout: float = 20.0, cflags: Sequence[str] = ()) -> Trace:
-    """Compile a whole C program the way a C cell does (forklab.ccell) and run it under strace.
+    """Compile a whole C program the way a C cell does (forklab.runner) and run it under strace.
 
     strace runs under the C cells' supervisor, and the program under strace: the timeout, the
     process cap and the walls of a cell hold for both.
@@ -205,7 +205,7 @@ def trace_c(source: str, *, timeout: float = 20.0, cflags: Sequence[str] = ()) -
 def _compiled(source: str, cflags: Sequence[str]):
     """The program compiled as a C cell is, in an empty temporary folder: (binary, None), or
     (None, the compiler's message)."""
-    from .ccell import compile_c
+    from .runner import compile_c
     with tempfile.TemporaryDirectory(prefix="forklab-strace-c-") as tmp:
         ok, output, binary = compile_c(source, Path(tmp), tuple(cflags))
         yield (binary, None) if ok else (None, "the program did not compile:\n" + output)

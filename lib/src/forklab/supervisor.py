@@ -91,7 +91,7 @@ def descendants(root: int) -> list:
     builds each children list without stopping anyone, so a walk can miss a process born during
     it; the next poll, a few milliseconds later, sees it, and kill_all repeats until none is left.)"""
     if not HAVE_CHILDREN_FILES:
-        return _descendants_by_scan(root)
+        return descendants_by_scan(root)
     found, todo = [], [root]
     while todo:
         for kid in children_listed(todo.pop()):
@@ -100,7 +100,8 @@ def descendants(root: int) -> list:
     return found
 
 
-def _descendants_by_scan(root: int) -> list:
+def descendants_by_scan(root: int) -> list:
+    """Processes below root found from every process's parent in /proc (where no children files exist)."""
     children = {}
     for pid, ppid in parent_map().items():
         children.setdefault(ppid, []).append(pid)

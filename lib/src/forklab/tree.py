@@ -11,16 +11,16 @@
     (4, 4)
 
 * `run_python(code)` runs the code in a fresh, single-threaded interpreter (never the Jupyter
-  kernel) under the C-cell supervisor (forklab.ccell: timeout, process cap, every process reaped).
+  kernel) under the C-cell supervisor (forklab.runner: timeout, process cap, every process reaped).
   `os.register_at_fork` records each new process with its parent, and `print` records what each
   process printed. Output is unbuffered (`python -u`), so each print happens exactly once.
 * `run_c(source)` does the same for a C program: a small header is put in front of it that logs
   each process (`pthread_atfork`, so only glibc's `fork()` is seen) and each `printf`/`puts` call.
 * `.text()` gives the tree as indented text; `ProcessTree.draw()` draws it with matplotlib and
-  `predict(code, processes=..., prints=...)` draws it beside the student's guess (both in
-  forklab.tree_drawing).
-* `random_program()`: OSTEP-style practice (`a+b` = a forks b, `b-` = b exits), answer on demand
-  (forklab.forkgame).
+  `predict(code, processes=..., prints=...)` shows it beside the student's guess once they have
+  committed to one (the drawing is forklab.tree_drawing's, a module below this one).
+* The OSTEP-style game (`a+b` = a forks b, `b-` = b exits) is forklab.forkgame, a module above this
+  one: `from forklab.forkgame import random_program`.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ccell
+from . import runner, tree_drawing
 
 # Written before the student's code in the fresh interpreter: tree_prelude.py, beside this module (what it
 # records, and how: its docstring). It finds the log's path in $FORKLAB_TREE_LOG.
@@ -64,7 +64,7 @@ class ProcessTree:
     outputs: list            # every print (Python) or printf/puts (C) call, in the order it happened
     stdout: str
     stderr: str
-    result: object           # the ccell.CResult-like run result (status_line(), returncode...)
+    result: object           # the runner.CResult-like run result (status_line(), returncode...)
 
     @property
     def root(self) -> Process:
@@ -98,8 +98,7 @@ class ProcessTree:
 
     def draw(self, ax=None, title: str | None = None, color: str = "#cfe3ff"):
         """Draw the tree with matplotlib: parents above children, siblings left to right by birth."""
-        from .tree_drawing import draw
-        return draw(self, ax=ax, title=title, color=color)
+        return tree_drawing.draw(self, ax=ax, title=title, color=color)
 
 
 def process_name(i: int) -> str:
@@ -144,7 +143,7 @@ def parse_log(data: bytes) -> tuple[list, list]:
 
 
 def _run(argv, log: Path, *, timeout, max_procs, env=None, cwd=None):
-    result = ccell.run_supervised(argv, timeout=timeout, max_procs=max_procs, env=env, cwd=cwd)
+    result = runner.run_supervised(argv, timeout=timeout, max_procs=max_procs, env=env, cwd=cwd)
     procs, outputs = parse_log(log.read_bytes())
     return ProcessTree(processes=procs, outputs=outputs, stdout=result.stdout, stderr=result.stderr,
                        result=result)
@@ -167,8 +166,8 @@ def run_python(code: str, *, timeout: float = 5.0, max_procs: int = 64) -> Proce
 def run_c(source: str, *, timeout: float = 5.0, max_procs: int = 64, cflags=()) -> ProcessTree:
     """Compile and run a C fork program (printf/puts and glibc fork() are recorded)."""
     with tempfile.TemporaryDirectory(prefix="forklab-tree-") as tmp:
-        ok, messages, binary = ccell.compile_c(C_PRELUDE + textwrap.dedent(source), Path(tmp),
-                                               ("-pthread", *cflags))
+        ok, messages, binary = runner.compile_c(C_PRELUDE + textwrap.dedent(source), Path(tmp),
+                                                ("-pthread", *cflags))
         if not ok:
             raise ValueError("the C program did not compile:\n" + messages)
         log = Path(tmp) / "log"
@@ -227,7 +226,34 @@ def drawn_as_text(root, children_of, name_of) -> str:
     return "\n".join(lines)
 
 
-# Drawing with the prediction beside it, and the OSTEP-style game, live in modules of their own;
-# notebooks reach them as tree.predict, tree.random_program, ... (imported last: they import this).
-from .forkgame import ForkExercise, describe, random_program, render, simulate  # noqa: E402
-from .tree_drawing import predict  # noqa: E402
+def predict(program: str, processes=None, prints: int | None = None, *,
+            text: str | None = None, draw: bool = True, **kw) -> ProcessTree:
+    """Reveal a program's real tree next to the student's prediction.
+
+    processes: the predicted number of processes (the program itself included), or the predicted
+      tree as nested lists, a process being the list of its children: [[[]], []] is a process with
+      two children, the first of which has a child of its own (order of siblings does not matter);
+    prints: how many lines they predicted it prints (or, with text="hello", how many "hello" lines).
+    """
+    tree = run(program, **kw)
+    guess_tree = None
+    if isinstance(processes, (list, tuple)):
+        guess_tree = from_shape(processes)
+    elif processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)):
+        raise TypeError("processes is a number of processes or a tree as nested lists, e.g. [[[]], []]")
+    printed = tree.outputs.count(text) if text is not None else len(tree.outputs)
+    what = f'"{text}" lines' if text is not None else "printed lines"
+    if processes is None and prints is None:
+        print("(no prediction written: make one first, then run this cell again)")
+    guessed_count = guess_tree.count if guess_tree else processes
+    for name, guess, real in (("processes", guessed_count, tree.count), (what, prints, printed)):
+        verdict = ""
+        if guess is not None:
+            verdict = "  - you predicted it!" if guess == real else f"  - you predicted {guess}"
+        print(f"{name}: {real}{verdict}")
+    if guess_tree is not None:
+        same = canonical(guess_tree.shape()) == canonical(tree.shape())
+        print("tree shape: " + ("the same as yours!" if same else "different from yours (compare the drawings)"))
+    if draw:
+        tree_drawing.draw_prediction(tree, guess_tree, processes)
+    return tree

@@ -1,19 +1,21 @@
 """Process trees drawn with matplotlib, and a student's prediction drawn beside the real tree.
 
 * `draw(tree)` (what `ProcessTree.draw()` calls): layered, a parent above its children, siblings
-  left to right in order of birth.
-* `predict(code, processes=..., prints=...)`: the student commits to a number of processes (or a
-  tree, as nested lists) first, then sees the real tree beside their guess.
+  left to right in order of birth; `alt_text(tree)` says the same in words.
+* `draw_prediction(tree, guess_tree, processes)` (what `tree.predict()` shows): the student's guess
+  beside the real tree.
+
+A tree here is any forklab.tree.ProcessTree (processes, root, count, depth()); this module draws
+and does not run anything, so forklab.tree imports it, never the other way round.
 """
 from __future__ import annotations
 
 import textwrap
 
 from . import figure
-from .tree import ProcessTree, canonical, from_shape, run
 
 
-def draw(tree: ProcessTree, ax=None, title: str | None = None, color: str = "#cfe3ff"):
+def draw(tree, ax=None, title: str | None = None, color: str = "#cfe3ff"):
     """Draw the tree with matplotlib: parents above children, siblings left to right by birth. Shown with its text
     equivalent (alt_text; forklab.figure) unless drawn into the caller's `ax`."""
     import matplotlib.pyplot as plt
@@ -55,7 +57,7 @@ def draw(tree: ProcessTree, ax=None, title: str | None = None, color: str = "#cf
     return ax
 
 
-def alt_text(tree: ProcessTree, title: str | None = None) -> str:
+def alt_text(tree, title: str | None = None) -> str:
     """The drawing in words, for a screen reader: who is whose parent, and what each process printed."""
     title = title or f"the real tree: {tree.count} processes"
     if not tree.processes:
@@ -73,52 +75,26 @@ def _and(names) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def predict(program: str, processes=None, prints: int | None = None, *,
-            text: str | None = None, draw: bool = True, **kw) -> ProcessTree:
-    """Reveal a program's real tree next to the student's prediction.
-
-    processes: the predicted number of processes (the program itself included), or the predicted
-      tree as nested lists, a process being the list of its children: [[[]], []] is a process with
-      two children, the first of which has a child of its own (order of siblings does not matter);
-    prints: how many lines they predicted it prints (or, with text="hello", how many "hello" lines).
-    """
-    tree = run(program, **kw)
-    guess_tree = None
-    if isinstance(processes, (list, tuple)):
-        guess_tree = from_shape(processes)
-    elif processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)):
-        raise TypeError("processes is a number of processes or a tree as nested lists, e.g. [[[]], []]")
-    printed = tree.outputs.count(text) if text is not None else len(tree.outputs)
-    what = f'"{text}" lines' if text is not None else "printed lines"
-    if processes is None and prints is None:
-        print("(no prediction written: make one first, then run this cell again)")
-    guessed_count = guess_tree.count if guess_tree else processes
-    for name, guess, real in (("processes", guessed_count, tree.count), (what, prints, printed)):
-        verdict = ""
-        if guess is not None:
-            verdict = "  - you predicted it!" if guess == real else f"  - you predicted {guess}"
-        print(f"{name}: {real}{verdict}")
+def draw_prediction(tree, guess_tree=None, processes=None) -> None:
+    """The real tree beside the student's guess: their tree (guess_tree, drawn the same way in another
+    colour) or, when they guessed only a number of processes, a row of that many boxes; with neither,
+    the real tree alone. What tree.predict() shows once the student has committed to a guess."""
+    import matplotlib.pyplot as plt
+    two = processes is not None
+    depth = max(tree.depth(), guess_tree.depth() if guess_tree else 1)
+    fig, axes = plt.subplots(1, 2 if two else 1, figsize=(9 if two else 5, 1 + depth), squeeze=False)
     if guess_tree is not None:
-        same = canonical(guess_tree.shape()) == canonical(tree.shape())
-        print("tree shape: " + ("the same as yours!" if same else "different from yours (compare the drawings)"))
-    if draw:
-        import matplotlib.pyplot as plt
-        two = processes is not None
-        depth = max(tree.depth(), guess_tree.depth() if guess_tree else 1)
-        fig, axes = plt.subplots(1, 2 if two else 1, figsize=(9 if two else 5, 1 + depth), squeeze=False)
-        if guess_tree is not None:
-            guess_tree.draw(ax=axes[0][0], title=f"your tree: {guess_tree.count} processes", color="#ffe9b3")
-        elif two:
-            _draw_guess(axes[0][0], processes)
-        tree.draw(ax=axes[0][1] if two else axes[0][0])
-        for ax in axes[0]:
-            ax.set_ylim(-depth + 0.5, 0.5)        # one level per row in both drawings
-        fig.tight_layout()
-        guess = (alt_text(guess_tree, f"your tree: {guess_tree.count} processes") if guess_tree is not None
-                 else f"Your guess: {processes} processes, drawn as a row of boxes." if two else "")
-        if not figure.show(fig, " ".join(filter(None, [guess, alt_text(tree)]))):
-            plt.show()
-    return tree
+        draw(guess_tree, ax=axes[0][0], title=f"your tree: {guess_tree.count} processes", color="#ffe9b3")
+    elif two:
+        _draw_guess(axes[0][0], processes)
+    draw(tree, ax=axes[0][1] if two else axes[0][0])
+    for ax in axes[0]:
+        ax.set_ylim(-depth + 0.5, 0.5)        # one level per row in both drawings
+    fig.tight_layout()
+    guess = (alt_text(guess_tree, f"your tree: {guess_tree.count} processes") if guess_tree is not None
+             else f"Your guess: {processes} processes, drawn as a row of boxes." if two else "")
+    if not figure.show(fig, " ".join(filter(None, [guess, alt_text(tree)]))):
+        plt.show()
 
 
 def _draw_guess(ax, n: int) -> None:

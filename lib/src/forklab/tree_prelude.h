@@ -1,4 +1,4 @@
-/* tree_prelude.h - put in front of a student's C fork program by forklab.tree.run_c() (compiled with ccell's
+/* tree_prelude.h - put in front of a student's C fork program by forklab.tree.run_c() (compiled with runner's
    flags plus -pthread): it records, in the file named by $FORKLAB_TREE_LOG, each process born
    (pthread_atfork, so only glibc's fork() is seen: "P pid len\nppid") and each printf/puts call
    ("O pid len\ntext"). printf and puts become macros that log, then print as usual (through stdio, so

@@ -28,9 +28,10 @@ from .accessible import ChoiceButtons, FlagToggle, LiveStatus, Picture
 from .errors import CloneRefused, ForklabError
 from .explain import UNCHANGED
 from .flags import FLAGS, names_of, parse_flags
-from .lab import PRIMITIVES, run
+from .experiment import run
 from .machine import machine
 from .presets import PRESETS, Preset, preset_named
+from .request import PRIMITIVES
 
 #: The toggles, grouped as the course teaches them (flags forklab cannot run are shown disabled).
 GROUPS: dict[str, tuple[str, ...]] = {

@@ -130,7 +130,7 @@ struct fl_result {
     uint64_t ns_parent[FL_NS_COUNT], ns_child[FL_NS_COUNT];
     int32_t ns_parent_err[FL_NS_COUNT], ns_child_err[FL_NS_COUNT];
     /* errnos of the probes that can fail (0: it worked). A verdict that rests on a failed probe is
-     * "unknown", never "shared" or "copied" (lab.py). */
+     * "unknown", never "shared" or "copied" (verdicts.py). */
     int32_t fd_probe_err;       /* fcntl(F_GETFD) on fd_probe, before or after */
     int32_t off_err;            /* lseek on the offset fd: the parent's, before or after, or the child's */
     int32_t cwd_err;            /* getcwd in the parent, or the child's chdir */

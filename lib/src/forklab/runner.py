@@ -1,15 +1,14 @@
-"""C cells: compile a whole C program with the system compiler and run it in a sandbox.
+"""Compile a whole C program with the system compiler and run it supervised, in a sandbox: what C
+cells, process trees, graded programs and the meters all run through.
 
-    >>> from forklab.ccell import run_c
+    >>> from forklab.runner import run_c
     >>> r = run_c('#include <stdio.h>\\nint main(void) { puts("hi"); return 3; }')
     >>> r.stdout, r.returncode
     ('hi\\n', 3)
 
-In a notebook: `%load_ext forklab.ccell`, then a cell starting with `%%c` (options `--timeout S`,
-`--max-procs N`, `--args "..."`, `--stdin "..."`, `--cflags "..."`, `--out VAR` (keep the run, a CResult,
-in the notebook's variable VAR, so that a later cell can read what the program printed), and
-`--needs WHAT --reference NAME`: where the platform forbids what the program needs, the cell says why
-and shows the output recorded under NAME - see forklab.references).
+`compile_c` compiles, `run_supervised` runs any program and gives a CResult, `run_program` gives the
+supervisor's raw report, `run_c` does both for one C source, `show` prints a CResult the way a `%%c`
+cell does (the cell magic itself is forklab.cell_magic). This module uses the standard library only.
 
 The program is compiled with `cc -Wall -Wextra` into a temporary folder and run under
 `supervisor.py`, a fresh Python process started with `subprocess` (so the Jupyter kernel is never
@@ -43,7 +42,6 @@ the hard RLIMIT_NPROC of the server, with a note.
 """
 from __future__ import annotations
 
-import codecs
 import json
 import math
 import os
@@ -59,7 +57,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
-NEEDS = ("user-namespaces", "namespaces", "clone3", "pidfd", "ns-last-pid", "proc-mount")   # forklab.references.NEEDS
 BASE_CFLAGS = ("-Wall", "-Wextra", "-std=gnu17", "-O1", "-g")
 OUTPUT_LIMIT = 1 << 20  # bytes kept of stdout / stderr each (the supervisor reads and drops the rest)
 COMPILE_TIMEOUT = 60.0  # seconds the compiler may take, under the supervisor like the program
@@ -261,7 +258,7 @@ def max_procs_allowed(max_procs: int) -> tuple[int, str]:
     return max_procs, ""
 
 
-def _children_of_me() -> list:
+def children_of_me() -> list:
     """The caller's own children (the bench server, other cells' supervisors): the program may not
     signal them either. From /proc/self/task/TID/children, so no other process is read."""
     kids = []
@@ -317,7 +314,7 @@ def run_program(argv, *, stdin=None, timeout=5.0, max_procs=64, cwd=None, env=No
         cmd = [sys.executable, "-I", "-S", str(SUPERVISOR), "--timeout", repr(timeout),
                "--max-procs", str(max_procs), "--report", str(report), "--output", tmp,
                "--output-limit", str(OUTPUT_LIMIT)]
-        for pid in _children_of_me():
+        for pid in children_of_me():
             cmd += ["--protect", str(pid)]
         if private_tmp:
             cmd += ["--private-tmp"]
@@ -416,48 +413,6 @@ def run_c(source: str, *, args=(), stdin=None, timeout: float = 5.0, max_procs: 
     return result
 
 
-# ---------------------------------------------------------------- the %%c cell magic
-
-def _parse_magic_line(line: str) -> dict:
-    import argparse
-    parser = argparse.ArgumentParser(prog="%%c", add_help=False)
-    parser.add_argument("--timeout", type=float, default=5.0)
-    parser.add_argument("--max-procs", type=int, default=64)
-    parser.add_argument("--args", default="")
-    parser.add_argument("--stdin", default=None)
-    parser.add_argument("--cflags", default="")
-    parser.add_argument("--needs", action="append", default=[], choices=NEEDS)   # see forklab.references
-    parser.add_argument("--reference", default=None)
-    parser.add_argument("--out", default=None)
-    parser.add_argument("--host-pids", action="store_true")
-    # "--cflags -O1": glue each option to its value, so a value may start with "-".
-    tokens, words = [], shlex.split(line)
-    while words:
-        word = words.pop(0)
-        if word in ("--timeout", "--max-procs", "--args", "--stdin", "--cflags", "--needs", "--reference",
-                    "--out") and words:
-            word = f"{word}={words.pop(0)}"
-        tokens.append(word)
-    try:
-        ns = parser.parse_args(tokens)
-    except SystemExit:
-        raise ValueError(f"%%c options are --timeout S, --max-procs N, --args \"...\", --stdin \"...\", "
-                         f"--cflags \"...\", --out VAR, --host-pids, --needs {'|'.join(NEEDS)}, --reference NAME; "
-                         f"got: {line!r}") from None
-    if ns.out is not None and not ns.out.isidentifier():
-        raise ValueError(f"%%c --out needs a Python variable name, such as --out run; got: {ns.out!r}")
-    stdin = _unescape(ns.stdin) if ns.stdin is not None else None
-    return {"timeout": ns.timeout, "max_procs": ns.max_procs, "args": shlex.split(ns.args),
-            "stdin": stdin, "cflags": shlex.split(ns.cflags), "needs": ns.needs, "reference": ns.reference,
-            "out": ns.out, "host_pids": ns.host_pids}
-
-
-def _unescape(text: str) -> str:
-    """--stdin "line\\n": backslash escapes become characters; every other character, é or 字
-    included, stays itself (unicode_escape alone reads UTF-8 bytes as Latin-1: é became Ã©)."""
-    return codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
-
-
 def show(result: CResult) -> None:
     """Print a CResult the way the %%c magic does: compiler messages, stdout, stderr, exit status."""
     if result.compile_output:
@@ -478,29 +433,3 @@ def show(result: CResult) -> None:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + line if line else line for line in text.rstrip("\n").splitlines())
-
-
-def c_magic(line: str, cell: str) -> None:
-    """%%c: compile this cell's C program and run it (options: see forklab.ccell)."""
-    try:
-        opts = _parse_magic_line(line)
-    except ValueError as e:
-        print(e, file=sys.stderr)
-        return
-    needs, name, out = opts.pop("needs"), opts.pop("reference"), opts.pop("out")
-    try:
-        result = run_c(cell, **opts)
-    except CellOptionError as e:       # a refused option or value: the reason, never a traceback
-        print(f"%%c: {e}", file=sys.stderr)
-        return
-    show(result)
-    if out is not None:         # --out VAR: the notebook keeps the run, to read what the program printed
-        from IPython import get_ipython
-        get_ipython().user_ns[out] = result
-    if needs:   # where this platform forbids what the program needs: why, and the recorded output
-        from .references import after_c_cell
-        after_c_cell(name, needs)
-
-
-def load_ipython_extension(ipython) -> None:
-    ipython.register_magic_function(c_magic, magic_kind="cell", magic_name="c")
