@@ -389,7 +389,12 @@ LEAK_SCRIPT = """
     deadline = time.monotonic() + 2            # another user's experiment may hold a semaphore a moment
     while time.monotonic() < deadline and (semaphores() - before):
         time.sleep(0.05)
-    left = [p for p, s in tree.items() if read_stat(p) and read_stat(p).state != 'Z' and start_time(p) == s]
+    def alive():
+        return [p for p, s in tree.items() if read_stat(p) and read_stat(p).state != 'Z' and start_time(p) == s]
+    deadline = time.monotonic() + 2            # a child killed a moment ago may still be on its way out
+    while time.monotonic() < deadline and alive():   # (state R, SIGKILL pending: 50 ms under confine linux-4.18)
+        time.sleep(0.05)
+    left = alive()
     for p in left:
         os.kill(p, signal.SIGKILL)
     print('started', len(tree), 'left', left, 'semaphores left', sorted(semaphores() - before))
