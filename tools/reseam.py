@@ -255,10 +255,25 @@ def rewriter(where: dict):
         return sep.join(f"from forklab{'.' + sub if sub else ''} import {', '.join(ns)}"
                         for sub, ns in groups.items())
 
+    def names(line: str) -> str:
+        line = dotted.sub(lambda m: f"forklab.{where[m.group(1)]}.{m.group(1)}", line)
+        return path.sub(lambda m: f"{m.group(1)}{where[m.group(2).removesuffix('.py')]}/{m.group(2)}", line)
+
     def rewrite(text: str) -> str:
         text = from_root.sub(lambda m: split_from(m, text), text)
-        text = dotted.sub(lambda m: f"forklab.{where[m.group(1)]}.{m.group(1)}", text)
-        return path.sub(lambda m: f"{m.group(1)}{where[m.group(2).removesuffix('.py')]}/{m.group(2)}", text)
+        out, shift = [], None
+        for line in text.splitlines(keepends=True):
+            new = names(line)
+            if shift:                   # the names of `from x import (` stay aligned under its parenthesis
+                column, delta = shift
+                if len(line) - len(line.lstrip(" ")) == column and line.strip():
+                    new = " " * (column + delta) + new.lstrip(" ")
+                if ")" in line:
+                    shift = None
+            elif new != line and re.search(r"\bimport \([^)]*$", line):
+                shift = (line.index("import (") + 8, new.index("import (") - line.index("import ("))
+            out.append(new)
+        return "".join(out)
     return rewrite
 
 
@@ -352,7 +367,7 @@ def supervisor_path(where: dict) -> list:
     new = ("# This file runs as a script (`python -I -S supervisor.py`): no site, and no forklab package, whose\n"
            "# import would cost the start-up time a script saves. The standard-library-only modules it needs lie\n"
            "# beside it and in " + ", ".join(f"forklab/{f}" for f in folders) + ": append those folders (after the "
-           "standard\n# library, so nothing there can shadow it) and import those modules by name.\n"
+           "standard library,\n# so nothing there can shadow it) and import those modules by their bare names.\n"
            "_HERE = os.path.dirname(os.path.abspath(__file__))\n"
            "sys.path += [_HERE" + "".join(f', os.path.join(os.path.dirname(_HERE), "{f}")' for f in folders) + "]\n")
     m = old.search(text)
@@ -368,6 +383,8 @@ def supervisor_path(where: dict) -> list:
 #: (file, old, new): text a pattern cannot rewrite (a path built from parts). Applied once: if neither old nor
 #: new is found, the script stops and names the line to fix.
 SPECIAL = [
+    ("lib/setup.py", "next to the extension: in src/forklab for an editable install",
+     "next to the extension: in src/forklab/engine for an editable install"),
     ("lib/tests/test_child_build.py", 'Path(forklab.__file__).parent / "csrc"',
      'Path(forklab.__file__).parent / "engine" / "csrc"'),
     ("lib/tests/test_child_build.py", 'CSRC.parents[2] / "setup.py"', 'CSRC.parents[3] / "setup.py"'),
