@@ -173,6 +173,11 @@ def absolute_imports(path: Path) -> bool:
             raise Stop(f"{path}: line {node.lineno}: cannot read this relative import: {line.strip()}")
         target = f"forklab.{m.group(1)}" if m.group(1) else "forklab"
         lines[node.lineno - 1] = line[:m.start()] + f"from {target} import" + line[m.end():]
+        if re.search(r"import \([^)]*$", line):     # keep the names aligned under the parenthesis
+            column, delta = line.index("import (") + 8, len(lines[node.lineno - 1]) - len(line)
+            for i in range(node.lineno, node.end_lineno):
+                if len(lines[i]) - len(lines[i].lstrip(" ")) == column:
+                    lines[i] = " " * (column + delta) + lines[i].lstrip(" ")
     new = "".join(lines)
     if new != text:
         path.write_text(new)
