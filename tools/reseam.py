@@ -241,6 +241,8 @@ def rewriter(where: dict):
                    key=len, reverse=True)
     mods = "|".join(map(re.escape, modules))
     dotted = re.compile(rf"(?<![\w.])forklab\.({mods})\b(?![\w-])")
+    # the root module reached by an expression: __import__("forklab").explain
+    by_call = re.compile(rf"""(__import__\(["']forklab["']\)\.)({mods})\b""")
     # `from forklab import a, b as c` on one line (also inside a string or after `;`), or in parentheses
     from_root = re.compile(r"(?<![\w.])from forklab import (\([\w\s,]*\)|[\w \t]+(?:,[\w \t]+)*)")
     path_names = "|".join([*(re.escape(f"{m}.py") for m in modules if m != "_core"), r"_core\b",
@@ -262,6 +264,7 @@ def rewriter(where: dict):
 
     def names(line: str) -> str:
         line = dotted.sub(lambda m: f"forklab.{where[m.group(1)]}.{m.group(1)}", line)
+        line = by_call.sub(lambda m: f"{m.group(1)}{where[m.group(2)]}.{m.group(2)}", line)
         return path.sub(lambda m: f"{m.group(1)}{where[m.group(2).removesuffix('.py')]}/{m.group(2)}", line)
 
     def rewrite(text: str) -> str:
@@ -420,6 +423,7 @@ def leftovers(where: dict) -> list:
     mods = "|".join(re.escape(m) for m in where if (PKG / where[m] / f"{m}.py").exists() or m == "_core")
     old = [re.compile(rf"(?<![\w.])forklab\.({mods})\b(?![\w-])"),
            re.compile(rf"(?<![\w.])from forklab import [\w ,(]*\b({mods})\b"),
+           re.compile(rf"""__import__\(["']forklab["']\)\.({mods})\b"""),
            re.compile(r"(?<![\w.-])(?:lib/)?(?:src/)?forklab/(csrc|forklab-bench|_core|references\.json|"
                       rf"explanations\.json|(?:{mods})\.py)\b")]
     found = []
