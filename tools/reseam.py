@@ -108,6 +108,11 @@ SKIP_FILES = {"tools/reseam.py"}      # this file names the old names on purpose
 NOT_COMPARED = {"image/png", "image/jpeg", "application/vnd.jupyter.widget-view+json"}   # nbval's skip list
 
 
+#: where a name starts: not inside a longer name - but right after a "\n" or "\t" escape in a string literal
+#: ("import os\nfrom forklab import containment" is a program in a test)
+START = r"(?:(?<![\w.])|(?<=\\[nt]))"
+
+
 class Stop(Exception):
     """Something needs a person: the message says what."""
 
@@ -240,11 +245,11 @@ def rewriter(where: dict):
     files = sorted((n for n in where if not (PKG / where[n] / f"{n}.py").exists() and n != "_core"),
                    key=len, reverse=True)
     mods = "|".join(map(re.escape, modules))
-    dotted = re.compile(rf"(?<![\w.])forklab\.({mods})\b(?![\w-])")
+    dotted = re.compile(rf"{START}forklab\.({mods})\b(?![\w-])")
     # the root module reached by an expression: __import__("forklab").explain
     by_call = re.compile(rf"""(__import__\(["']forklab["']\)\.)({mods})\b""")
     # `from forklab import a, b as c` on one line (also inside a string or after `;`), or in parentheses
-    from_root = re.compile(r"(?<![\w.])from forklab import (\([\w\s,]*\)|[\w \t]+(?:,[\w \t]+)*)")
+    from_root = re.compile(rf"{START}from forklab import (\([\w\s,]*\)|[\w \t]+(?:,[\w \t]+)*)")
     path_names = "|".join([*(re.escape(f"{m}.py") for m in modules if m != "_core"), r"_core\b",
                            *map(re.escape, files)])
     path = re.compile(rf"(?<![\w.-])((?:lib/)?(?:src/)?forklab/)({path_names})(?![\w-])")
@@ -421,8 +426,8 @@ def special() -> list:
 # --- 6. checks ---------------------------------------------------------------------------------------------------
 def leftovers(where: dict) -> list:
     mods = "|".join(re.escape(m) for m in where if (PKG / where[m] / f"{m}.py").exists() or m == "_core")
-    old = [re.compile(rf"(?<![\w.])forklab\.({mods})\b(?![\w-])"),
-           re.compile(rf"(?<![\w.])from forklab import [\w ,(]*\b({mods})\b"),
+    old = [re.compile(rf"{START}forklab\.({mods})\b(?![\w-])"),
+           re.compile(rf"{START}from forklab import [\w ,(]*\b({mods})\b"),
            re.compile(rf"""__import__\(["']forklab["']\)\.({mods})\b"""),
            re.compile(r"(?<![\w.-])(?:lib/)?(?:src/)?forklab/(csrc|forklab-bench|_core|references\.json|"
                       rf"explanations\.json|(?:{mods})\.py)\b")]
