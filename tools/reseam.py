@@ -339,23 +339,23 @@ def rewrite_everything(where: dict) -> list:
     return changed
 
 
-def package_data(where: dict) -> bool:
-    """pyproject's [tool.setuptools.package-data]: what each subpackage ships beside its modules."""
+def package_data() -> bool:
+    """pyproject's [tool.setuptools.package-data]: every file in git that is not Python ships with its package
+    (a folder's files as folder/*.ext); built files (the extension, forklab-bench) are the build's."""
     pyproject = ROOT / "lib" / "pyproject.toml"
     text = pyproject.read_text()
-    by_sub: dict = {}
-    for name, sub in where.items():
-        entry = PKG / sub / name
-        if entry.is_dir():
-            by_sub.setdefault(sub, set()).update(
-                f"{name}/*{p.suffix}" for p in entry.iterdir() if p.suffix in (".c", ".h"))
-        elif entry.suffix in (".json", ".c", ".h", ".txt"):
-            by_sub.setdefault(sub, set()).add(name)
-    top = sorted(p.name for p in PKG.iterdir() if p.suffix in (".json", ".c", ".h", ".txt"))
+    by_package: dict = {}
+    for name in git("ls-files", "--", str(PKG.relative_to(ROOT))).splitlines():
+        rel = Path(name).relative_to(PKG.relative_to(ROOT))
+        if rel.suffix == ".py" or "__pycache__" in rel.parts:
+            continue
+        package = "forklab" + ("." + rel.parts[0] if rel.parts[0] in LAYERS and len(rel.parts) > 1 else "")
+        inside = rel.parts[1:] if package != "forklab" else rel.parts
+        by_package.setdefault(package, set()).add(
+            "/".join(inside) if len(inside) == 1 else f"{'/'.join(inside[:-1])}/*{rel.suffix}")
     lines = ["[tool.setuptools.package-data]"]
-    if top:
-        lines.append("forklab = [" + ", ".join(f'"{n}"' for n in top) + "]")
-    lines += [f'"forklab.{sub}" = [' + ", ".join(f'"{n}"' for n in sorted(v)) + "]" for sub, v in sorted(by_sub.items())]
+    lines += [(f'"{package}"' if "." in package else package) + " = [" + ", ".join(f'"{n}"' for n in sorted(v)) + "]"
+              for package, v in sorted(by_package.items())]
     new = re.sub(r"\[tool\.setuptools\.package-data\]\n(?:[^\[\n][^\n]*\n?)*", "\n".join(lines) + "\n", text)
     if new != text:
         pyproject.write_text(new)
@@ -480,7 +480,7 @@ def main(argv=None) -> int:
         changed = rewrite_everything(where)
         for p in changed:
             print(f"rewrote {p.relative_to(ROOT)}")
-        if package_data(where):
+        if package_data():
             print("rewrote lib/pyproject.toml [tool.setuptools.package-data]")
         for line in [*supervisor_path(where), *special()]:
             print("special:", line)
