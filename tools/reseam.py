@@ -234,6 +234,9 @@ def placed() -> dict:
             if entry.name in IGNORED:
                 continue
             where[entry.stem if entry.suffix == ".py" else entry.name] = sub
+    for name, follows in FOLLOWS.items():   # build products have their place even before they are built
+        if not any(c in name for c in "*?["):
+            where.setdefault(name, follows if follows in LAYERS else MAPPING[follows])
     if "csrc" in where:                     # the extension built from csrc: forklab.<sub>._core
         where["_core"] = where["csrc"]
     return where
