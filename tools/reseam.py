@@ -47,6 +47,7 @@ PKG = ROOT / "lib" / "src" / "forklab"
 MAPPING = {
     # host: what this machine is and allows; standard library only
     "machine": "host", "procstat": "host",
+    "machine_probe": "host",        # a program machine.py runs (python -I -S), beside it
     # engine: one experiment, its C core and the bench server
     "flags": "engine", "explain": "engine", "errors": "engine", "request": "engine", "resources": "engine",
     "verdicts": "engine", "outcomes": "engine", "c_call": "engine", "experiment": "engine",
@@ -58,6 +59,10 @@ MAPPING = {
     "picture": "explorer", "widgets": "explorer", "accessible": "explorer", "presets": "explorer",
     # meters: measurements of the kernel's costs and limits
     "cow": "meters", "cost": "meters", "limits": "meters", "strace": "meters", "benchmark": "meters",
+    "cost_budget": "meters", "cost_table": "meters", "cost_report": "meters",
+    # programs run by path, beside the module that runs them
+    "fork_loop_harness": "meters", "idle_crowd": "meters", "subprocess_cost_parent": "meters",
+    "tree_prelude": "course",
     # course: what a lesson or an exercise uses
     "prediction": "course", "grading": "course", "references": "course", "variant": "course",
     "ask_me_another": "course", "output_orders": "course", "tree": "course", "tree_drawing": "course",
