@@ -384,7 +384,7 @@ def supervisor_path(where: dict) -> list:
                    for a in n.names} | {n.module.split(".")[0] for n in ast.walk(ast.parse(text))
                                         if isinstance(n, ast.ImportFrom) and n.module and not n.level})
     folders = sorted({where[m] for m in bare if m in where and where[m] != sub})
-    old = re.compile(r"(?m)^(?:#[^\n]*\n)*sys\.path\.append\(os\.path\.dirname\(os\.path\.abspath\(__file__\)\)\)\n")
+    old = re.compile(r"(?m)^(?:#[^\n]*\n)*sys\.path\.(?:append\(|insert\(0, )os\.path\.dirname\(os\.path\.abspath\(__file__\)\)\)\n")
     new = ("# This file runs as a script (`python -I -S supervisor.py`): no site, and no forklab package, whose\n"
            "# import would cost the start-up time a script saves. The standard-library-only modules it needs lie\n"
            "# beside it and in " + ", ".join(f"forklab/{f}" for f in folders) + ": append those folders (after the "
