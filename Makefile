@@ -48,7 +48,7 @@ notebooks: $(VENV)/.installed-dev
 	$(PY) tools/make_exercises.py
 
 # Record what the cells that a container or an old kernel may forbid show where everything is allowed
-# (as root and as a student; lib/src/forklab/references.json). Run as root after changing such a cell.
+# (as root and as a student; lib/src/forklab/course/references.json). Run as root after changing such a cell.
 references: $(VENV)/.installed-dev
 	$(PY) tools/record_references.py
 
@@ -56,8 +56,8 @@ exercises: $(VENV)/.installed-dev
 	$(PY) tools/make_exercises.py
 
 bench: $(VENV)/.installed-dev
-	$(PY) -m forklab.benchmark
-	$(PY) -m forklab.cost_report
+	$(PY) -m forklab.meters.benchmark
+	$(PY) -m forklab.meters.cost_report
 
 # The sandbox's soak (figures, not a test): 2,000 random experiments from 4 threads under random SIGINTs,
 # bench and server kills and stops; wrong verdicts and leaks counted (tools/soak.py). Heavy: one at a time.
@@ -105,7 +105,7 @@ $(VENV)/bin/python: | check-tools
 	@$(PYTHON) -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip setuptools wheel
 
-$(VENV)/.installed-lab: $(VENV)/bin/python requirements.txt lib/pyproject.toml lib/setup.py $(wildcard lib/src/forklab/csrc/*)
+$(VENV)/.installed-lab: $(VENV)/bin/python requirements.txt lib/pyproject.toml lib/setup.py $(wildcard lib/src/forklab/engine/csrc/*)
 	@echo "forklab [2/3]: installing JupyterLab and the course's packages (requirements.txt)"
 	@$(PIP) install -r requirements.txt
 	@echo "forklab [3/3]: compiling forklab's C core and installing the library (lib/)"
@@ -119,4 +119,4 @@ $(VENV)/.installed-dev: $(VENV)/.installed-lab requirements-dev.txt
 	@touch $@
 
 clean:
-	rm -rf $(VENV) lib/build lib/src/*.egg-info lib/src/forklab/_core*.so build/site
+	rm -rf $(VENV) lib/build lib/src/*.egg-info lib/src/forklab/engine/_core*.so build/site

@@ -1,6 +1,6 @@
 # Metadata lives in pyproject.toml. This file names the cffi build (cffi needs setup.py) and also
-# builds forklab-bench, the bench server as a small C program (see src/forklab/benchserver.py).
-# Compiler flags come from src/forklab/csrc/build.py, one set for both.
+# builds forklab-bench, the bench server as a small C program (see src/forklab/engine/benchserver.py).
+# Compiler flags come from src/forklab/engine/csrc/build.py, one set for both.
 import importlib.util
 from pathlib import Path
 
@@ -12,7 +12,7 @@ try:
 except ImportError:             # older setuptools
     from distutils.errors import LinkError
 
-CSRC = Path("src/forklab/csrc")
+CSRC = Path("src/forklab/engine/csrc")
 _spec = importlib.util.spec_from_file_location("forklab_csrc_build", CSRC / "build.py")
 csrc_build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(csrc_build)
@@ -27,7 +27,7 @@ class build_ext_and_bench(build_ext):
         return self._core_objects
 
     def build_extension(self, ext):
-        if ext.name == "forklab._core":     # cffi's wrapper, linked with the core
+        if ext.name == "forklab.engine._core":     # cffi's wrapper, linked with the core
             ext.extra_objects = [*(ext.extra_objects or []), *self.core_objects()]
         super().build_extension(ext)
 
@@ -37,8 +37,8 @@ class build_ext_and_bench(build_ext):
                                         output_dir=self.build_temp, include_dirs=[str(CSRC)],
                                         extra_postargs=csrc_build.CFLAGS)
         objects += self.core_objects()
-        # next to the extension: in src/forklab for an editable install, in build/lib otherwise
-        package_dir = Path(self.get_ext_fullpath("forklab._core")).parent
+        # next to the extension: in src/forklab/engine for an editable install, in build/lib otherwise
+        package_dir = Path(self.get_ext_fullpath("forklab.engine._core")).parent
         # Statically linked if this system has a static libc: every bench is a fork of this server, and a
         # process without the dynamic loader and shared libraries has fewer mappings to copy and tear
         # down (measured here: a tiny program's fork + wait costs about a third less CPU). Otherwise
@@ -54,4 +54,4 @@ class build_ext_and_bench(build_ext):
                     raise
 
 
-setup(cffi_modules=["src/forklab/csrc/build.py:ffibuilder"], cmdclass={"build_ext": build_ext_and_bench})
+setup(cffi_modules=["src/forklab/engine/csrc/build.py:ffibuilder"], cmdclass={"build_ext": build_ext_and_bench})

@@ -32,7 +32,7 @@ def ask_lab():
     folder = Path(tempfile.mkdtemp(prefix="forklab-ask-browser-"))
     path = folder / "ask_me_another.ipynb"
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell('from forklab.ask_me_another import ask_me_another\n'
+    nb.cells = [nbformat.v4.new_code_cell('from forklab.course.ask_me_another import ask_me_another\n'
                                           'ask_me_another("output order", seed=13)'),
                 nbformat.v4.new_code_cell('ask_me_another("flag set", seed=6)')]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}

@@ -194,7 +194,7 @@ def test_a_read_only_proc_sys_and_a_masked_proc_are_explained_with_the_recording
 
 
 def test_the_probes_name_the_container_rule_and_allow_what_the_host_allows():
-    code = ("from forklab.report import ns_last_pid_forbidden as a, proc_mount_forbidden as b; "
+    code = ("from forklab.course.report import ns_last_pid_forbidden as a, proc_mount_forbidden as b; "
             "print(repr(a())); print(repr(b()))")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "lib" / "src"))
     here = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)

@@ -342,7 +342,7 @@ def test_a_failing_visible_test_does_not_give_the_answer_away(tmp_path):
 
 
 def test_expect_keeps_the_expected_value_unsaid_unless_told():
-    from forklab.grading import expect
+    from forklab.course.grading import expect
     with pytest.raises(AssertionError) as hidden:
         expect(4, 8, "Processes", got_is="you predicted")
     assert str(hidden.value) == "Processes: you predicted 4 - that does not match."

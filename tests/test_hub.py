@@ -476,7 +476,7 @@ def test_each_student_runs_notebook_00_and_an_experiment(classroom):
             assert not errors, f"{s}: notebook 00, code cell {i}: {errors}"
         facts = kernel.json("""\
 import json, os, forklab
-from forklab.benchserver import server_pid
+from forklab.engine.benchserver import server_pid
 obs = forklab.run("clone", ["CLONE_VM"])
 with open(os.path.expanduser("~/secret.txt"), "w") as f:
     f.write("my answers")
@@ -484,7 +484,7 @@ print(json.dumps({"uid": os.getuid(), "pid": os.getpid(), "bench": server_pid(),
                   "memory_shared": obs.resources["memory"].shared}))""")
         assert facts["uid"] == room["uids"][s] and facts["memory_shared"] is True
         assert facts["bench"], "the experiment ran in a bench server"
-        out, errors = kernel.run("%load_ext forklab.cell_magic")
+        out, errors = kernel.run("%load_ext forklab.course.cell_magic")
         assert not errors, errors
         out, errors = kernel.run("""%%c
 #include <stdio.h>
@@ -967,7 +967,7 @@ def test_a_c_cell_cannot_ask_for_more_processes_than_the_class_limit(classroom):
     clamped, with a note that says so."""
     asked = classroom["kernels"]["bob"].json("""\
 import json
-from forklab.runner import run_c
+from forklab.sandbox.runner import run_c
 r = run_c("int main(void) { return 0; }", max_procs=10**6)
 print(json.dumps([r.max_procs, r.returncode, r.notes]))""")
     print(f"bob's %%c with max_procs=10**6: {asked}")
@@ -1172,14 +1172,14 @@ def files_of(uid: int) -> list[str]:
 
 
 def test_each_student_works_and_is_graded_in_their_own_variant(classroom):
-    """forklab.variant on the hub: the identity a student's kernel sees while working (JUPYTERHUB_USER) is the
+    """forklab.course.variant on the hub: the identity a student's kernel sees while working (JUPYTERHUB_USER) is the
     one autograde grades under (nbgrader's student id, handed to the kernel by deploy/nbgrader's
     StudentIdentity), so each is graded in the variant they saw; and the students' variants differ."""
     room = classroom
     variants = {}
     for s in STUDENTS:
         name = room["names"][s]
-        assert room["kernels"][s].json("import json\nfrom forklab import variant\nprint(json.dumps(variant.student()))") \
+        assert room["kernels"][s].json("import json\nfrom forklab.course import variant\nprint(json.dumps(variant.student()))") \
             == [name, "JUPYTERHUB_USER"]
         graded = nbformat.read(room["teacher_course"] / "autograded" / name / ASSIGNMENT / "01_exercises_fork.ipynb",
                                as_version=4)

@@ -111,8 +111,8 @@ def test_a_new_prediction_is_tagged_by_the_tool():
 
 # --- the explanation of a check is not in the reveal cell's source ----------------------------------------------
 # A student reads the reveal cell's code while predicting (it sits right under the prediction), so a why="..."
-# written there would answer the question. The explanations live in lib/src/forklab/explanations.json, keyed by
-# the question, and are looked up when the check runs (forklab.prediction.explanation_for).
+# written there would answer the question. The explanations live in lib/src/forklab/course/explanations.json, keyed by
+# the question, and are looked up when the check runs (forklab.course.prediction.explanation_for).
 
 def _checks(path):
     """(cell id, about, has why=) for every check_prediction call in a notebook's code cells."""
@@ -132,19 +132,19 @@ def _checks(path):
     return found
 
 
-EXPLANATIONS = json.loads((ROOT / "lib/src/forklab/explanations.json").read_text(encoding="utf-8"))
+EXPLANATIONS = json.loads((ROOT / "lib/src/forklab/course/explanations.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_no_reveal_cell_states_its_explanation_in_its_source(path):
     written_out = [cell_id for cell_id, _, has_why in _checks(path) if has_why]
-    assert not written_out, f"why=... written in the source of {written_out}: move it to forklab/explanations.json"
+    assert not written_out, f"why=... written in the source of {written_out}: move it to forklab/course/explanations.json"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_check_has_its_explanation(path):
     missing = [(cell_id, about) for cell_id, about, _ in _checks(path) if about not in EXPLANATIONS]
-    assert not missing, f"no explanation in forklab/explanations.json for {missing}"
+    assert not missing, f"no explanation in forklab/course/explanations.json for {missing}"
 
 
 def test_every_explanation_belongs_to_a_question_of_the_course():

@@ -121,7 +121,7 @@ def test_14_clone3_refused_by_dockers_profile_is_explained(folder):
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed")
     cell = _cell("14_a_mini_shell.ipynb", "c41").source
-    (folder / "c41.py").write_text("import re\nimport forklab\nfrom forklab import strace\n" + cell)
+    (folder / "c41.py").write_text("import re\nimport forklab\nfrom forklab.meters import strace\n" + cell)
     run = subprocess.run([str(ROOT / "tools" / "confine"), "docker", "--", sys.executable, folder / "c41.py"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr

@@ -1,4 +1,4 @@
-"""A variant per student (forklab.variant): seeded from the student's identity, shown to the student, graded
+"""A variant per student (forklab.course.variant): seeded from the student's identity, shown to the student, graded
 in the student's own variant by real nbgrader (deploy/nbgrader's StudentIdentity) and by tools/grade.py, and
 the same again on a regrade. Two students with different variants each hand in the literal answers of their
 own variant (full marks); a third (dave) hands in the first one's answers, wrong for his variant."""
@@ -16,7 +16,7 @@ import pytest
 if os.environ.get("FORKLAB_SLOW") != "1":     # minutes of real nbgrader: .ci/run runs it with FORKLAB_SLOW=1
     pytest.skip("autograding with real nbgrader is slow: run it with FORKLAB_SLOW=1", allow_module_level=True)
 
-from forklab import variant
+from forklab.course import variant
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

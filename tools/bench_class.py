@@ -29,15 +29,15 @@ import time
 
 from jupyter_client.manager import AsyncKernelManager
 
-from forklab.procstat import tree_cpu_seconds as cpu_seconds   # utime + stime of a pid and what it reaped
+from forklab.host.procstat import tree_cpu_seconds as cpu_seconds   # utime + stime of a pid and what it reaped
 
 
 SETUP = """\
 import json, os, time
-from forklab.widgets import explore
-from forklab.presets import PRESETS
-from forklab.benchserver import server_pid
-get_ipython().run_line_magic("load_ext", "forklab.cell_magic")
+from forklab.explorer.widgets import explore
+from forklab.explorer.presets import PRESETS
+from forklab.engine.benchserver import server_pid
+get_ipython().run_line_magic("load_ext", "forklab.course.cell_magic")
 _ex = explore()
 _steps = [lambda: setattr(_ex, "flags", ("CLONE_VM",)),
           lambda: setattr(_ex, "flags", ("CLONE_SIGHAND",)),     # refused: EINVAL, with a fix

@@ -47,7 +47,7 @@ for _t in _os.listdir("/proc/self/task"):
     with open(f"/proc/self/task/{_t}/children") as _f:
         _kids.update(_f.read().split())
 try:  # forklab's bench server is a child of the kernel by design: it stays for the next experiment
-    from forklab.benchserver import server_pid as _server_pid
+    from forklab.engine.benchserver import server_pid as _server_pid
     _kids.discard(str(_server_pid()))
 except ImportError:
     pass
@@ -121,7 +121,7 @@ def execute(nb, *, timeout: float, probe: bool = True, stop_on_error: bool = Fal
 
     stop_on_error=True runs it as JupyterLab's Run All does: the first error stops the notebook, unless its
     cell is tagged raises-exception (as every answer and test cell of an exercise is). student: the identity
-    the kernel gets as FORKLAB_STUDENT, which picks the student's variant of each exercise (forklab.variant)."""
+    the kernel gets as FORKLAB_STUDENT, which picks the student's variant of each exercise (forklab.course.variant)."""
     nb = copy.deepcopy(nb)
     if probe:
         nb.cells.append(nbformat.v4.new_code_cell(LEFTOVER_PROBE, metadata={"forklab_probe": True}))

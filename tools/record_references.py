@@ -7,7 +7,7 @@ A cell that may meet a forbidding platform (a container's seccomp filter, an old
 recording: `with forklab.reference_if_forbidden("NAME"):` or `%%c --needs ... --reference NAME`.
 This tool executes every notebook that names one, in a fresh kernel, twice - as root and as an
 unprivileged user (tools/as_student) - and stores what each such cell printed, with the kernel
-version and the date, in lib/src/forklab/references.json (shipped in the package). Run it after
+version and the date, in lib/src/forklab/course/references.json (shipped in the package). Run it after
 changing such a cell; tests/test_references.py checks that every name used has a recording.
 
 It refuses to record where anything is forbidden: a reference must show the experiment working.
@@ -70,8 +70,8 @@ def collect(paths: list[Path]) -> dict[str, dict]:
 
 
 def everything_allowed() -> list[str]:
-    from forklab.machine import machine
-    from forklab.references import NEEDS, forbidden_needs
+    from forklab.host.machine import machine
+    from forklab.course.references import NEEDS, forbidden_needs
     problems = [f"{what}: {because}" for what, because in forbidden_needs(NEEDS)]
     if machine().seccomp_filter:
         problems.append("this process runs under a seccomp filter")
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"record_references: root and student recorded different names: {set(root) ^ set(student)}")
     data = {
         "about": "Outputs of notebook cells on a machine that allows every experiment, shown where a platform "
-                 "forbids one (forklab.references). Made by tools/record_references.py; do not edit.",
+                 "forbids one (forklab.course.references). Made by tools/record_references.py; do not edit.",
         "kernel": os.uname().release.split("-")[0],
         "machine": os.uname().machine,
         "date": datetime.date.today().isoformat(),

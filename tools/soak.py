@@ -86,7 +86,7 @@ def mounts() -> str:
 
 
 def in_session(sid: int) -> list[int]:
-    from forklab.procstat import all_processes
+    from forklab.host.procstat import all_processes
     return [p for p, st in all_processes().items() if st.session == sid and p != os.getpid() and st.state != "Z"]
 
 
@@ -110,7 +110,7 @@ class Soak:
         self.left = args.experiments
         self.in_run = False              # the main thread is inside forklab.run (SIGINT is meant for it)
         self.done = threading.Event()
-        from forklab.machine import machine
+        from forklab.host.machine import machine
         # clone3 answers ENOSYS before Linux 5.3 and under Docker's seccomp profile, and namespaces may be
         # refused: a platform's refusal, not a rule of the kernel's, so the soak leaves them out there
         self.privileged = machine().cap_sys_admin
@@ -205,8 +205,8 @@ class Soak:
         self.chaos["SIGINT outside run (ignored)"] += 1
 
     def attacker(self) -> None:
-        from forklab import benchserver
-        from forklab.procstat import children_of
+        from forklab.engine import benchserver
+        from forklab.host.procstat import children_of
         rng = random.Random(self.args.seed + 1)
         stopped: list[tuple[float, int]] = []         # (when to continue, pidfd)
         kinds = ["sigint", "kill server", "kill bench", "stop server", "stop bench"]
@@ -307,7 +307,7 @@ def main() -> int:
 
     soak = Soak(args)
     figures = soak.run()
-    from forklab import benchserver
+    from forklab.engine import benchserver
     benchserver.stop_server()
     time.sleep(1.0)
     after = snapshot(uid)

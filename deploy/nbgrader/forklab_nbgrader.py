@@ -17,7 +17,7 @@ nbgrader_config.py (beside this file) puts them in place:
   test; a failure in the visible part keeps its traceback, minus any line it quotes from the
   hidden part. (What a test cell prints is kept: hidden tests must not print what they check.)
 * ``StudentIdentity`` runs first in ``autograde``: it hands the student id to the kernel about to run the
-  notebook (``FORKLAB_STUDENT``), so each exercise with variants (forklab.variant) is graded in the student's
+  notebook (``FORKLAB_STUDENT``), so each exercise with variants (forklab.course.variant) is graded in the student's
   own variant - the one the student saw while working under the same name on the hub - and a regrade
   picks the same one.
 """
@@ -124,7 +124,7 @@ class HideHiddenTestsInFeedback(NbGraderPreprocessor):
 
 
 class StudentIdentity(NbGraderPreprocessor):
-    """Give the kernel that autograde starts next the student's id, as FORKLAB_STUDENT (forklab.variant)."""
+    """Give the kernel that autograde starts next the student's id, as FORKLAB_STUDENT (forklab.course.variant)."""
 
     def preprocess(self, nb, resources):
         student = resources.get("nbgrader", {}).get("student")

@@ -82,7 +82,7 @@ def hand_over(connection_file: str, launcher: list[str]) -> int:
                  f"{MAX_FOLDER >> 20} MB is handed to the grading account")
     proc = subprocess.Popen(launcher, stdin=subprocess.PIPE)
     # the student whose notebook this is (forklab_nbgrader.StudentIdentity): sudo keeps no environment, so it
-    # travels with the request, and the kernel grades that student's variant (forklab.variant)
+    # travels with the request, and the kernel grades that student's variant (forklab.course.variant)
     proc.stdin.write(json.dumps({"connection": connection, "student": os.environ.get("FORKLAB_STUDENT"),
                                  "folder": base64.b64encode(packed.getvalue()).decode()}).encode() + b"\n")
     proc.stdin.flush()

@@ -1,6 +1,6 @@
 import pytest
 
-from forklab.machine import machine
+from forklab.host.machine import machine
 
 
 @pytest.fixture(scope="session")

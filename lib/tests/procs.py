@@ -3,7 +3,7 @@ import os
 import time
 
 import forklab
-from forklab.procstat import children_of
+from forklab.host.procstat import children_of
 
 
 def assert_no_children():
@@ -15,7 +15,7 @@ def assert_no_children():
         assert pid == 0, f"child {pid} was left as a zombie"
     except ChildProcessError:
         pass
-    server = forklab.benchserver.server_pid()
+    server = forklab.engine.benchserver.server_pid()
     assert set(children_of(os.getpid())) <= {server}
     if server:
         # Right after an answer the server may still be reaping the bench that ran: give it a moment.

@@ -1,11 +1,11 @@
-"""forklab.ask_me_another: a new random question with one click, its answer hidden until asked for."""
+"""forklab.course.ask_me_another: a new random question with one click, its answer hidden until asked for."""
 import random
 
 import pytest
 
 pytest.importorskip("ipywidgets")
-from forklab import ask_me_another as am  # noqa: E402
-from forklab.forkgame import random_program  # noqa: E402
+from forklab.course import ask_me_another as am# noqa: E402
+from forklab.course.forkgame import random_program  # noqa: E402
 
 
 def test_the_same_seed_gives_the_same_question_like_fork_py_s():
@@ -23,7 +23,7 @@ def test_a_fork_tree_question_is_the_fork_game():
 @pytest.mark.parametrize("seed", range(12))
 def test_a_fork_loop_answer_is_what_the_kernel_does(seed):
     """The answer's counts, checked by running the program for real (outside this process)."""
-    from forklab import tree
+    from forklab.course import tree
     q = am.question("fork loop", seed)
     program = q.question.split("\nHow many")[0].replace("print('child', i)", "print('child', i, flush=True)")
     run = tree.run_python(program)
@@ -81,7 +81,7 @@ def test_an_output_order_question_hides_its_answer_until_checked():
 
 
 def test_a_wrong_tick_is_named_with_its_reason():
-    from forklab import output_orders as oo
+    from forklab.course import output_orders as oo
     ask = am.ask_me_another("output order", seed=5)
     possible = oo.possible_orders(ask.program)
     impossible = next(o for o in ask.candidates if o not in possible)
@@ -110,7 +110,7 @@ def test_the_real_runs_are_shown_and_agree_with_the_model():
 
 def test_an_order_the_model_forbids_is_reported_loudly(monkeypatch):
     from collections import Counter
-    from forklab import output_orders as oo
+    from forklab.course import output_orders as oo
     ask = am.OutputOrderAsk(seed=7, runs=3)
     impossible = next(o for o in oo.every_order(ask.program.letters()) if o not in oo.possible_orders(ask.program))
     monkeypatch.setattr(oo, "run_for_real", lambda program, runs: oo.RealRuns(Counter({impossible: 3}), 3))
@@ -150,7 +150,7 @@ def test_bad_ticks_and_seeds_name_the_valid_choices():
 @pytest.mark.parametrize("seed", range(10))
 def test_a_flag_set_is_refused_by_the_kernel_exactly_when_forklab_s_rules_say(seed):
     import forklab
-    from forklab.explain import einval_rule
+    from forklab.engine.explain import einval_rule
     flags = am.random_flag_set(seed)
     assert flags == am.random_flag_set(seed)
     rule = einval_rule(forklab.parse_flags(list(flags)), "clone", "SIGCHLD")
@@ -166,7 +166,7 @@ def test_a_flag_set_is_refused_by_the_kernel_exactly_when_forklab_s_rules_say(se
 
 def test_flag_sets_are_mostly_accepted_sometimes_refused():
     import forklab
-    from forklab.explain import einval_rule
+    from forklab.engine.explain import einval_rule
     refused = sum(einval_rule(forklab.parse_flags(list(am.random_flag_set(s))), "clone", "SIGCHLD") is not None
                   for s in range(200))
     assert 20 <= refused <= 80
@@ -174,9 +174,9 @@ def test_flag_sets_are_mostly_accepted_sometimes_refused():
 
 
 def test_a_flag_set_question_runs_nothing_and_shows_no_verdict_before_a_prediction(monkeypatch):
-    import forklab.experiment
+    import forklab.engine.experiment
     ran = []
-    monkeypatch.setattr(forklab.experiment, "run", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(forklab.engine.experiment, "run", lambda *a, **k: ran.append(a))
     ask = am.ask_me_another("flag set", seed=1)
     shown = _every_text(ask.widget)
     assert "seed 1" in shown and "clone(child_fn" in shown
@@ -193,7 +193,7 @@ def _rules_answer(flags):
 
 def test_a_flag_set_prediction_is_checked_row_by_row_against_the_kernel():
     seed = next(s for s in range(50) if "CLONE_VM" in am.random_flag_set(s) and "CLONE_FS" not in
-                am.random_flag_set(s) and __import__("forklab").explain.einval_rule(
+                am.random_flag_set(s) and __import__("forklab").engine.explain.einval_rule(
                     __import__("forklab").parse_flags(list(am.random_flag_set(s))), "clone", "SIGCHLD") is None)
     ask = am.FlagSetAsk(seed=seed)
     answer = _rules_answer(ask.flags)
@@ -214,7 +214,7 @@ def test_a_flag_set_prediction_is_checked_row_by_row_against_the_kernel():
 
 def test_a_refused_flag_set_says_the_rule():
     import forklab
-    seed = next(s for s in range(50) if forklab.explain.einval_rule(
+    seed = next(s for s in range(50) if forklab.engine.explain.einval_rule(
         forklab.parse_flags(list(am.random_flag_set(s))), "clone", "SIGCHLD") is not None)
     ask = am.FlagSetAsk(seed=seed)
     ask.predict(_rules_answer(ask.flags))

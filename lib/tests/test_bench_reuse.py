@@ -16,9 +16,9 @@ import time
 import pytest
 
 import forklab
-from forklab import benchserver
-from forklab._core import ffi, lib
-from forklab.presets import PRESETS
+from forklab.engine import benchserver
+from forklab.engine._core import ffi, lib
+from forklab.explorer.presets import PRESETS
 
 # What the parent records before the child acts: the state a reused bench must be back in.
 BEFORE = ("mem_before", "fd_probe", "fd_open_before", "off_before", "umask_before", "sig_before",

@@ -7,8 +7,8 @@ import textwrap
 import time
 
 import forklab
-from forklab import benchserver
-from forklab.procstat import read_stat
+from forklab.engine import benchserver
+from forklab.host.procstat import read_stat
 
 
 def wait_gone(pid: int, seconds: float = 3.0) -> bool:
@@ -42,10 +42,10 @@ def test_a_killed_server_is_replaced():
 def test_the_server_dies_with_its_parent():
     code = textwrap.dedent("""
         import forklab, os, time
-        from forklab.procstat import children_of
+        from forklab.host.procstat import children_of
         forklab.run("fork")
         time.sleep(0.2)            # the server forks the next bench after answering
-        server = forklab.benchserver.server_pid()
+        server = forklab.engine.benchserver.server_pid()
         waiting = children_of(server)
         print(server, *waiting, flush=True)
         time.sleep(60)

@@ -4,8 +4,8 @@ import time
 import uuid
 
 
-from forklab import cell_magic
-from forklab.runner import run_c
+from forklab.course import cell_magic
+from forklab.sandbox.runner import run_c
 from procs import assert_no_children
 
 HELLO = r'''
@@ -150,7 +150,7 @@ def test_cell_magic_rejects_unknown_options_with_the_choices(capsys):
 
 
 def test_magic_options_take_values_that_start_with_a_dash():
-    from forklab.cell_magic import parse_magic_line
+    from forklab.course.cell_magic import parse_magic_line
     opts = parse_magic_line('--cflags "-O1 -DX=1" --args "-n 3" --timeout 2')
     assert opts["cflags"] == ["-O1", "-DX=1"] and opts["args"] == ["-n", "3"] and opts["timeout"] == 2.0
     assert parse_magic_line("--cflags -O2")["cflags"] == ["-O2"]

@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from forklab import containment
-from forklab.runner import run_c
+from forklab.sandbox import containment
+from forklab.sandbox.runner import run_c
 from procs import assert_no_children
 
 PEEK = r'''
@@ -71,7 +71,7 @@ def _pid_namespaces_allowed() -> bool:
     throw-away child, so nothing here changes."""
     import subprocess
     import sys
-    probe = ("import ctypes, os, sys\nfrom forklab import containment\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+    probe = ("import ctypes, os, sys\nfrom forklab.sandbox import containment\nlibc = ctypes.CDLL(None, use_errno=True)\n"
              "uid, gid = os.getuid(), os.getgid()\n"
              "if os.geteuid() != 0:\n"
              "    if libc.unshare(0x10000000) != 0: sys.exit(1)\n"
@@ -114,7 +114,7 @@ def test_host_pids_runs_the_program_beside_its_supervisor_as_before():
 
 
 def test_the_magic_takes_host_pids(capsys):
-    from forklab.cell_magic import c_magic
+    from forklab.course.cell_magic import c_magic
     c_magic("--host-pids", '#include <stdio.h>\n#include <unistd.h>\n'
             'int main(void) { printf("%s\\n", getppid() == 1 ? "init" : "supervisor"); return 0; }')
     assert capsys.readouterr().out.startswith("supervisor\n")
@@ -210,7 +210,7 @@ def test_notebook_16s_pidfd_cell_shows_its_recording_where_a_cells_pidfd_send_si
     except (OSError, AttributeError):
         pytest.skip("no pidfd_open here: require_allowed('pidfd') names the kernel, before any cell wall")
     root = Path(__file__).resolve().parents[2]
-    code = ("from forklab.references import require_allowed, ForbiddenHere\n"
+    code = ("from forklab.course.references import require_allowed, ForbiddenHere\n"
             "try:\n    require_allowed('pidfd')\n    print('allowed')\n"
             "except ForbiddenHere as e:\n    print('forbidden:', e.what, '|', e.because)\n")
     env = dict(os.environ, PYTHONPATH=str(root / "lib" / "src"))

@@ -2,7 +2,7 @@
 flood its caller's memory, run programs through the compiler, or leave files and IPC objects behind.
 
 Each attack is replayed as a student would write it, from a stand-in for the Jupyter kernel: a
-fresh interpreter that loads forklab/runner.py and calls run_c (so a caller that blocks, grows or
+fresh interpreter that loads forklab/sandbox/runner.py and calls run_c (so a caller that blocks, grows or
 dies is measured from outside, and a failure here never takes pytest down). Every run is bounded
 by a timeout and cleaned up by a unique name its processes carry.
 """
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from forklab import cell_magic, runner
-from forklab.runner import CellOptionError, run_c
+from forklab.course import cell_magic
+from forklab.sandbox import runner
+from forklab.sandbox.runner import CellOptionError, run_c
 from procs import assert_no_children
 
 RUNNER = Path(runner.__file__)
@@ -204,7 +205,7 @@ def _throwaway_namespace() -> list:
 
 def _unused_uid_preexec():
     """As root without namespaces: become a user id that owns no process (nothing else to reach)."""
-    from forklab.limits import unused_uid
+    from forklab.meters.limits import unused_uid
     uid = unused_uid()
 
     def become():
@@ -265,7 +266,7 @@ def test_kill_minus_one_reaches_nobody_outside_the_cell_everywhere():
 def test_the_caller_and_its_bench_server_are_out_of_reach_of_every_signalling_call():
     import forklab
     forklab.run("fork")                         # the bench server is the caller's child from now on
-    server = forklab.benchserver.server_pid()
+    server = forklab.engine.benchserver.server_pid()
     me = os.getpid()
     src = r'''
 #define _GNU_SOURCE
@@ -484,7 +485,7 @@ def test_attack10_under_dockers_rules_unused_ipc_objects_a_cell_made_go_but_file
 def test_the_rule_keeps_a_file_held_open_outside_the_cell_and_removes_one_nobody_holds():
     """leftovers.remove_new_files, on a private folder standing for /tmp (never the real one: other
     users' programs make files there meanwhile)."""
-    from forklab import leftovers
+    from forklab.sandbox import leftovers
     folder = tempfile.mkdtemp(prefix="forklab-walls-")
     try:
         uid = os.getuid() or 65534
@@ -621,7 +622,7 @@ def test_a_supervisor_that_stops_answering_is_killed_with_everything_below_it(mo
     """Whatever stops the supervisor (here: this test, with SIGSTOP), the caller waits timeout + grace at
     most, then kills the supervisor and the program's whole tree - not only the supervisor's session."""
     import threading
-    from forklab.procstat import all_processes
+    from forklab.host.procstat import all_processes
     monkeypatch.setattr(runner, "SUPERVISOR_GRACE", 1.0)
     m = _marker()
     src = NAMED % m + "int main(void) { name(); if (fork() == 0) { setsid(); for (;;) pause(); } for (;;) pause(); }"

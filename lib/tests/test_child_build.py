@@ -10,7 +10,7 @@ import pytest
 
 import forklab
 
-CSRC = Path(forklab.__file__).parent / "csrc"
+CSRC = Path(forklab.__file__).parent / "engine" / "csrc"
 CC = shutil.which("cc") or shutil.which("gcc")
 NM = shutil.which("nm")
 pytestmark = pytest.mark.skipif(CC is None or NM is None, reason="needs a C compiler and nm")
@@ -51,7 +51,7 @@ def test_the_check_catches_what_a_plain_build_puts_in(tmp_path):
 
 
 def test_setup_py_and_build_py_share_one_set_of_flags():
-    setup = (CSRC.parents[2] / "setup.py").read_text() if (CSRC.parents[2] / "setup.py").exists() else None
+    setup = (CSRC.parents[3] / "setup.py").read_text() if (CSRC.parents[3] / "setup.py").exists() else None
     if setup is None:
         pytest.skip("an installed forklab, without its setup.py")
     assert "csrc_build.CFLAGS" in setup and "compile_child" in setup

@@ -1,11 +1,11 @@
-"""The cost model (forklab.cost): what each primitive costs against the parent's size, create and teardown.
+"""The cost model (forklab.meters.cost): what each primitive costs against the parent's size, create and teardown.
 
 Timings vary; these tests check what the model says with margins no busy machine erases (a 64 MiB fork
 copies about 16,000 page table entries, a vfork none), the bookkeeping and the refusals of bad input."""
 import matplotlib
 import pytest
 
-from forklab import cost, cost_budget, cost_report, cost_table
+from forklab.meters import cost, cost_budget, cost_report, cost_table
 from procs import assert_no_children
 
 matplotlib.use("Agg")

@@ -2,7 +2,7 @@
 first write to each page afterwards. Relations only: figures vary from machine to machine."""
 import pytest
 
-from forklab import cost
+from forklab.meters import cost
 
 
 def test_fork_copies_entries_only_for_private_anonymous_memory():

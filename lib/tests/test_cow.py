@@ -2,7 +2,7 @@
 import matplotlib
 import pytest
 
-from forklab import cow
+from forklab.meters import cow
 
 matplotlib.use("Agg")
 

@@ -6,9 +6,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from forklab import figure  # noqa: E402
-from forklab.cow import CowMeasurement, CowRow, ForkCost  # noqa: E402
-from forklab.tree import from_shape  # noqa: E402
-from forklab.tree_drawing import alt_text  # noqa: E402
+from forklab.meters.cow import CowMeasurement, CowRow, ForkCost  # noqa: E402
+from forklab.course.tree import from_shape  # noqa: E402
+from forklab.course.tree_drawing import alt_text  # noqa: E402
 
 
 def test_the_bundle_is_an_img_with_the_alt_and_the_same_words_as_text():

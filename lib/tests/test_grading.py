@@ -1,10 +1,10 @@
-"""forklab.grading: checks that explain themselves, and measurements taken outside the kernel."""
+"""forklab.course.grading: checks that explain themselves, and measurements taken outside the kernel."""
 import os
 
 import pytest
 
-from forklab import children, grading
-from forklab.grading import expect, require
+from forklab.course import children, grading
+from forklab.course.grading import expect, require
 
 
 def test_expect_passes_silently_when_equal():
@@ -34,7 +34,7 @@ def test_expect_shows_sets_sorted_so_messages_are_stable():
 
 
 def test_an_unanswered_exercise_says_so():
-    from forklab.grading import NotAnswered, answered
+    from forklab.course.grading import NotAnswered, answered
 
     def stub():
         raise NotImplementedError()

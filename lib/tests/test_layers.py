@@ -212,3 +212,15 @@ def test_the_checks_see_a_planted_reach(tmp_path, monkeypatch):
     monkeypatch.setitem(PACKAGE_OF, "forklab.b", "forklab")
     assert len(private_reaches("forklab.a")) == 2
     assert ["forklab.a", "forklab.b"] in circles(graph())
+
+
+def test_the_runner_uses_the_standard_library_only():
+    """The sandbox's runner compiles and runs every C program (cells, meters, trees): it stands on the standard
+    library alone - test_cell_walls loads it by path in a fresh interpreter, and it must never pull in the course."""
+    assert [target for _, target, _ in imports_of("forklab.sandbox.runner")[1]] == []
+
+
+def test_the_old_modules_are_gone_without_a_shim():
+    """lab.py (five jobs) and ccell.py (runner and magic) were split, platform.py (a standard library name)
+    renamed: nothing may stand in for them."""
+    assert not [n for n in ("lab", "ccell", "platform") if any(PKG.rglob(f"{n}.py"))]

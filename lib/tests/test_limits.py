@@ -1,9 +1,9 @@
-"""forklab.limits: a fork loop run where the kernel allows exactly N more processes."""
+"""forklab.meters.limits: a fork loop run where the kernel allows exactly N more processes."""
 import os
 
 import pytest
 
-from forklab import limits
+from forklab.meters import limits
 
 LOOP = '''
 def make_children(reap=True):

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 import forklab
-from forklab import _core
+from forklab.engine import _core
 
 ffi, lib = _core.ffi, _core.lib
 ROOT = Path(__file__).resolve().parents[2]
-CSRC = Path(forklab.__file__).parent / "csrc"
+CSRC = Path(forklab.__file__).parent / "engine" / "csrc"
 CONFINE = ROOT / "tools" / "confine"
 CC = shutil.which("cc") or shutil.which("gcc")
 
@@ -206,7 +206,7 @@ def test_built_with_4_18_headers_it_runs_where_newer_calls_are_enosys(bench_4_18
 def test_a_clone_pidfd_the_kernel_ignored_is_reported_not_hidden(monkeypatch):
     """Linux < 5.2 ignores CLONE_PIDFD and writes no pidfd; the filter cannot imitate that, so the
     bench's answer is edited the way such a kernel would leave it."""
-    from forklab import benchserver
+    from forklab.engine import benchserver
     assert not [n for n in forklab.run("clone", ["PIDFD"]).notes if "CLONE_PIDFD" in n]
     real = benchserver.run_experiment
 

@@ -1,4 +1,4 @@
-"""forklab.machine: each fact it reports is what can be seen or tried here - and under tools/confine, what the
+"""forklab.host.machine: each fact it reports is what can be seen or tried here - and under tools/confine, what the
 platform it imitates shows."""
 import errno
 import json
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import forklab
-from forklab import machine as machine_module
-from forklab.machine import NAMESPACES, kernel_version, machine
+from forklab.host import machine as machine_module
+from forklab.host.machine import NAMESPACES, kernel_version, machine
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFINE = ROOT / "tools" / "confine"
@@ -144,7 +144,7 @@ def test_the_caller_is_never_forked_even_with_threads_running(monkeypatch):
 
 # --- under tools/confine: what each imitated platform shows --------------------------------------------------
 
-FACTS = ("import json; from forklab.machine import machine; m = machine(); print(json.dumps(dict(kernel=m.kernel, "
+FACTS = ("import json; from forklab.host.machine import machine; m = machine(); print(json.dumps(dict(kernel=m.kernel, "
          "seccomp=m.seccomp, user_namespaces=m.user_namespaces, namespaces_refused=m.namespaces_refused, "
          "namespace_errors=m.namespace_errors, clone3=m.clone3, clone3_errno=m.clone3_errno, landlock_abi="
          "m.landlock_abi, proc_sys_read_only=m.proc_sys_read_only, ns_last_pid=m.ns_last_pid, "

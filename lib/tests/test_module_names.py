@@ -19,5 +19,5 @@ def test_no_module_of_the_package_shadows_the_standard_library():
 
 def test_platform_report_is_still_forklabs_and_platform_is_the_standard_librarys():
     import platform
-    assert forklab.platform_report.__module__ == "forklab.report"
+    assert forklab.platform_report.__module__ == "forklab.course.report"
     assert Path(platform.__file__).parent != PACKAGE

@@ -1,9 +1,9 @@
-"""forklab.output_orders: the orders a small fork program can print - exact on hand-made programs,
+"""forklab.course.output_orders: the orders a small fork program can print - exact on hand-made programs,
 equal to every schedule a brute-force search finds, and never contradicted by the kernel."""
 import pytest
 
-from forklab import output_orders as oo
-from forklab.output_orders import Fork, Print, Program, Wait
+from forklab.course import output_orders as oo
+from forklab.course.output_orders import Fork, Print, Program, Wait
 
 
 def orders(*texts):

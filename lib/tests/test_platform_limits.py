@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 import forklab
-from forklab import grading
-from forklab.errors import CloneForbiddenHere
-from forklab.explain import Confinement, explain, platform_rule
-from forklab.flags import parse_flags
-from forklab.references import NEEDS, explain_forbidden, reference, reference_if_forbidden
+from forklab.course import grading
+from forklab.engine.errors import CloneForbiddenHere
+from forklab.engine.explain import Confinement, explain, platform_rule
+from forklab.engine.flags import parse_flags
+from forklab.course.references import NEEDS, explain_forbidden, reference, reference_if_forbidden
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFINE = ROOT / "tools" / "confine"
@@ -143,7 +143,7 @@ def test_graded_check_says_it_cannot_be_checked_but_a_wrong_or_missing_answer_st
 
 
 def test_c_cell_options_name_needs_and_a_reference():
-    from forklab.cell_magic import parse_magic_line
+    from forklab.course.cell_magic import parse_magic_line
     opts = parse_magic_line("--needs user-namespaces --needs clone3 --reference 10-tiny-container --timeout 3")
     assert opts["needs"] == ["user-namespaces", "clone3"] and opts["reference"] == "10-tiny-container"
     with pytest.raises(ValueError):
@@ -207,7 +207,7 @@ except forklab.CloneRefused as e:
 def test_on_a_4_18_kernel_clone3_is_missing_and_children_are_watched_without_pidfds():
     out = confined("linux-4.18", """
 import os, forklab
-from forklab.grading import Children
+from forklab.course.grading import Children
 try:
     forklab.run("clone3")
 except forklab.ForbiddenHere as e:
@@ -229,7 +229,7 @@ except ChildProcessError:
 
 def test_a_c_cell_that_needs_user_namespaces_shows_the_recording_under_docker_rules():
     out = confined("docker", """
-from forklab.cell_magic import c_magic
+from forklab.course.cell_magic import c_magic
 c_magic("--needs user-namespaces --reference 10-tiny-container",
         '#include <stdio.h>\\nint main(void) { puts("ran"); return 0; }')
 """)
@@ -238,7 +238,7 @@ c_magic("--needs user-namespaces --reference 10-tiny-container",
 
 
 def test_require_allowed_raises_for_the_first_forbidden_need_and_names_the_valid_ones():
-    from forklab.references import forbidden_needs, require_allowed
+    from forklab.course.references import forbidden_needs, require_allowed
     for needs in (("user-namespaces",), ("pidfd",), ("user-namespaces", "pidfd")):
         forbidden = forbidden_needs(needs)
         if not forbidden:
@@ -252,12 +252,12 @@ def test_require_allowed_raises_for_the_first_forbidden_need_and_names_the_valid
 
 
 def test_require_allowed_stops_a_block_only_where_the_platform_forbids_what_it_needs():
-    from forklab.references import forbidden_needs, require_allowed
+    from forklab.course.references import forbidden_needs, require_allowed
     if forbidden_needs(["user-namespaces", "pidfd"]):
         pytest.skip("this machine already forbids user namespaces or pidfds: the two platforms cannot be told apart here")
     code = """
 import forklab
-from forklab.references import require_allowed
+from forklab.course.references import require_allowed
 for need in ("user-namespaces", "pidfd"):
     try:
         require_allowed(need)

@@ -36,7 +36,7 @@ def test_own_comparison_and_unexpected_shapes():
 
 
 def test_the_explanation_comes_from_the_course_not_the_cell():
-    from forklab.prediction import explanation_for
+    from forklab.course.prediction import explanation_for
     check = check_prediction(1, 1, about="x in the parent after fork()")
     assert check.why and "copy" in check.why
     # an entry that depends on the kernel's answer, and the " (recorded)" a recording adds to a question

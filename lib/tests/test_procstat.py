@@ -2,8 +2,8 @@
 import os
 import subprocess
 
-from forklab.children import Children
-from forklab.procstat import children_of, parse_stat, process_state, read_stat, tree_cpu_seconds
+from forklab.course.children import Children
+from forklab.host.procstat import children_of, parse_stat, process_state, read_stat, tree_cpu_seconds
 
 # field 20 (num_threads) is the 18th after the name; the rest of a real line is abridged
 LINE = b"4242 (a) b (c) S 17 4242 4242 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 3 0 99 1000 5\n"

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import forklab
-from forklab import output_orders, runner, tree
+from forklab.course import output_orders, tree
+from forklab.sandbox import runner
 
 PACKAGE = Path(forklab.__file__).parent
-CSRC = PACKAGE / "csrc"
+CSRC = next(PACKAGE.rglob("csrc/build.py")).parent    # the C core, wherever the layout puts it
 
 
 def _core_build():
@@ -31,7 +32,7 @@ CORE = _core_build()
 #: What the core's warnings as errors means: build.py's WARNINGS, every one an error.
 STRICT = [*CORE.WARNINGS, "-Werror"]
 
-# A fork program of the kind students give forklab.tree.run_c: printf and puts both go through the prelude.
+# A fork program of the kind students give forklab.course.tree.run_c: printf and puts both go through the prelude.
 TREE_PROGRAM = textwrap.dedent("""\
     #include <stdio.h>
     #include <sys/wait.h>
@@ -52,14 +53,14 @@ def _read(name):
 
 #: file name -> (the sources its module compiles, each a complete translation unit; the module's own flags)
 HOW = {
-    "cow_meter.c": (lambda: [_read("cow_meter.c")], []),                       # forklab.cow, runner.run_c
-    "fork_time.c": (lambda: [_read("fork_time.c")], []),                       # forklab.cow, runner.run_c
-    "cost_meter.c": (lambda: [_read("cost_meter.c")], []),                     # forklab.cost, runner.compile_c
-    "fork_wait_floor.c": (lambda: [_read("fork_wait_floor.c")], ["-O2"]),      # forklab.benchmark.Floor
-    "hello.c": (lambda: [_read("hello.c")], []),                               # forklab.benchmark, runner.run_c
-    # forklab.tree.run_c: the prelude, then the student's program; -pthread for pthread_atfork
+    "cow_meter.c": (lambda: [_read("cow_meter.c")], []),                       # forklab.meters.cow, runner.run_c
+    "fork_time.c": (lambda: [_read("fork_time.c")], []),                       # forklab.meters.cow, runner.run_c
+    "cost_meter.c": (lambda: [_read("cost_meter.c")], []),                     # forklab.meters.cost, runner.compile_c
+    "fork_wait_floor.c": (lambda: [_read("fork_wait_floor.c")], ["-O2"]),      # forklab.meters.benchmark.Floor
+    "hello.c": (lambda: [_read("hello.c")], []),                               # forklab.meters.benchmark, runner.run_c
+    # forklab.course.tree.run_c: the prelude, then the student's program; -pthread for pthread_atfork
     "tree_prelude.h": (lambda: [tree.C_PRELUDE + TREE_PROGRAM], ["-pthread"]),
-    # forklab.output_orders.harness_source: a generated program, '#define RUNS n', then the harness
+    # forklab.course.output_orders.harness_source: a generated program, '#define RUNS n', then the harness
     "output_orders_harness.c": (lambda: [output_orders.harness_source(output_orders.random_program(seed), 5)
                                          for seed in range(4)], []),
     "trace_events.c": (lambda: [_read("trace_events.c")], []),                 # forklab.sandbox.trace_events

@@ -4,9 +4,9 @@ import errno
 import pytest
 
 import forklab
-from forklab.explain import UNCHANGED
-from forklab.flags import names_of
-from forklab.machine import machine
+from forklab.engine.explain import UNCHANGED
+from forklab.engine.flags import names_of
+from forklab.host.machine import machine
 
 EINVAL_CASES = [
     ("clone", ["SIGHAND"], "SIGCHLD"),
@@ -103,7 +103,7 @@ def test_eperm_comes_before_the_sysvsem_rule_for_students(privileged):
 
 def test_clone3_newtime_before_6_3_is_explained_and_fixed_by_removing_it():
     """5.6 to 6.2: clone3() answered EINVAL for CLONE_NEWTIME (only unshare() made a time namespace)."""
-    from forklab.explain import explain
+    from forklab.engine.explain import explain
     mask = forklab.parse_flags(["NEWTIME", "NEWUSER"])
     reason, fix, rule = explain(errno.EINVAL, mask, "clone3", "SIGCHLD", privileged=False, kernel=(5, 15))
     assert rule == "clone3: NEWTIME (before 6.3)" and "6.3" in reason and "unshare" in reason

@@ -10,8 +10,8 @@ import errno
 import pytest
 
 import forklab
-from forklab.explain import EINVAL_RULES, explain
-from forklab.flags import FLAGS, names_of
+from forklab.engine.explain import EINVAL_RULES, explain
+from forklab.engine.flags import FLAGS, names_of
 
 
 def mask(*shorts):

@@ -159,8 +159,8 @@ def test_inside_a_real_ipykernel():
             zombies = 'zombie left' if os.waitpid(-1, os.WNOHANG)[0] else 'no zombie'
         except ChildProcessError:
             zombies = 'no zombie'
-        server = forklab.benchserver.server_pid()
-        from forklab.procstat import children_of
+        server = forklab.engine.benchserver.server_pid()
+        from forklab.host.procstat import children_of
         children = [p for p in children_of(os.getpid()) if p != server]
         print(all(shared), os.getcwd() == cwd, len(os.listdir('/proc/self/fd')) == fds, zombies, children)
     """)

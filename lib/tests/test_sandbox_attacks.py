@@ -19,8 +19,8 @@ import time
 import pytest
 
 import forklab
-from forklab import benchserver, _core
-from forklab.procstat import read_stat
+from forklab.engine import benchserver, _core
+from forklab.host.procstat import read_stat
 from kernel_rules import wrong_verdicts
 
 ffi, lib = _core.ffi, _core.lib
@@ -158,7 +158,7 @@ def test_2_with_few_free_fds_no_failed_probe_reads_as_a_verdict(free_fds):
     forklab.run("fork")
     server = benchserver.server_pid()
     time.sleep(0.1)
-    from forklab.procstat import children_of
+    from forklab.host.procstat import children_of
     targets = [server, *children_of(server)]
     saved = [resource.prlimit(p, resource.RLIMIT_NOFILE) for p in targets]
     try:
@@ -184,7 +184,7 @@ def test_2_the_scenario_of_the_issue_gives_unknown_not_shared():
     forklab.run("fork")
     server = benchserver.server_pid()
     time.sleep(0.1)
-    from forklab.procstat import children_of
+    from forklab.host.procstat import children_of
     targets = [server, *children_of(server)]
     try:
         for p in targets:
@@ -194,13 +194,13 @@ def test_2_the_scenario_of_the_issue_gives_unknown_not_shared():
         assert "thread_group" not in obs.shared and "parent" not in obs.shared
         assert obs.resources["thread_group"].word == "unknown"
         # and the explorer draws it so: no arrow to "one" object, no verdict of another's
-        from forklab import picture
+        from forklab.explorer import picture
         view = picture.view_of("fork", (), "SIGCHLD", observation=obs)
         html, still = picture.render(view), picture.still_html(view)
         assert 'data-resource="thread_group" data-word="unknown"' in html and "not measured" in html
         assert "unknown" in still and "unknown" in picture.text(view)
         # and a graded question is never answered "not shared" from a failed probe
-        from forklab.sharing import shared_among
+        from forklab.course.sharing import shared_among
         with pytest.raises(forklab.BenchFailed, match="could not measure parent"):
             shared_among([], among=("parent",))
     finally:
@@ -217,7 +217,7 @@ def test_3_too_few_fds_to_start_the_server_is_a_clear_error_not_a_fork_of_the_ca
         try:
             obs = forklab.run('fork')
             # no server ran it: the bench was forked from this very process
-            print('FORKED THE CALLER' if forklab.benchserver.server_pid() is None else 'ran in the server')
+            print('FORKED THE CALLER' if forklab.engine.benchserver.server_pid() is None else 'ran in the server')
         except forklab.BenchFailed as e:
             print(type(e).__name__, e)
     """)
@@ -231,11 +231,11 @@ def test_3_a_broken_server_program_is_a_clear_error(monkeypatch, tmp_path):
     broken.chmod(0o755)
     benchserver.stop_server()
     monkeypatch.setattr(benchserver, "PROGRAM", str(broken))
-    with pytest.raises(forklab.errors.BenchUnavailable, match="not a program this machine can run") as e:
+    with pytest.raises(forklab.engine.errors.BenchUnavailable, match="not a program this machine can run") as e:
         forklab.run("fork")
     assert "reinstall forklab" in str(e.value)
     monkeypatch.setattr(benchserver, "PROGRAM", str(tmp_path / "missing"))
-    with pytest.raises(forklab.errors.BenchUnavailable, match="is missing"):
+    with pytest.raises(forklab.engine.errors.BenchUnavailable, match="is missing"):
         forklab.run("fork")
     assert not hasattr(benchserver, "serve"), "the untested Python fallback server is gone: one path"
 
@@ -343,8 +343,8 @@ def test_4_stopping_the_idle_bench_never_kills_a_process_group_that_took_the_old
 
 LEAK_SCRIPT = """
     import os, signal, threading, time, forklab
-    from forklab import benchserver
-    from forklab.procstat import all_processes, read_stat
+    from forklab.engine import benchserver
+    from forklab.host.procstat import all_processes, read_stat
     from test_sandbox_attacks import start_time
     WHO = {who!r}
 
@@ -446,7 +446,7 @@ def test_6_a_stopped_server_is_reported_as_stopped():
 def test_6_parent_was_suspended_is_measured_not_assumed():
     """From the child's own look at the parent ('D': held in the call), not from a grace period alone:
     a parent that could run but was not scheduled yet ('R') is not suspended."""
-    from forklab.outcomes import parent_was_suspended
+    from forklab.engine.outcomes import parent_was_suspended
     res = ffi.new("struct fl_result *")
     res.child_saw_parent_run, res.parent_state_seen = 0, ord("R")
     res.child_end_ns, res.parent_resumed_ns = 100, 200        # it got back only after the child ended
@@ -464,7 +464,7 @@ def test_6_a_bench_stopped_during_the_experiment_is_reported_as_stopped():
     import threading
     forklab.run("fork")
     server = benchserver.server_pid()
-    from forklab.procstat import children_of
+    from forklab.host.procstat import children_of
     errors = []
 
     def experiment():

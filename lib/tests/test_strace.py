@@ -1,4 +1,4 @@
-"""forklab.strace: reading strace's lines, and tracing a fresh interpreter (never the caller)."""
+"""forklab.meters.strace: reading strace's lines, and tracing a fresh interpreter (never the caller)."""
 import os
 import shutil
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forklab import strace
+from forklab.meters import strace
 
 CLONE_LINE = ("4242  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, "
               "child_tidptr=0x7f00) = 4243")
@@ -112,7 +112,7 @@ CONFINE = Path(__file__).resolve().parents[2] / "tools" / "confine"
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
 def test_where_clone3_is_refused_posix_spawn_still_creates_one_process():
     """Under a 4.18 kernel's system calls (tools/confine), the real fallback, traced."""
-    code = ("from forklab import strace; t = strace.trace_python(\"import os; "
+    code = ("from forklab.meters import strace; t = strace.trace_python(\"import os; "
             "os.waitpid(os.posix_spawn('/bin/true', ['true'], {}), 0)\"); "
             "print(t.ok, [(c.syscall, c.failed) for c in t.attempts], len(t.calls), t.why_not)")
     out = subprocess.run([sys.executable, str(CONFINE), "linux-4.18", "--", sys.executable, "-c", code],
@@ -158,7 +158,7 @@ def test_trace_c_calls_lists_each_process_by_role_without_pids():
 def test_a_traced_program_that_hangs_is_killed_with_strace_at_the_timeout():
     """strace dying only detaches what it traces: the supervisor kills the traced program too."""
     import uuid
-    from forklab.procstat import all_processes
+    from forklab.host.procstat import all_processes
     marker = "fk" + uuid.uuid4().hex[:10]
     src = ('#include <sys/prctl.h>\n#include <unistd.h>\n'
            'int main(void) { prctl(PR_SET_NAME, "%s", 0, 0, 0); for (;;) pause(); }' % marker)

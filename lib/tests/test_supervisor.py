@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from forklab import supervisor
+from forklab.sandbox import supervisor
 
 
 def _wait_for_children(pid, count, deadline=5.0):

@@ -4,7 +4,7 @@ import os
 import matplotlib
 import pytest
 
-from forklab import forkgame, tree
+from forklab.course import forkgame, tree
 from procs import assert_no_children
 
 matplotlib.use("Agg")

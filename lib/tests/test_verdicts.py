@@ -30,7 +30,7 @@ def test_vfork_shares_memory_and_suspends_the_parent():
     obs = forklab.run("vfork")
     assert shared_set(obs) == FORK_SHARES | {"memory"}
     assert obs.parent_was_suspended is True
-    assert obs.parent_blocked_ms >= forklab.experiment.GRACE_MS * 0.9
+    assert obs.parent_blocked_ms >= forklab.engine.experiment.GRACE_MS * 0.9
 
 
 @pytest.mark.parametrize("flags, newly_shared", [
@@ -80,7 +80,7 @@ def test_without_clone_io_the_child_gets_a_new_context_with_the_parents_priority
 
 def test_every_word_is_one_of_the_documented_words():
     for obs in (forklab.run("fork"), forklab.run("clone", ["VM", "SYSVSEM", "IO"])):
-        assert {v.word for v in obs.resources.values()} <= set(forklab.verdicts.WORDS)
+        assert {v.word for v in obs.resources.values()} <= set(forklab.engine.verdicts.WORDS)
 
 
 def test_a_thread_shares_memory_handlers_thread_group_and_parent():

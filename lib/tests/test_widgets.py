@@ -6,12 +6,12 @@ import pytest
 import traitlets
 
 import forklab
-from forklab import picture
-from forklab.machine import machine
-from forklab.presets import PRESETS, preset_named
-from forklab.accessible import FlagToggle
-from forklab.benchmark import explorer_toggles, percentile
-from forklab.widgets import FlagExplorer, explore
+from forklab.explorer import picture
+from forklab.host.machine import machine
+from forklab.explorer.presets import PRESETS, preset_named
+from forklab.explorer.accessible import FlagToggle
+from forklab.meters.benchmark import explorer_toggles, percentile
+from forklab.explorer.widgets import FlagExplorer, explore
 
 # each sharing flag, the flags it needs with it, the row it makes shared, and that row's word without it
 SHARING = [
@@ -323,7 +323,7 @@ def test_nothing_on_screen_before_a_click_answers_what_the_course_asks():
     before = fresh._view_w.value + fresh._repr_mimebundle_()["text/html"]
     assert "CLONE_" not in re.sub(r"<summary>.*?</summary>", "", before), \
         re.findall(r".{60}CLONE_\w+.{20}", before)[:3]
-    from forklab.flags import FLAGS
+    from forklab.engine.flags import FLAGS
     for name, t in fresh._toggles.items():
         f = FLAGS[name]
         assert f.does not in t.tooltip, (name, t.tooltip)

@@ -51,7 +51,7 @@ def _run_foreground_18(*, shell_side: bool = True, reset: bool = True, take_back
 W = Wrong
 WRONG: dict[str, dict[str, list[Wrong]]] = {
     "01_exercises_fork": {
-        # Exercises with variants (forklab.variant): a wrong answer is written for the student's own variant.
+        # Exercises with variants (forklab.course.variant): a wrong answer is written for the student's own variant.
         "ex1-answer": [
             W("counts processes, not births, for the lines", "processes_1 = 2 ** (LOOPS_1 + FORK_FIRST_1)\n"
               "child_lines_1 = processes_1", True),

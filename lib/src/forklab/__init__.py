@@ -8,17 +8,17 @@
 Every verdict is observed on the running kernel, in a sandboxed bench process: the Python
 process that calls forklab is never forked itself.
 """
-from .errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout, ForbiddenHere,
-                     ForklabError, UnsafeExperiment)
-from .experiment import Observation, run
-from .explain import Fix
-from .flags import FLAGS, Flag, flag_named, names_of, parse_flags
-from .report import PlatformReport, platform_report
-from .prediction import PredictionCheck, check_prediction
-from .references import Reference, reference, reference_if_forbidden
-from .request import PRIMITIVES
-from .resources import RESOURCES, Resource
-from .verdicts import Side, Verdict
+from forklab.engine.errors import (BenchFailed, CloneRefused, ExperimentCrashed, ExperimentTimeout, ForbiddenHere,
+                                   ForklabError, UnsafeExperiment)
+from forklab.engine.experiment import Observation, run
+from forklab.engine.explain import Fix
+from forklab.engine.flags import FLAGS, Flag, flag_named, names_of, parse_flags
+from forklab.course.report import PlatformReport, platform_report
+from forklab.course.prediction import PredictionCheck, check_prediction
+from forklab.course.references import Reference, reference, reference_if_forbidden
+from forklab.engine.request import PRIMITIVES
+from forklab.engine.resources import RESOURCES, Resource
+from forklab.engine.verdicts import Side, Verdict
 
 __all__ = [
     "run", "Observation", "Verdict", "Side", "Resource", "RESOURCES", "PRIMITIVES",
@@ -33,7 +33,7 @@ def __getattr__(name):
     # The widget pulls in ipywidgets: import it only when asked for, so that `import forklab`
     # (and the bench server, which imports it too) stays light.
     if name in ("explore", "FlagExplorer"):
-        from . import widgets
+        from forklab.explorer import widgets
         return getattr(widgets, name)
     raise AttributeError(f"module 'forklab' has no attribute {name!r}")
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@
 record() compiles trace_events.c once per source (cached by its hash in a per-user cache folder), runs the
 program under it with a timeout and a cap on processes, and reads its JSON lines into Events and one Process
 per lane (a process or a thread). Where ptrace is not allowed, the Trace carries a Refusal that says why.
-Standard library only: the timeline, forklab.strace and the sandbox will stand on it (issue 22).
+Standard library only: the timeline, forklab.meters.strace and the sandbox will stand on it (issue 22).
 """
 from __future__ import annotations
 
