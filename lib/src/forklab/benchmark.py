@@ -6,36 +6,15 @@ Prints, side by side in one run (alternating blocks, so both see the same load),
 system) of forklab.run("clone", ["CLONE_VM"]) counting every process it involves - the calling Python
 thread (time.thread_time), the bench server, the benches it forks and the experiments' children (the
 server's own CPU plus what it reaped, /proc/PID/stat) - beside the floor: a tiny C program's fork() +
-waitpid(), parent and child, compiled the ordinary way (cc -O2). Target: <= 2.5x the floor (issue 11:
-on a hub, CPU is capacity). Also the wall time of the round trip (target median <= 1.0 ms), the Python
-thread's part by stage, then the other primitives, a C cell alone and beside 2,000 other processes (the
-sandbox's cost must not grow with the host) and, when ipywidgets is installed, the flag explorer's toggles.
+waitpid(), parent and child, compiled the ordinary way (cc -O2), in CPU and in wall time, from a bare
+Python caller and from a notebook-sized one (about 100 MB of Python objects and 50 MiB of data). Target
+(issue 23): <= 2.0x the floor. Then where an experiment's wall time goes step by step, the Python
+thread's part by stage, the other primitives, a C cell alone and beside 2,000 other processes (the
+sandbox's cost must not grow with the host) and, when ipywidgets is installed, the flag explorer's
+toggles; with Chromium and Playwright, tools/bench_clicks.py times clicks in a real browser.
 
-CPU per experiment, measured on the course machine (2 vCPUs, a VM):
-
-    at first (eb224c7)    1.33 ms = Python 0.31 + server, bench, child 1.03;  floor 0.22 ms  -> 6.1x  (load 4-7)
-    fewer system calls    0.75 ms = Python 0.12 + server, bench, child 0.63;  floor 0.23 ms  -> 3.3x  (load 4-7)
-    a bench reused        0.47 ms = Python 0.11 + server, bench, child 0.36;  floor 0.23 ms  -> 2.0x  (quiet)
-                          (wall: median 1.28 ms at first, 0.47 ms now)
-
-What went: /proc (0.38 ms: each fresh process instantiated /proc/<pid>/... for its status, its 7
-namespace links and net/dev, and the kernel flushed them at exit; ids now come from getpid() where the
-process is in /proc's PID namespace, namespaces through a pidfd); a signal-handler reset of 64 system
-calls per bench; two pidfd_open()s per experiment; the dynamic loader's mappings and lazy binding in
-every bench (forklab-bench is static); cross-CPU hand-overs (one experiment now keeps to one CPU); in
-the Python thread a waitpid() per call, copies of the result, and the verdicts, now built on first use
-(0.05-0.10 ms when something reads them; the stage figures show it). Then the largest step: a bench
-runs one experiment after another for as long as each leaves it as it was forked (csrc/run.c,
-bench_as_new; at most FL_BENCH_USES; lib/tests/test_bench_reuse.py compares it with fresh benches), so
-an experiment creates and ends one process, the child, instead of two, and the bench's pages are
-already in place instead of faulted in anew.
-
-Where the server side's 0.36 ms goes now (perf): no single cost stands out. The largest are the
-wake-ups between the four processes that take turns (client, server, bench, child; on this VM each
-one an interrupt to re-enable, ~16% under _raw_spin_unlock_irqrestore), the child's creation and
-exit, the two net/dev reads (~9%: the kernel formats every counter of every interface; nothing
-cheaper lists a namespace's interfaces), and kcmp's seven questions. Not pinning the server and the
-bench to one CPU for the experiment costs ~5-8% more (three A/B pairs of runs, alternating).
+The figures measured so far, their history (what each change saved, with its commit) and where the
+time goes: docs/performance.md.
 """
 from __future__ import annotations
 
