@@ -49,6 +49,33 @@ ARM = """([target, watched, done]) => {
 }"""
 
 
+# Before the page loads: note when each websocket message (to and from the kernel) is sent and arrives.
+WIRE = """(() => {
+    window.__wire = {sent: [], got: []};
+    const WS = window.WebSocket;
+    const Wired = function (...args) {
+        const ws = new WS(...args);
+        ws.addEventListener('message', () => window.__wire.got.push(performance.now()));
+        const send = ws.send.bind(ws);
+        ws.send = data => { window.__wire.sent.push(performance.now()); return send(data); };
+        return ws;
+    };
+    Wired.prototype = WS.prototype;
+    Object.setPrototypeOf(Wired, WS);
+    window.WebSocket = Wired;
+})()"""
+
+# After a click: the click's way in three parts - until the browser sent the message to the kernel, until the
+# last message that came back before the redraw arrived, from then until the page showed it.
+PARTS = """() => {
+    const {t0, t1} = window.__bench, {sent, got} = window.__wire;
+    const out = sent.find(t => t >= t0), back = got.filter(t => t >= out && t <= t1);
+    return out === undefined || back.length === 0 ? null :
+        {to_kernel: out - t0, kernel_and_back: back[back.length - 1] - out, drawing: t1 - back[back.length - 1],
+         messages_back: back.length};
+}"""
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * p / 100
@@ -57,11 +84,24 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def _click(page, target: str, watched: str, done: str) -> float:
+def _click(page, target: str, watched: str, done: str, parts: list) -> float:
     page.evaluate(ARM, [target, watched, done])
     page.locator(target).click()
     page.wait_for_function("window.__bench.t0 !== null && window.__bench.t1 !== null", timeout=30000)
+    parts.append(page.evaluate(PARTS))
     return page.evaluate("window.__bench.t1 - window.__bench.t0")
+
+
+class _Wired:
+    """A browser for open_notebook() whose pages note their websocket messages (WIRE)."""
+
+    def __init__(self, browser) -> None:
+        self.browser = browser
+
+    def new_page(self, viewport: dict):
+        context = self.browser.new_context(viewport=viewport)
+        context.add_init_script(WIRE)
+        return context.new_page()
 
 
 def _notebook(folder: Path) -> Path:
@@ -74,16 +114,18 @@ def _notebook(folder: Path) -> Path:
     return path
 
 
-def measure(clicks: int) -> dict[str, list[float]]:
+def measure(clicks: int) -> tuple[dict[str, list[float]], dict[str, list[dict | None]]]:
     from playwright.sync_api import sync_playwright
     from tests.conftest import CHROMIUM, CHROMIUM_ARGS
     from tests.test_browser import IDLE, LAPTOP, open_notebook, start_lab
     times: dict[str, list[float]] = {"trivial widget": [], "flag explorer": []}
+    parts: dict[str, list[dict | None]] = {name: [] for name in times}
     with tempfile.TemporaryDirectory(prefix="forklab-bench-clicks-") as tmp, \
             start_lab([_notebook(Path(tmp))]) as (base, token), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = open_notebook(browser, base, token, "bench_clicks.ipynb", {"width": LAPTOP["width"], "height": 2400})
+            page = open_notebook(_Wired(browser), base, token, "bench_clicks.ipynb",
+                                 {"width": LAPTOP["width"], "height": 2400})
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
             page.locator(".forklab-explorer .forklab-flag-CLONE_VM").wait_for(timeout=120000)
             page.locator(".bench-trivial-button").wait_for()
@@ -93,14 +135,16 @@ def measure(clicks: int) -> dict[str, list[float]]:
             for i in range(clicks):
                 n = int(page.locator(".bench-trivial-label").inner_text()) + 1
                 times["trivial widget"].append(_click(
-                    page, ".bench-trivial-button", ".bench-trivial-label", f"w.innerText.trim() === '{n}'"))
+                    page, ".bench-trivial-button", ".bench-trivial-label", f"w.innerText.trim() === '{n}'",
+                    parts["trivial widget"]))
                 word = "shared" if i % 2 == 0 else "copied"
                 times["flag explorer"].append(_click(
                     page, ".forklab-explorer .forklab-flag-CLONE_VM button", ".forklab-explorer .forklab-view",
-                    f"w.querySelector('.fl-row[data-resource=\"memory\"]')?.dataset.word === '{word}'"))
+                    f"w.querySelector('.fl-row[data-resource=\"memory\"]')?.dataset.word === '{word}'",
+                    parts["flag explorer"]))
         finally:
             browser.close()
-    return times
+    return times, parts
 
 
 def missing() -> str | None:
@@ -126,7 +170,7 @@ def main(argv=None) -> int:
     with open(HEAVY_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)          # one heavy run at a time on the shared machine
         start = time.monotonic()
-        times = measure(args.clicks)
+        times, parts = measure(args.clicks)
     print(f"clicks in Chromium (JupyterLab, Playwright), {args.clicks} of each, alternating, click -> redrawn "
           f"({time.monotonic() - start:.0f} s):")
     trivial = times["trivial widget"]
@@ -135,6 +179,14 @@ def main(argv=None) -> int:
               + ("" if t is trivial else
                  f"   (x trivial: first {t[0] / trivial[0]:.2f}, p95 "
                  f"{_percentile(t, 95) / _percentile(trivial, 95):.2f}; target <= 1.5)"))
+    print("  where it goes (median ms): to the kernel's socket | kernel and back (last message before the "
+          "redraw) | drawing")
+    for name, got in parts.items():
+        got = [p for p in got if p]
+        if got:
+            m = {k: _percentile([p[k] for p in got], 50) for k in got[0]}
+            print(f"  {name:<15} {m['to_kernel']:6.1f} | {m['kernel_and_back']:6.1f} | {m['drawing']:6.1f}   "
+                  f"({m['messages_back']:.0f} messages back)")
     return 0
 
 
