@@ -2,9 +2,9 @@
 
 Why: fork() costs time in proportion to the memory of the process that forks - the kernel must
 copy (and later tear down) its page tables: a Jupyter-sized process forks many times slower than
-a small C program (figures: docs/performance.md). So the server is forklab-bench, a small C program built beside the C core
-(csrc/server.c; statically linked where the system has a static libc, so a bench has even fewer
-mappings to copy), started once with subprocess - which spawns with vfork and copies nothing. The
+a small C program (figures: docs/performance.md). So the server is forklab-bench, a small C program
+built beside the C core (csrc/server.c; statically linked where the system has a static libc, so a
+bench has even fewer mappings to copy), started once with subprocess - which spawns with vfork and copies nothing. The
 benches are forked from it, whatever the notebook holds; the notebook's own process is never forked
 at all. A bench runs one experiment after another for as long as each leaves it as it was forked
 (csrc/run.c, bench_as_new; at most FL_BENCH_USES), which saves a process creation and exit per
