@@ -51,11 +51,25 @@ ARM = """([target, watched, done]) => {
 
 # Before the page loads: note when each websocket message (to and from the kernel) is sent and arrives.
 WIRE = """(() => {
-    window.__wire = {sent: [], got: []};
+    window.__wire = {sent: [], got: [], made: []};
+    // when the kernel made a message: its header's date (the kernel's clock, ms; the same machine's). The
+    // v1 websocket protocol frames it as offsets, then channel, header, ...; a plain text frame is JSON.
+    const made = data => {
+        try {
+            if (typeof data === 'string') return Date.parse(JSON.parse(data).header.date);
+            const v = new DataView(data), offset = i => Number(v.getBigUint64(8 * (i + 1), true));
+            const header = new TextDecoder().decode(new Uint8Array(data, offset(1), offset(2) - offset(1)));
+            return Date.parse(JSON.parse(header).date);
+        } catch (e) { return NaN; }
+    };
     const WS = window.WebSocket;
     const Wired = function (...args) {
         const ws = new WS(...args);
-        ws.addEventListener('message', () => window.__wire.got.push(performance.now()));
+        ws.addEventListener('message', event => {
+            const t = performance.now();
+            window.__wire.got.push(t);
+            window.__wire.made.push(made(event.data) - performance.timeOrigin);
+        });
         const send = ws.send.bind(ws);
         ws.send = data => { window.__wire.sent.push(performance.now()); return send(data); };
         return ws;
@@ -68,11 +82,12 @@ WIRE = """(() => {
 # After a click: the click's way in three parts - until the browser sent the message to the kernel, until the
 # last message that came back before the redraw arrived, from then until the page showed it.
 PARTS = """() => {
-    const {t0, t1} = window.__bench, {sent, got} = window.__wire;
+    const {t0, t1} = window.__bench, {sent, got, made} = window.__wire;
     const out = sent.find(t => t >= t0), back = got.filter(t => t >= out && t <= t1);
-    return out === undefined || back.length === 0 ? null :
-        {to_kernel: out - t0, kernel_and_back: back[back.length - 1] - out, drawing: t1 - back[back.length - 1],
-         messages_back: back.length};
+    if (out === undefined || back.length === 0) return null;
+    const last = back[back.length - 1], kernel = made[got.lastIndexOf(last)];
+    return {to_kernel: out - t0, kernel_and_back: last - out, drawing: t1 - last, messages_back: back.length,
+            until_made: kernel - out, made_to_browser: last - kernel};
 }"""
 
 
@@ -186,7 +201,9 @@ def main(argv=None) -> int:
         if got:
             m = {k: _percentile([p[k] for p in got], 50) for k in got[0]}
             print(f"  {name:<15} {m['to_kernel']:6.1f} | {m['kernel_and_back']:6.1f} | {m['drawing']:6.1f}   "
-                  f"({m['messages_back']:.0f} messages back)")
+                  f"({m['messages_back']:.0f} messages back; the last one made by the kernel "
+                  f"{m['until_made']:.1f} ms after the click's message left, then {m['made_to_browser']:.1f} ms "
+                  "on its way)")
     return 0
 
 
