@@ -184,6 +184,33 @@ class NotebookSizedCaller:
         self.rss_mb = _rss_mb() - before
 
 
+def notebook_sized_caller_cost(runs: int = 1500, blocks: int = 8) -> dict[str, float]:
+    """What a notebook-sized caller adds to an experiment's CPU, in alternating blocks (bare, notebook-sized,
+    notebook-sized, bare, ...: the same server, the same load): microseconds per experiment of the Python
+    thread and of the server's side, for each caller (medians of the blocks)."""
+    import gc
+    for _ in range(50):
+        run("clone", ["CLONE_VM"])
+    server = benchserver.server_pid()
+    if server is None:
+        raise RuntimeError("no bench server is running: the benchmark measures the server's CPU")
+    got: dict[str, list[tuple[float, float]]] = {"bare": [], "notebook-sized": []}
+    for i in range(blocks):
+        for caller in (("bare", "notebook-sized") if i % 2 == 0 else ("notebook-sized", "bare")):
+            ballast = NotebookSizedCaller() if caller == "notebook-sized" else None
+            time.sleep(0.005)
+            s0, c0 = _process_tree_cpu_s(server), time.thread_time()
+            for _ in range(runs):
+                run("clone", ["CLONE_VM"])
+            c1 = time.thread_time()
+            time.sleep(0.005)
+            got[caller].append(((c1 - c0) * 1e6 / runs, (_process_tree_cpu_s(server) - s0) * 1e6 / runs))
+            del ballast
+            gc.collect()
+    return {f"{caller} {part}_us": statistics.median(b[k] for b in blocks_)
+            for caller, blocks_ in got.items() for k, part in enumerate(("python", "server"))}
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -338,6 +365,10 @@ def main(argv=None) -> int:
     caller = NotebookSizedCaller()
     print_vs_floor(experiment_vs_floor(args.runs),
                    f"a notebook-sized caller (+{caller.rss_mb:.0f} MB: Python objects and data)")
+    cost = notebook_sized_caller_cost()
+    print("what the notebook-sized caller adds, in alternating blocks (us of CPU per experiment): Python thread "
+          f"{cost['bare python_us']:.1f} -> {cost['notebook-sized python_us']:.1f}, server's side "
+          f"{cost['bare server_us']:.1f} -> {cost['notebook-sized server_us']:.1f}")
     steps = wall_stages(max(200, args.runs // 2))
     print("where an experiment's wall time goes (median ms of each step):")
     for name, ms in steps.items():
