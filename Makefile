@@ -58,6 +58,7 @@ exercises: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) -m forklab.meters.benchmark
 	$(PY) -m forklab.meters.cost_report
+	$(PY) tools/bench_clicks.py    # in Chromium; says "skipped" without it or Playwright; takes the heavy lock
 
 # The sandbox's soak (figures, not a test): 2,000 random experiments from 4 threads under random SIGINTs,
 # bench and server kills and stops; wrong verdicts and leaks counted (tools/soak.py). Heavy: one at a time.

@@ -41,7 +41,7 @@ class build_ext_and_bench(build_ext):
         package_dir = Path(self.get_ext_fullpath("forklab.engine._core")).parent
         # Statically linked if this system has a static libc: every bench is a fork of this server, and a
         # process without the dynamic loader and shared libraries has fewer mappings to copy and tear
-        # down (measured here: a tiny program's fork + wait costs about a third less CPU). Otherwise
+        # down (a tiny program's fork + wait costs less CPU: docs/performance.md). Otherwise
         # dynamically, with every symbol bound at start (-z now): each bench is a fresh copy, and lazy
         # binding would resolve the same symbols again in every one of them.
         for flags in (["-static"], ["-Wl,-z,now"]):

@@ -1,18 +1,18 @@
 """The bench server: a small helper process that runs the experiments of this Python process.
 
 Why: fork() costs time in proportion to the memory of the process that forks - the kernel must
-copy (and later tear down) its page tables. Measured on the course machine: a Jupyter-sized
-process holding 219 MB took 17 ms per bare fork + wait, a bare Python interpreter ~1 ms, a small
-C program ~0.2 ms. So the server is forklab-bench, a small C program built beside the C core
-(csrc/server.c; statically linked where the system has a static libc, so a bench has even fewer
-mappings to copy), started once with subprocess - which spawns with vfork and copies nothing. The
+copy (and later tear down) its page tables: a Jupyter-sized process forks many times slower than
+a small C program (figures: docs/performance.md). So the server is forklab-bench, a small C program
+built beside the C core (csrc/server.c; statically linked where the system has a static libc, so a
+bench has even fewer mappings to copy), started once with subprocess - which spawns with vfork and copies nothing. The
 benches are forked from it, whatever the notebook holds; the notebook's own process is never forked
 at all. A bench runs one experiment after another for as long as each leaves it as it was forked
 (csrc/bench.c, bench_as_new; at most FL_BENCH_USES), which saves a process creation and exit per
 experiment. There is no other way: where forklab-bench cannot be started, run() raises
 BenchUnavailable, which says what to do. (FORKLAB_BENCH=direct, for tests only, forks the bench
 from this process.)
-What one experiment costs in CPU, beside a tiny C program's fork + wait: `make bench` (forklab.meters.benchmark).
+What one experiment costs, beside a tiny C program's fork + wait: `make bench` (forklab.meters.benchmark);
+the figures and their history: docs/performance.md.
 
 Protocol: the server's first line says it is ready, with the sizes of a request and a result it was
 built with and the id of the System V semaphore it made for the experiments. Then: write one struct

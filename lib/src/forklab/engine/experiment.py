@@ -148,6 +148,17 @@ def c_request(primitive: str, mask: int, signal_name: str | None, timeout: float
     return req, ffi.new("struct fl_result *")
 
 
+#: The C side's steps of one experiment (forklab.h FL_T_*), in order: where its wall time goes.
+C_STEPS = ("FL_T_START", "FL_T_BENCH", "FL_T_PREPARED", "FL_T_CREATED", "FL_T_REPORTED", "FL_T_REAPED",
+           "FL_T_BENCH_END", "FL_T_END")
+
+
+def c_timestamps(res) -> dict[str, int]:
+    """The C side's own clock at each step of the experiment that filled res (CLOCK_MONOTONIC ns, 0 = not
+    reached), keyed by C_STEPS' names."""
+    return {name: res.t[getattr(lib, name)] for name in C_STEPS}
+
+
 def observation_from(res, primitive, mask, signal_name, timeout, duration_ms) -> Observation:
     """The Observation of one experiment from the readings the bench filled (a struct fl_result), or the
     exception its outcome means (outcomes.raise_for_outcome). The verdicts are made on first use."""

@@ -297,10 +297,13 @@ class FlagExplorer(widgets.VBox):
                                    previous=self._previous, notes=notes)
             self._previous = obs
         self.view = view
+        # Each change below is a message of its own to the browser, and each waits for the ones before it
+        # (the kernel's output channel, the Jupyter server, the websocket): the picture, which the student
+        # waits for, goes first; the status line and the controls' marks and tooltips follow.
+        self._view_w.value = picture.render(view)
+        self._status_w.text = view.status
         self._tried.update(self.flags)         # the kernel's answer is on screen: their tips may say more
         self._sync_controls()
-        self._status_w.text = view.status
-        self._view_w.value = picture.render(view)
         total = time.perf_counter() - start
         self.last_timing = {"total_ms": total * 1000, "experiment_ms": experiment * 1000,
                             "beyond_ms": (total - experiment) * 1000}

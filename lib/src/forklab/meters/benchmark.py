@@ -6,36 +6,15 @@ Prints, side by side in one run (alternating blocks, so both see the same load),
 system) of forklab.run("clone", ["CLONE_VM"]) counting every process it involves - the calling Python
 thread (time.thread_time), the bench server, the benches it forks and the experiments' children (the
 server's own CPU plus what it reaped, /proc/PID/stat) - beside the floor: a tiny C program's fork() +
-waitpid(), parent and child, compiled the ordinary way (cc -O2). Target: <= 2.5x the floor (issue 11:
-on a hub, CPU is capacity). Also the wall time of the round trip (target median <= 1.0 ms), the Python
-thread's part by stage, then the other primitives, a C cell alone and beside 2,000 other processes (the
-sandbox's cost must not grow with the host) and, when ipywidgets is installed, the flag explorer's toggles.
+waitpid(), parent and child, compiled the ordinary way (cc -O2), in CPU and in wall time, from a bare
+Python caller and from a notebook-sized one (about 100 MB of Python objects and 50 MiB of data). Target
+(issue 23): <= 2.0x the floor. Then where an experiment's wall time goes step by step, the Python
+thread's part by stage, the other primitives, a C cell alone and beside 2,000 other processes (the
+sandbox's cost must not grow with the host) and, when ipywidgets is installed, the flag explorer's
+toggles; with Chromium and Playwright, tools/bench_clicks.py times clicks in a real browser.
 
-CPU per experiment, measured on the course machine (2 vCPUs, a VM):
-
-    at first (eb224c7)    1.33 ms = Python 0.31 + server, bench, child 1.03;  floor 0.22 ms  -> 6.1x  (load 4-7)
-    fewer system calls    0.75 ms = Python 0.12 + server, bench, child 0.63;  floor 0.23 ms  -> 3.3x  (load 4-7)
-    a bench reused        0.47 ms = Python 0.11 + server, bench, child 0.36;  floor 0.23 ms  -> 2.0x  (quiet)
-                          (wall: median 1.28 ms at first, 0.47 ms now)
-
-What went: /proc (0.38 ms: each fresh process instantiated /proc/<pid>/... for its status, its 7
-namespace links and net/dev, and the kernel flushed them at exit; ids now come from getpid() where the
-process is in /proc's PID namespace, namespaces through a pidfd); a signal-handler reset of 64 system
-calls per bench; two pidfd_open()s per experiment; the dynamic loader's mappings and lazy binding in
-every bench (forklab-bench is static); cross-CPU hand-overs (one experiment now keeps to one CPU); in
-the Python thread a waitpid() per call, copies of the result, and the verdicts, now built on first use
-(0.05-0.10 ms when something reads them; the stage figures show it). Then the largest step: a bench
-runs one experiment after another for as long as each leaves it as it was forked (csrc/run.c,
-bench_as_new; at most FL_BENCH_USES; lib/tests/test_bench_reuse.py compares it with fresh benches), so
-an experiment creates and ends one process, the child, instead of two, and the bench's pages are
-already in place instead of faulted in anew.
-
-Where the server side's 0.36 ms goes now (perf): no single cost stands out. The largest are the
-wake-ups between the four processes that take turns (client, server, bench, child; on this VM each
-one an interrupt to re-enable, ~16% under _raw_spin_unlock_irqrestore), the child's creation and
-exit, the two net/dev reads (~9%: the kernel formats every counter of every interface; nothing
-cheaper lists a namespace's interfaces), and kcmp's seven questions. Not pinning the server and the
-bench to one CPU for the experiment costs ~5-8% more (three A/B pairs of runs, alternating).
+The figures measured so far, their history (what each change saved, with its commit) and where the
+time goes: docs/performance.md.
 """
 from __future__ import annotations
 
@@ -100,9 +79,9 @@ class Floor:
         return cpu_ns / n / 1e6, wall_ns / n / 1e6
 
 
-def experiment_vs_floor(runs: int = 2000, blocks: int = 10) -> dict[str, float]:
+def experiment_vs_floor(runs: int = 2000, blocks: int = 20) -> dict[str, float]:
     """CPU and wall time of forklab.run("clone", ["CLONE_VM"]) beside the floor, in alternating blocks
-    (both see the same load). The experiment's CPU counts every process it involves: the calling
+    (both see the same load; the wall ratio is the median of the blocks' ratios). The experiment's CPU counts every process it involves: the calling
     Python thread (time.thread_time), the bench server, its benches and their children (the server's
     own CPU plus what it reaped, from /proc). Milliseconds per experiment / per fork + wait."""
     for _ in range(50):                                   # warm up (and start the bench server)
@@ -113,6 +92,7 @@ def experiment_vs_floor(runs: int = 2000, blocks: int = 10) -> dict[str, float]:
     per_block = max(1, runs // blocks)
     client_s = server_s = 0.0
     walls: list[float] = []
+    block_walls: list[float] = []                         # mean wall time per experiment in each block
     floor_cpu, floor_wall = [], []
     with tempfile.TemporaryDirectory(prefix="forklab-floor-") as tmp:
         floor = Floor(tmp)
@@ -120,10 +100,12 @@ def experiment_vs_floor(runs: int = 2000, blocks: int = 10) -> dict[str, float]:
         for _ in range(blocks):
             time.sleep(0.005)                             # the server reaps the last bench, then waits
             s0, c0 = _process_tree_cpu_s(server), time.thread_time()
+            w0 = time.perf_counter()
             for _ in range(per_block):
                 t = time.perf_counter()
                 run("clone", ["CLONE_VM"])
                 walls.append((time.perf_counter() - t) * 1000)
+            block_walls.append((time.perf_counter() - w0) * 1000 / per_block)
             c1 = time.thread_time()
             time.sleep(0.005)
             s1 = _process_tree_cpu_s(server)
@@ -135,11 +117,61 @@ def experiment_vs_floor(runs: int = 2000, blocks: int = 10) -> dict[str, float]:
     n = per_block * blocks
     client_ms, server_ms = client_s * 1000 / n, server_s * 1000 / n
     floor_ms = statistics.mean(floor_cpu)
+    # Wall time on a shared machine: each block's mean (preemptions included, as in the floor's own
+    # figure) over the floor's in the block beside it, then the median of those ratios.
+    wall_ratio = statistics.median(e / f for e, f in zip(block_walls, floor_wall))
     return {"runs": n, "client_cpu_ms": client_ms, "server_cpu_ms": server_ms,
             "experiment_cpu_ms": client_ms + server_ms, "floor_cpu_ms": floor_ms,
             "ratio": (client_ms + server_ms) / floor_ms,
             "experiment_ms": statistics.median(walls), "experiment_p95_ms": percentile(walls, 95),
-            "floor_wall_ms": statistics.mean(floor_wall)}
+            "experiment_mean_ms": statistics.median(block_walls),
+            "floor_wall_ms": statistics.median(floor_wall), "wall_ratio": wall_ratio}
+
+
+class NotebookSizedCaller:
+    """What a notebook's kernel holds by the time a student runs experiments: about 100 MB of Python
+    objects (small lists of an int, a str and a float: the cyclic garbage collector tracks every one)
+    and 50 MiB of data (a bytearray, every page touched). Kept alive while the object is; rss_mb says
+    what it added."""
+
+    def __init__(self, python_mb: int = 100, data_mib: int = 50) -> None:
+        before = _rss_mb()
+        self.objects = [[i, str(i), float(i)] for i in range(python_mb * 4300)]   # ~233 B each, measured
+        self.data = bytearray(data_mib << 20)
+        self.data[::4096] = b"\1" * len(range(0, len(self.data), 4096))
+        self.rss_mb = _rss_mb() - before
+
+
+def notebook_sized_caller_cost(runs: int = 1500, blocks: int = 8) -> dict[str, float]:
+    """What a notebook-sized caller adds to an experiment's CPU, in alternating blocks (bare, notebook-sized,
+    notebook-sized, bare, ...: the same server, the same load): microseconds per experiment of the Python
+    thread and of the server's side, for each caller (medians of the blocks)."""
+    import gc
+    for _ in range(50):
+        run("clone", ["CLONE_VM"])
+    server = benchserver.server_pid()
+    if server is None:
+        raise RuntimeError("no bench server is running: the benchmark measures the server's CPU")
+    got: dict[str, list[tuple[float, float]]] = {"bare": [], "notebook-sized": []}
+    for i in range(blocks):
+        for caller in (("bare", "notebook-sized") if i % 2 == 0 else ("notebook-sized", "bare")):
+            ballast = NotebookSizedCaller() if caller == "notebook-sized" else None
+            time.sleep(0.005)
+            s0, c0 = _process_tree_cpu_s(server), time.thread_time()
+            for _ in range(runs):
+                run("clone", ["CLONE_VM"])
+            c1 = time.thread_time()
+            time.sleep(0.005)
+            got[caller].append(((c1 - c0) * 1e6 / runs, (_process_tree_cpu_s(server) - s0) * 1e6 / runs))
+            del ballast
+            gc.collect()
+    return {f"{caller} {part}_us": statistics.median(b[k] for b in blocks_)
+            for caller, blocks_ in got.items() for k, part in enumerate(("python", "server"))}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def client_stages(runs: int = 2000) -> dict[str, float]:
@@ -164,6 +196,43 @@ def client_stages(runs: int = 2000) -> dict[str, float]:
             "round_trip_ms": cpu(lambda: benchserver.run_experiment(req, res, 2.0)),
             "observation_ms": cpu(lambda: observation_from(res, "clone", req.flags, "SIGCHLD", 2.0, 0.0)),
             "verdicts_on_first_use_ms": cpu(lambda: verdicts_from(res))}
+
+
+#: The steps of one experiment's wall time: (name, from, to), the ends being the client's clock
+#: before and after benchserver.run_experiment ("call", "back") or an FL_T_* stamp the C side took
+#: (CLOCK_MONOTONIC, the same clock as time.monotonic_ns).
+WALL_STEPS = [("client writes, server wakes and reads", "call", "FL_T_START"),
+              ("server hands it to the bench", "FL_T_START", "FL_T_BENCH"),
+              ("bench prepares and records", "FL_T_BENCH", "FL_T_PREPARED"),
+              ("clone() returns in the parent", "FL_T_PREPARED", "FL_T_CREATED"),
+              ("child probes and reports", "FL_T_CREATED", "FL_T_REPORTED"),
+              ("child ends and is reaped", "FL_T_REPORTED", "FL_T_REAPED"),
+              ("bench compares and cleans up", "FL_T_REAPED", "FL_T_BENCH_END"),
+              ("bench says done, server wakes", "FL_T_BENCH_END", "FL_T_END"),
+              ("server writes, client wakes and reads", "FL_T_END", "back")]
+
+
+def wall_stages(runs: int = 1000) -> dict[str, float]:
+    """Where one experiment's wall time goes, step by step (WALL_STEPS; median ms of each), plus the
+    Python around the round trip (forklab.run's whole time minus the round trip's)."""
+    from forklab.engine.experiment import c_request, c_timestamps
+    from forklab.engine.request import check_request
+    req, res = c_request(*check_request("clone", ["CLONE_VM"], "SIGCHLD", 2.0))
+    steps: dict[str, list[float]] = {name: [] for name, _, _ in WALL_STEPS}
+    for _ in range(runs):
+        call = time.monotonic_ns()
+        benchserver.run_experiment(req, res, 2.0)
+        stamps = {"call": call, "back": time.monotonic_ns(), **c_timestamps(res)}
+        for name, a, b in WALL_STEPS:
+            steps[name].append((stamps[b] - stamps[a]) / 1e6)
+    out = {name: statistics.median(v) for name, v in steps.items()}
+    around = []
+    for _ in range(runs):          # run()'s whole time minus its own round trip (Observation.duration_ms)
+        t = time.perf_counter()
+        obs = run("clone", ["CLONE_VM"])
+        around.append((time.perf_counter() - t) * 1000 - obs.duration_ms)
+    out["Python around it (checking, structs, Observation)"] = statistics.median(around)
+    return out
 
 
 def explorer_toggles(n: int = 200) -> dict:
@@ -230,19 +299,34 @@ def c_cell_vs_crowded_host(runs: int = 15, others: int = 2000) -> dict[str, floa
             "cpu_slower_by": m(crowded_cpu) / m(quiet_cpu) - 1}
 
 
+def print_vs_floor(r: dict, caller: str) -> None:
+    print(f"forklab.run('clone', ['CLONE_VM']) from {caller}, beside the floor (a tiny C program's fork() + "
+          f"waitpid()), {r['runs']} of each, side by side:")
+    print(f"  CPU (user + system, every process involved): {r['experiment_cpu_ms']:.3f} ms (Python thread "
+          f"{r['client_cpu_ms']:.3f} + bench server, benches, children {r['server_cpu_ms']:.3f}) vs floor "
+          f"{r['floor_cpu_ms']:.3f} ms: {r['ratio']:.2f}x  (target <= 2.0x)")
+    print(f"  wall: {r['experiment_mean_ms']:.3f} ms (median of the blocks' means; one experiment's median "
+          f"{r['experiment_ms']:.3f}, p95 {r['experiment_p95_ms']:.3f}) vs floor {r['floor_wall_ms']:.3f} ms: "
+          f"{r['wall_ratio']:.2f}x  (target <= 2.0x)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     args = parser.parse_args(argv)
 
-    r = experiment_vs_floor(args.runs)
-    print(f"CPU time (user + system, every process involved), {r['runs']} of each, side by side:")
-    print(f"  floor: a tiny C program's fork() + waitpid()       {r['floor_cpu_ms']:.3f} ms")
-    print(f"  forklab.run('clone', ['CLONE_VM'])                 {r['experiment_cpu_ms']:.3f} ms"
-          f"  (Python thread {r['client_cpu_ms']:.3f} + bench server, benches, children {r['server_cpu_ms']:.3f})")
-    print(f"  ratio                                              {r['ratio']:.2f}x  (target <= 2.5x)")
-    print(f"wall time: experiment median {r['experiment_ms']:.3f} ms, p95 {r['experiment_p95_ms']:.3f} ms "
-          f"(target <= 1.0 ms); floor {r['floor_wall_ms']:.3f} ms per fork + wait")
+    print_vs_floor(experiment_vs_floor(args.runs), "a bare Python caller")
+    caller = NotebookSizedCaller()
+    print_vs_floor(experiment_vs_floor(args.runs),
+                   f"a notebook-sized caller (+{caller.rss_mb:.0f} MB: Python objects and data)")
+    cost = notebook_sized_caller_cost()
+    print("what the notebook-sized caller adds, in alternating blocks (us of CPU per experiment): Python thread "
+          f"{cost['bare python_us']:.1f} -> {cost['notebook-sized python_us']:.1f}, server's side "
+          f"{cost['bare server_us']:.1f} -> {cost['notebook-sized server_us']:.1f}")
+    steps = wall_stages(max(200, args.runs // 2))
+    print("where an experiment's wall time goes (median ms of each step):")
+    for name, ms in steps.items():
+        print(f"  {name:<52} {ms:.3f}")
     s = client_stages(max(200, args.runs // 2))
     print("the Python thread's part, by stage (ms): " + ", ".join(
         f"{k.removesuffix('_ms').replace('_', ' ')} {v:.3f}" for k, v in s.items()))
