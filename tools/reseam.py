@@ -4,7 +4,7 @@
     python tools/reseam.py            move, rewrite, check (run from anywhere; idempotent: a second run does nothing)
     python tools/reseam.py --dry-run  say what would move and stop
 
-The layers, top to bottom (docs/layout.md; the contract is .importlinter, checked by lib/tests/test_layers.py):
+The layers, top to bottom (docs/architecture.md, "The package in its layers"; the contract is .importlinter, checked by lib/tests/test_layers.py):
 course > meters > explorer > (engine | sandbox | figure) > host. MAPPING below says where each module goes; a
 module in lib/src/forklab/ that MAPPING does not name stops the script before anything changes (add it), and a
 module MAPPING names that does not exist (yet, or any more) is skipped with a note.

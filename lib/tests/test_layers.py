@@ -1,4 +1,4 @@
-"""The package's layers hold (docs/layout.md): course > meters > explorer > (engine | sandbox | figure) > host.
+"""The package's layers hold (docs/architecture.md, "The package in its layers"): course > meters > explorer > (engine | sandbox | figure) > host.
 
 lint-imports (import-linter, .importlinter at the repository's root) checks that no layer imports a higher one
 and that engine, sandbox and figure never import each other. What it cannot see is checked here with ast:
