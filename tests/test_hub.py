@@ -287,7 +287,7 @@ def classroom():
     for tool in ("useradd", "userdel", "groupadd", "chpasswd", "runuser", "git", "sudo", "visudo"):
         require(shutil.which(tool), f"{tool} is missing")
     require(os.path.exists(STUDENT_PYTHON), f"{STUDENT_PYTHON} is missing (the students' interpreter)")
-    require(list((ROOT / "lib" / "src" / "forklab").glob("_core*.so")), "forklab's C core is not built (make test)")
+    require(list((ROOT / "lib" / "src" / "forklab" / "engine").glob("_core*.so")), "forklab's C core is not built (make test)")
     started = time.monotonic()
     venv, chp = class_env(), proxy_bin()
     prepared = time.monotonic() - started

@@ -16,7 +16,7 @@ from tools.reveal_cells import uncover
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-RECORDINGS = json.loads((ROOT / "lib" / "src" / "forklab" / "references.json").read_text())
+RECORDINGS = json.loads((ROOT / "lib" / "src" / "forklab" / "course" / "references.json").read_text())
 NAME = re.compile(r"""reference_if_forbidden\(\s*["']([^"']+)["']|^%%c\b.*--reference[ =](\S+)""", re.M)
 
 

@@ -28,7 +28,7 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "lib" / "src" / "forklab" / "references.json"
+OUT = ROOT / "lib" / "src" / "forklab" / "course" / "references.json"
 NAME = re.compile(r"""reference_if_forbidden\(\s*["']([^"']+)["']|^%%c\b.*--reference[ =](\S+)""", re.M)
 
 

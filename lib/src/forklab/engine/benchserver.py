@@ -117,11 +117,8 @@ def _descendants(pid: int) -> dict[int, int]:
 
 
 def _start_time(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rpartition(b")")[2].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    st = read_stat(pid)
+    return None if st is None else st.starttime
 
 
 def _still_there(procs: dict[int, int]) -> list[int]:

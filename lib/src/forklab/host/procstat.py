@@ -13,10 +13,12 @@ the package on its path, loads this file too.
 import os
 from collections import namedtuple
 
-#: The fields forklab reads (proc(5) numbers them 1-6, 14-17 and 20). The four times are in clock
+#: The fields forklab reads (proc(5) numbers them 1-6, 14-17, 20 and 22). The four times are in clock
 #: ticks (os.sysconf("SC_CLK_TCK")): user and system CPU of the process, and of the children it reaped
-#: (which includes what those reaped, once they were waited for).
-ProcStat = namedtuple("ProcStat", "pid comm state ppid pgrp session num_threads utime stime cutime cstime")
+#: (which includes what those reaped, once they were waited for). starttime (ticks after boot) tells a
+#: process from a later one that got the same pid.
+ProcStat = namedtuple("ProcStat", "pid comm state ppid pgrp session num_threads utime stime cutime cstime "
+                                  "starttime")
 
 
 def parse_stat(data) -> ProcStat:
@@ -27,7 +29,7 @@ def parse_stat(data) -> ProcStat:
     pid, _, comm = head.partition(" (")
     fields = rest.split()      # fields[0] is field 3 of proc(5), the state
     return ProcStat(int(pid), comm, fields[0], int(fields[1]), int(fields[2]), int(fields[3]),
-                    int(fields[17]), *(int(x) for x in fields[11:15]))
+                    int(fields[17]), *(int(x) for x in fields[11:15]), int(fields[19]))
 
 
 def read_stat(pid) -> "ProcStat | None":

@@ -206,15 +206,6 @@ def dumpable_again() -> None:
 
 # --- whom to protect ----------------------------------------------------------------------------
 
-def _stat(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return int(fields[1]), int(fields[2]), int(fields[3])      # ppid, pgrp, session
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _threads(pid):
     try:
         return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
@@ -222,21 +213,21 @@ def _threads(pid):
         return []
 
 
-def protected_targets(me: int, extra=()) -> list:
+def protected_targets(me: int, read_stat, extra=()) -> list:
     """What the program must not reach, as kill() would name it: the supervisor and every ancestor
-    (pids, threads, -process groups, -sessions), then `extra` (the caller's bench server, ...)."""
+    (pids, threads, -process groups, -sessions), then `extra` (the caller's bench server, ...).
+    read_stat is procstat's (forklab.host), which the supervisor loads beside this module."""
     found, pid = [], me
     while pid > 1:
-        st = _stat(pid)
+        st = read_stat(pid)
         if st is None:
             break
-        ppid, pgrp, sid = st
-        found += [pid, -pgrp, -sid] + _threads(pid)
-        pid = ppid
+        found += [pid, -st.pgrp, -st.session] + _threads(pid)
+        pid = st.ppid
     for pid in extra:
-        st = _stat(pid)
+        st = read_stat(pid)
         if st:
-            found += [pid, -st[1]]
+            found += [pid, -st.pgrp]
     return list(dict.fromkeys(v for v in found if v not in (0, -0)))
 
 

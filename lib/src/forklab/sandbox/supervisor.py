@@ -357,7 +357,7 @@ def supervise(argv: list, timeout: float, max_procs: int, stdin_path, output_dir
     files_before = leftovers.files_snapshot() if private_tmp else None
     started = time.time()
     ooms_before = oom_kills()
-    targets = containment.protected_targets(me, protect)
+    targets = containment.protected_targets(me, read_stat, protect)
     main_r = main_w = None
     if pid_namespace and private_tmp:
         main_r, main_w = os.pipe()
