@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "lib" / "src"))
+from forklab.meters.benchmark import percentile  # noqa: E402  (one percentile for every bench figure)
 
 HEAVY_LOCK = "/tmp/forklab-heavy.lock"
 CELLS = [
@@ -89,14 +90,6 @@ PARTS = """() => {
     return {to_kernel: out - t0, kernel_and_back: last - out, drawing: t1 - last, messages_back: back.length,
             until_made: kernel - out, made_to_browser: last - kernel};
 }"""
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def _click(page, target: str, watched: str, done: str, parts: list) -> float:
@@ -190,16 +183,16 @@ def main(argv=None) -> int:
           f"({time.monotonic() - start:.0f} s):")
     trivial = times["trivial widget"]
     for name, t in times.items():
-        print(f"  {name:<15} first {t[0]:6.1f} ms   p50 {_percentile(t, 50):6.1f} ms   p95 {_percentile(t, 95):6.1f} ms"
+        print(f"  {name:<15} first {t[0]:6.1f} ms   p50 {percentile(t, 50):6.1f} ms   p95 {percentile(t, 95):6.1f} ms"
               + ("" if t is trivial else
                  f"   (x trivial: first {t[0] / trivial[0]:.2f}, p95 "
-                 f"{_percentile(t, 95) / _percentile(trivial, 95):.2f}; target <= 1.5)"))
+                 f"{percentile(t, 95) / percentile(trivial, 95):.2f}; target <= 1.5)"))
     print("  where it goes (median ms): to the kernel's socket | kernel and back (last message before the "
           "redraw) | drawing")
     for name, got in parts.items():
         got = [p for p in got if p]
         if got:
-            m = {k: _percentile([p[k] for p in got], 50) for k in got[0]}
+            m = {k: percentile([p[k] for p in got], 50) for k in got[0]}
             print(f"  {name:<15} {m['to_kernel']:6.1f} | {m['kernel_and_back']:6.1f} | {m['drawing']:6.1f}   "
                   f"({m['messages_back']:.0f} messages back; the last one made by the kernel "
                   f"{m['until_made']:.1f} ms after the click's message left, then {m['made_to_browser']:.1f} ms "

@@ -7,18 +7,20 @@
 record() compiles trace_events.c once per source (cached by its hash in a per-user cache folder), runs the
 program under it with a timeout and a cap on processes, and reads its JSON lines into Events and one Process
 per lane (a process or a thread). Where ptrace is not allowed, the Trace carries a Refusal that says why.
-Standard library only: the timeline, forklab.meters.strace and the sandbox will stand on it (issue 22).
+Standard library and the sandbox's runner (for its C compiler) only: the timeline, forklab.meters.strace and
+the sandbox will stand on it (issue 22).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from forklab.sandbox import runner
 
 SOURCE = Path(__file__).with_name("trace_events.c")
 #: The C core's flags (csrc/build.py CFLAGS): the recorder is checked with them plus -Werror.
@@ -126,12 +128,11 @@ class Trace:
 # --- building the recorder ----------------------------------------------------------------------------
 
 def compiler() -> str:
-    for name in ("cc", "gcc", "clang"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise TracerError("the event recorder is a C program and needs a C compiler: none of cc, gcc, clang is on "
-                      "PATH (Debian/Ubuntu: apt-get install gcc)")
+    """The C compiler the C cells use (forklab.sandbox.runner), or a TracerError saying none is installed."""
+    try:
+        return runner.compiler()
+    except RuntimeError as e:
+        raise TracerError(f"the event recorder is a C program: {e}") from None
 
 
 def cache_dir() -> Path:
