@@ -1,0 +1,718 @@
+"""Every order a recorded program can print its output in: the happens-before order of its writes (issue 22).
+
+    o = orders(["./fork_two"])                 # or a shell command: orders("echo A & echo B; wait")
+    o.possible(["A", "C", "B"])                # Verdict: True, or False and the edge it breaks, in words
+    o.all(limit=1000)                          # the possible orders, and how many there are
+    grade_orders([["A", "B", "C"]], program=["./fork_two"])
+
+The graded order is the order of write(2) calls to the program's output (fd 1 and 2): each write is one output
+item, its bytes. A printf is not a write: stdio buffers, and a fork() copies an unflushed buffer, so the bytes
+reach the kernel when the buffer is flushed (a newline on a terminal, fflush, exit) - the recorder sees that.
+
+The model, from one recorded run (forklab.sandbox.trace_events): event x happens before event y when
+  1. program order: x comes before y in the same lane (a process, or a thread);
+  2. creation: x is the fork/vfork/clone that created y's lane (everything a child does follows its creation);
+  3. reaping: x is a child's exit and y the wait that returned it (wait(2): a wait returns a child that has
+     already terminated, or waits until one does);
+  4. vfork: x is a vfork child's exec or exit and y the parent's return from vfork() (vfork(2): the parent is
+     suspended until the child calls execve or _exit; the kernel releases it in mm_release ->
+     complete_vfork_done, reached from exec_mmap and from exit_mm);
+  5. pipes: x is the write that put the last byte a read returns, y that read (pipe(7): a pipe is a byte
+     stream, first in first out; a read blocks until there is data); a read that returns 0 (end of file)
+     follows every write to the pipe (it needs every write end closed);
+  6. signals: x is the kill() that sent a signal, y its delivery to the receiver, where a handler runs
+     (signal(7); the recorder records the sending at the system call's entry).
+Nothing else is ordered: the scheduler may run the lanes in any order and switch between them at any point.
+So the possible output orders are exactly the linear extensions of this partial order restricted to the output
+writes (every linear extension of a sub-order extends to one of the whole order).
+
+A wait that may return any of several children (wait(), wait(-1), waitpid(-1), waitpid(0), waitid(P_ALL)) is a
+choice, not a fact of the run: the model gives every such wait, in turn, each child the process has not handed
+to a waitpid(pid) - every one-to-one assignment of those children to those waits - and the possible orders are
+the union over the assignments (an assignment that needs a child to exit before it was created is dropped,
+since it makes the order cyclic). The recorder says what each wait asked for (the reap event's "asked").
+
+The assumption: the program's control flow does not depend on the scheduling - each lane makes the same calls
+and writes the same bytes whatever order the lanes ran in (only which child a wait(-1) returns may differ, and
+what is done after it must not depend on which one). Two or more recorded runs are compared lane by lane
+(ignoring process ids and times); when they differ the program breaks the assumption and nothing is graded.
+Not modelled: SIGCHLD deliveries (they arrive at any point; a SIGCHLD handler that writes breaks the
+assumption), pipes with several writers or readers get only their end-of-file edges (looser, never wrong),
+shared files and memory (a race on them is scheduling-dependent control flow).
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from forklab.sandbox.trace_events import Trace, record
+
+ASSUMPTION = ("the program's control flow does not depend on the scheduling: each process makes the same calls "
+              "and writes the same bytes whatever order the processes run in")
+
+#: Event kinds the model orders (the others - start, stopped, continued, exec_failed - order nothing here).
+KINDS = {"create", "exec", "write", "pipe_write", "pipe_read", "signal_sent", "signal", "reap", "exit", "vfork_done"}
+#: Enumerating the children every wait(-1) could return stops here: beyond, the program is too big to model.
+MAX_ASSIGNMENTS = 5040
+#: Counting by dynamic programming over down-sets keeps at most this many states; beyond, "more than N".
+MAX_STATES = 200_000
+
+
+class OrdersError(ValueError):
+    """The program cannot be modelled (it was not traced, or it breaks the model's assumption)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """possible: is the order one the program can print; why: in words."""
+    possible: bool
+    why: str
+
+    def __bool__(self):
+        return self.possible
+
+    def __str__(self):
+        return self.why
+
+
+@dataclass
+class Enumeration:
+    """The possible orders (up to a limit) and how many there are: count is exact, or the limit with more=True."""
+    orders: list
+    count: int
+    more: bool = False
+
+    def __str__(self):
+        return f"more than {self.count} orders" if self.more else f"{self.count} order{'s' * (self.count != 1)}"
+
+
+# --- the lanes and their events -------------------------------------------------------------------------
+
+@dataclass
+class Lane:
+    tid: int
+    pid: int
+    path: tuple                      # () for the program, (1,) its first child, (1, 2) that child's second...
+    nodes: list = field(default_factory=list)
+    name: str = ""
+
+
+def label_of(data) -> str:
+    """An output item as a student writes it: its text without the final newline."""
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    return str(data).rstrip("\n")
+
+
+def _lanes(trace: Trace) -> dict:
+    """tid -> Lane, with structural paths (creation order below each creator), from the root down."""
+    lanes, todo = {}, [(trace.root, ())]
+    while todo:
+        tid, path = todo.pop(0)
+        proc = trace.processes.get(tid)
+        if proc is None or tid in lanes:
+            continue
+        lanes[tid] = Lane(tid, proc.pid, path)
+        todo += [(c, path + (i,)) for i, c in enumerate(proc.children, 1)]
+    return lanes
+
+
+def _internal_pipes(trace: Trace) -> set:
+    """Pipes some lane of the program reads: a write to one is a pipe write, not output."""
+    return {e.pipe for e in trace.events if e.kind == "pipe_read" and e.pipe}
+
+
+def _kept(e, internal: set) -> bool:
+    if e.kind not in KINDS:
+        return False
+    if e.kind == "signal" and e.signal == "SIGCHLD":
+        return False                        # arrives at any point; see the module's note
+    if e.kind == "write" and not (e.length or 0) > 0:
+        return False
+    return not (e.kind == "reap" and e.call == "tracer")
+
+
+def _is_item(e, internal: set) -> bool:
+    """A write that reached the program's shared output (the recorder's capture pipe), not one of its own pipes."""
+    return e.kind == "write" and e.pipe is not None and e.pipe not in internal
+
+
+def structure(trace: Trace) -> dict:
+    """Per lane (by path), what it did: calls, writes, exits - without process ids or times. Two runs of a program
+    whose control flow does not depend on the scheduling have the same structure."""
+    lanes, internal = _lanes(trace), _internal_pipes(trace)
+    ids = {str(n) for t in trace.processes.values() for n in (t.pid, t.tid)}
+    path_of = {tid: lane.path for tid, lane in lanes.items()}
+
+    def mask(data: bytes) -> str:
+        return re.sub(r"\d+", lambda m: "<pid>" if m.group() in ids else m.group(), data.decode("latin-1"))
+
+    out = {}
+    for tid, lane in lanes.items():
+        steps = []
+        for e in trace.processes[tid].events:
+            if not _kept(e, internal):
+                continue
+            if e.kind == "create":
+                steps.append(("create", e.call, path_of.get(e.child)))
+            elif e.kind == "exec":
+                steps.append(("exec", e.path))
+            elif _is_item(e, internal):
+                steps.append(("write", e.fd, mask(e.data)))
+            elif e.kind in ("write", "pipe_write", "pipe_read"):
+                steps.append(("pipe_read" if e.kind == "pipe_read" else "pipe_write", e.length))
+            elif e.kind == "signal_sent":
+                target = next((lanes[t].path for t in lanes if lanes[t].pid == e.target), "a process group")
+                steps.append(("kill", e.signal, target))
+            elif e.kind == "signal":
+                steps.append(("signal", e.signal))
+            elif e.kind == "reap":
+                steps.append(("wait", "any child" if _any(e) else path_of.get(e.child)))
+            elif e.kind == "exit":
+                steps.append(("exit", e.status, e.signal))
+            else:
+                steps.append((e.kind,))
+        out[lane.path] = steps
+    return out
+
+
+def _any(reap) -> bool:
+    """Could this wait have returned another child? wait4's pid -1 (any), 0 or < -1 (a process group: taken as
+    any child, which allows more, never fewer, orders). Unknown (an older record): any."""
+    return reap.asked is None or reap.asked <= 0
+
+
+def _say_step(step) -> str:
+    kind = step[0]
+    if kind == "write":
+        return f"writes {label_of(step[2])!r}"
+    if kind == "create":
+        return f"calls {step[1]}()"
+    if kind == "exec":
+        return f"execs {step[1]}"
+    if kind == "wait":
+        return "waits for " + ("any child" if step[1] == "any child" else "a child")
+    if kind == "exit":
+        return f"exits ({step[1] if step[2] is None else step[2]})"
+    if kind == "kill":
+        return f"sends {step[1]}"
+    if kind == "signal":
+        return f"receives {step[1]}"
+    if kind in ("pipe_read", "pipe_write"):
+        return f"{'reads' if kind == 'pipe_read' else 'writes'} {step[1]} bytes {'from' if kind == 'pipe_read' else 'to'} a pipe"
+    return kind.replace("_", " ")
+
+
+def _call_words(create) -> str:
+    """glibc's fork() is a clone system call without CLONE_VM; name it as the program wrote it."""
+    if create.call == "vfork" or "CLONE_VFORK" in create.flags:
+        return "vfork()"
+    if create.thread:
+        return "clone() (a new thread)"
+    if create.call in ("fork", "clone") and "CLONE_VM" not in create.flags:
+        return "fork()"
+    return f"{create.call}()"
+
+
+def _lane_words(path: tuple) -> str:
+    return "the program's first process" if not path else "process main." + ".".join(map(str, path))
+
+
+def compare_runs(structures: list) -> str | None:
+    """None when every run did the same; otherwise the first difference, in words."""
+    first = structures[0]
+    for n, other in enumerate(structures[1:], 2):
+        if other == first:
+            continue
+        for path in sorted(set(first) | set(other), key=lambda p: (len(p), p)):
+            a, b = first.get(path), other.get(path)
+            if a is None or b is None:
+                there = 1 if a is not None else n
+                return (f"{_lane_words(path)} exists in run {there} but not in run {n if there == 1 else 1}: "
+                        f"{ASSUMPTION} does not hold here, so its orders cannot be graded from its structure")
+            if a != b:
+                i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+                did = lambda steps: _say_step(steps[i]) if i < len(steps) else "does nothing more"
+                return (f"the runs differ: at its step {i + 1}, {_lane_words(path)} {did(a)} in run 1 but {did(b)} "
+                        f"in run {n}. The model needs {ASSUMPTION}; this program breaks it (its control flow "
+                        f"depends on which process ran first), so its output orders are not graded")
+    return None
+
+
+# --- the happens-before graph ---------------------------------------------------------------------------
+
+class Model:
+    """One recorded run as nodes (the kept events of each lane) and happens-before edges with their reasons."""
+
+    def __init__(self, trace: Trace):
+        if trace.refusal is not None:
+            raise OrdersError(str(trace.refusal))
+        if trace.limit:
+            raise OrdersError(f"the run was stopped ({trace.limit}): only a whole run can be modelled")
+        self.trace = trace
+        self.lanes = _lanes(trace)
+        internal = _internal_pipes(trace)
+        self.events, self.lane_of, self.items = [], [], []       # node -> event, node -> tid; item -> node
+        for tid, lane in self.lanes.items():
+            for e in trace.processes[tid].events:
+                if _kept(e, internal):
+                    lane.nodes.append(len(self.events))
+                    if _is_item(e, internal):
+                        self.items.append(len(self.events))
+                    self.events.append(e)
+                    self.lane_of.append(tid)
+        self.items.sort(key=lambda n: trace.events.index(self.events[n]))     # in the recorded (real) order
+        self.labels = [label_of(self.events[n].data) for n in self.items]
+        self.edges = []                                  # (before, after, reason)
+        for lane in self.lanes.values():
+            self.edges += [(a, b, "order") for a, b in zip(lane.nodes, lane.nodes[1:])]
+        self._creations()
+        self._pipes(internal)
+        self._signals()
+        self.choices = self._reaps()
+        self._name_lanes()
+
+    def _first(self, tid, kinds=None):
+        lane = self.lanes.get(tid)
+        for n in lane.nodes if lane else ():
+            if kinds is None or self.events[n].kind in kinds:
+                return n
+        return None
+
+    def _creations(self):
+        for n, e in enumerate(self.events):
+            if e.kind != "create":
+                continue
+            first = self._first(e.child)
+            if first is not None:
+                self.edges.append((n, first, "create"))
+            if e.call == "vfork" or "CLONE_VFORK" in e.flags:
+                release = self._first(e.child, {"exec", "exit"})
+                mine = self.lanes[self.lane_of[n]].nodes
+                after = mine[mine.index(n) + 1:]
+                done = next((m for m in after if self.events[m].kind == "vfork_done"), after[0] if after else None)
+                if release is not None and done is not None:
+                    self.edges.append((release, done, "vfork"))
+
+    def _pipes(self, internal):
+        for pipe in internal:
+            writes = [n for n, e in enumerate(self.events) if e.pipe == pipe and e.kind in ("write", "pipe_write")]
+            reads = [n for n, e in enumerate(self.events) if e.pipe == pipe and e.kind == "pipe_read"]
+            writers = {self.lane_of[n] for n in writes}
+            for w in writers:                       # end of file needs every write end closed
+                last = [n for n in writes if self.lane_of[n] == w][-1]
+                self.edges += [(last, r, "eof") for r in reads if self.events[r].length == 0]
+            if len(writers) != 1 or len({self.lane_of[n] for n in reads}) != 1:
+                continue                            # several writers or readers: which bytes went where is open
+            ends, total = [], 0
+            for n in writes:
+                total += max(self.events[n].length or 0, 0)
+                ends.append((total, n))
+            got = 0
+            for r in reads:
+                got += max(self.events[r].length or 0, 0)
+                if self.events[r].length:           # the write holding the last byte this read returned
+                    writer = next((n for end, n in ends if end >= got), None)
+                    if writer is not None:
+                        self.edges.append((writer, r, "pipe"))
+
+    def _signals(self):
+        sent = [n for n, e in enumerate(self.events) if e.kind == "signal_sent"]
+        used = set()
+        for n, e in enumerate(self.events):
+            if e.kind != "signal":
+                continue
+            for s in sorted(sent, key=lambda m: self.trace.events.index(self.events[m])):
+                k = self.events[s]
+                if s in used or k.signal != e.signal or (e.sender and k.pid != e.sender):
+                    continue
+                if k.target in (e.pid, e.tid) or k.target <= 0:
+                    used.add(s)
+                    self.edges.append((s, n, "signal"))
+                    break
+
+    def _reaps(self) -> list:
+        """The reap edges of every assignment of children to the waits that could return any of them: a list of
+        edge lists, the recorded assignment first."""
+        fixed, any_waits = [], {}
+        for n, e in enumerate(self.events):
+            if e.kind != "reap":
+                continue
+            if _any(e):
+                any_waits.setdefault(e.pid, []).append(n)
+            else:
+                exit_ = self._first(e.child, {"exit"})
+                if exit_ is not None:
+                    fixed.append((exit_, n, "reap"))
+        per_process = []
+        for pid, waits in any_waits.items():
+            asked = {self.events[n].child for n in self.events_of_kind("reap") if self.events[n].pid == pid
+                     and not _any(self.events[n])}
+            kids = [c for tid, lane in self.lanes.items() for c in self.trace.processes[tid].children
+                    if lane.pid == pid and not self.trace.processes[c].thread and c not in asked]
+            recorded = tuple(self.events[n].child for n in waits)
+            options = [recorded] + [p for p in itertools.permutations(kids, len(waits)) if p != recorded]
+            if len(options) > MAX_ASSIGNMENTS:
+                raise OrdersError(f"{len(waits)} waits that may return any of {len(kids)} children: too many "
+                                  f"choices to model (more than {MAX_ASSIGNMENTS})")
+            per_process.append([[(self._first(c, {"exit"}), w, "reap") for c, w in zip(p, waits)] for p in options])
+        out = []
+        for combo in itertools.product(*per_process):
+            edges = list(fixed) + [e for part in combo for e in part]
+            out.append([e for e in edges if e[0] is not None])
+            if len(out) > MAX_ASSIGNMENTS:
+                raise OrdersError(f"too many ways for the waits to return children (more than {MAX_ASSIGNMENTS})")
+        return out
+
+    def events_of_kind(self, kind):
+        return [n for n, e in enumerate(self.events) if e.kind == kind]
+
+    def _name_lanes(self):
+        firsts = {}
+        for i, n in enumerate(self.items):
+            firsts.setdefault(self.lane_of[n], self.labels[i])
+        counted = {}
+        for label in firsts.values():
+            counted[label] = counted.get(label, 0) + 1
+        for tid, lane in self.lanes.items():
+            label, paths = firsts.get(tid), self.trace.processes[tid].exec_paths
+            if label is not None and counted[label] == 1:
+                lane.name = f"{label}'s process" if re.fullmatch(r"[\w.!?-]{1,12}", label) else \
+                    f"the process that writes {label!r}"
+            elif not lane.path:
+                lane.name = "the program's first process"
+            else:
+                lane.name = _lane_words(lane.path) + (f" ({paths[-1].rsplit('/', 1)[-1]})" if paths else "")
+
+    # --- one assignment: the order on the output items ----------------------------------------------------
+
+    def poset(self, reap_edges) -> "Poset | None":
+        """The order the edges put on the output items, or None if they make a cycle (an impossible choice)."""
+        edges = self.edges + reap_edges
+        n = len(self.events)
+        preds = [[] for _ in range(n)]
+        indeg = [0] * n
+        for a, b, why in edges:
+            preds[b].append((a, why))
+            indeg[b] += 1
+        succ = [[] for _ in range(n)]
+        for a, b, _ in edges:
+            succ[a].append(b)
+        order, ready = [], [v for v in range(n) if indeg[v] == 0]
+        while ready:
+            v = ready.pop()
+            order.append(v)
+            for w in succ[v]:
+                indeg[w] -= 1
+                if indeg[w] == 0:
+                    ready.append(w)
+        if len(order) != n:
+            return None
+        bit = {node: 1 << i for i, node in enumerate(self.items)}
+        below = [0] * n                              # item bits that happen before each node
+        for v in order:
+            for a, _ in preds[v]:
+                below[v] |= below[a] | bit.get(a, 0)
+        return Poset(self, [below[node] for node in self.items], preds)
+
+
+class Poset:
+    """The output items' happens-before order under one assignment: before[i] = bits of the items before item i."""
+
+    def __init__(self, model: Model, before: list, preds: list):
+        self.model, self.before, self.preds = model, before, preds
+
+    def key(self):
+        return tuple(self.before)
+
+    def why(self, earlier: int, later: int) -> str:
+        """Why item `earlier` happens before item `later`: the chain of edges, in words."""
+        m = self.model
+        start, goal = m.items[earlier], m.items[later]
+        self._start_name = m.lanes[m.lane_of[start]].name
+        back, todo = {goal: None}, [goal]
+        while todo and start not in back:            # breadth first, backwards from the later write
+            v = todo.pop(0)
+            for a, why in self.preds[v]:
+                if a not in back:
+                    back[a] = (v, why)
+                    todo.append(a)
+        steps, v = [], start
+        while back.get(v):
+            w, why = back[v]
+            if why != "order":
+                steps.append(self._say(v, w, why))
+            v = w
+        name = lambda node: m.lanes[m.lane_of[node]].name
+        x, y = m.labels[later], m.labels[earlier]
+        if not steps:
+            return f"{x!r} can't come before {y!r}: {name(start)} writes {y!r} before {x!r} (program order)"
+        return f"{x!r} can't come before {y!r}: {name(start)} writes {y!r}, then " + ", then ".join(steps) + (
+            f", then writes {x!r}" if steps[-1].endswith(name(goal)) else f", then {name(goal)} writes {x!r}")
+
+    def _say(self, a, b, why) -> str:
+        m = self.model
+        ea, eb = m.events[a], m.events[b]
+        na, nb = m.lanes[m.lane_of[a]].name, m.lanes[m.lane_of[b]].name
+        if why == "create":
+            whose = "its" if na == self._start_name else na + "'s"
+            return f"{whose} {_call_words(ea)} created {nb}"
+        if why == "vfork":
+            return f"{nb} was suspended in vfork() until {na} {'called exec' if ea.kind == 'exec' else 'exited'}"
+        if why == "reap":
+            return f"{'it' if na == self._start_name else na} exited before the wait() in {nb} returned it"
+        if why == "pipe":
+            return f"{na}'s write to a pipe came before {nb}'s read that got those bytes"
+        if why == "eof":
+            return f"{nb} reached the pipe's end of file only after {na} had written to it and closed it"
+        return f"{na} sent {ea.signal} before {nb} received it"
+
+
+# --- the orders ---------------------------------------------------------------------------------------
+
+class Orders:
+    """The possible output orders of a recorded program: the union over its wait choices of the linear
+    extensions of its happens-before order on the output writes."""
+
+    def __init__(self, traces: list):
+        if not traces:
+            raise ValueError("Orders needs at least one recorded run")
+        for t in traces:
+            if t.refusal is not None:
+                raise OrdersError(str(t.refusal))
+        self.traces = traces
+        self.broken = compare_runs([structure(t) for t in traces]) if len(traces) > 1 else None
+        self.model = Model(traces[0])
+        self.labels = list(self.model.labels)
+        seen, self.posets = set(), []
+        for edges in self.model.choices:
+            p = self.model.poset(edges)
+            if p is not None and p.key() not in seen:
+                seen.add(p.key())
+                self.posets.append(p)
+
+    def __repr__(self):
+        return f"<Orders of {len(self.labels)} writes: {', '.join(map(repr, self.labels))}>"
+
+    def _check(self):
+        if self.broken:
+            raise OrdersError(self.broken)
+
+    # possible(order) ----------------------------------------------------------------------------------
+
+    def possible(self, order) -> Verdict:
+        """Can the program write its output in this order? order: the output items, as strings or bytes (each
+        item without or with its final newline)."""
+        self._check()
+        wanted = [label_of(x) for x in order]
+        bad = self._not_a_permutation(wanted)
+        if bad:
+            return Verdict(False, bad)
+        best = None
+        for p in self.posets:
+            got, stuck = self._place(p, wanted)
+            if stuck is None:
+                how = "" if p is self.posets[0] else " (with the waits returning other children than in the run)"
+                return Verdict(True, f"possible{how}: it keeps every happens-before edge")
+            if best is None or got > best[0]:
+                best = (got, p, stuck)
+        got, p, (later, earlier) = best
+        why = p.why(earlier, later)
+        blockers = {earlier: why.split(": ", 1)[1]}
+        for q in self.posets:                     # a wait(-1) choice: the other children it could have returned
+            g, stuck = self._place(q, wanted)
+            if g == got and stuck and stuck[0] == later:
+                blockers.setdefault(stuck[1], q.why(stuck[1], later).split(": ", 1)[1])
+        if len(blockers) > 1:
+            x = self.labels[later]
+            blockers = dict(sorted(blockers.items()))           # in the run's order
+            names = [repr(self.labels[j]) for j in blockers]
+            ys = ("both " if len(names) == 2 else "all of ") + ", ".join(names[:-1]) + " and " + names[-1]
+            why = (f"{x!r} can't come before {ys}: whichever child the wait returns, one of them comes first. "
+                   + " Or: ".join(f"{chain[0].upper()}{chain[1:]}." for chain in blockers.values()))
+        return Verdict(False, why)
+
+    def _not_a_permutation(self, wanted) -> str | None:
+        have = {}
+        for label in self.labels:
+            have[label] = have.get(label, 0) + 1
+        for label in wanted:
+            if label not in have:
+                return f"{label!r} is not something this program writes; it writes {', '.join(map(repr, self.labels))}"
+        for label, count in have.items():
+            listed = wanted.count(label)
+            if listed != count:
+                return (f"the program writes {label!r} {count} time{'s' * (count != 1)}; "
+                        f"the order has it {listed} time{'s' * (listed != 1)}")
+        return None
+
+    def _place(self, p: Poset, wanted):
+        """Try to write `wanted` as a linear extension of p. Returns (how far it got, None) when it fits, else
+        (how far, (item that could not come next, an item it needs first))."""
+        failed, furthest = set(), [0, None]
+
+        def go(done: int, k: int) -> bool:
+            if k == len(wanted):
+                return True
+            if done in failed:
+                return False
+            blocked = None
+            for i, label in enumerate(self.labels):
+                if label != wanted[k] or done >> i & 1:
+                    continue
+                if p.before[i] & ~done:
+                    blocked = blocked if blocked is not None else i
+                    continue
+                if go(done | 1 << i, k + 1):
+                    return True
+            if blocked is not None and k >= furthest[0]:
+                missing = p.before[blocked] & ~done
+                # the earliest missing item in the run: one whose own predecessors are all done if possible
+                needs = [j for j in range(len(self.labels)) if missing >> j & 1]
+                ready = [j for j in needs if not p.before[j] & ~done] or needs
+                furthest[:] = [k, (blocked, ready[0])]
+            failed.add(done)
+            return False
+
+        if go(0, 0):
+            return len(wanted), None
+        return furthest[0], furthest[1]
+
+    # all() and count() --------------------------------------------------------------------------------
+
+    def _start(self):
+        return frozenset((i, 0) for i in range(len(self.posets)))
+
+    def _next(self, state) -> dict:
+        """From a set of (assignment, items written), each label that can come next -> the next set."""
+        out = {}
+        for pi, done in state:
+            before = self.posets[pi].before
+            for i, label in enumerate(self.labels):
+                if not done >> i & 1 and not before[i] & ~done:
+                    out.setdefault(label, set()).add((pi, done | 1 << i))
+        return {label: frozenset(s) for label, s in out.items()}
+
+    def all(self, limit: int = 1000) -> Enumeration:
+        """The possible orders, at most `limit` of them listed, and how many there are: counted exactly by
+        dynamic programming over the down-sets when there are not too many of them (counting linear extensions
+        is #P-complete in general), else 'more than limit'."""
+        self._check()
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a whole number of orders, 1 or more; got {limit!r}")
+        full = (1 << len(self.labels)) - 1
+        listed = []
+
+        def walk(state, prefix):
+            if len(listed) >= limit:
+                return
+            if all(done == full for _, done in state):
+                listed.append(tuple(prefix))
+                return
+            for label, nxt in sorted(self._next(state).items()):
+                walk(nxt, prefix + [label])
+
+        walk(self._start(), [])
+        count = self.count()
+        if count is None:
+            return Enumeration(listed, limit, more=True) if len(listed) >= limit else Enumeration(listed, len(listed))
+        return Enumeration(listed, count)
+
+    def count(self) -> int | None:
+        """How many distinct orders (of the labels) the program can print; None when there are too many states."""
+        self._check()
+        full = (1 << len(self.labels)) - 1
+        memo = {}
+
+        def count(state):
+            if state in memo:
+                return memo[state]
+            if all(done == full for _, done in state):
+                return 1
+            if len(memo) > MAX_STATES:
+                raise OverflowError
+            memo[state] = sum(count(nxt) for nxt in self._next(state).values())
+            return memo[state]
+
+        try:
+            return count(self._start())
+        except (OverflowError, RecursionError):
+            return None
+
+
+def orders(program, runs: int = 3, *, timeout: float = 10.0, max_procs: int = 64) -> Orders:
+    """Record `program` (argv: a list, or a shell command: a string) `runs` times and model its output orders.
+    Runs that differ in structure are kept: the Orders then says why it will not grade (Orders.broken)."""
+    if isinstance(program, str):
+        argv = ["sh", "-c", program]
+    elif isinstance(program, (list, tuple)) and program and all(isinstance(a, (str, bytes)) or hasattr(a, "__fspath__")
+                                                                 for a in program):
+        argv = [str(a) for a in program]
+    else:
+        raise ValueError(f"program must be a shell command (a string) or an argv list such as ['./a.out']; "
+                         f"got {program!r}")
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= 100:
+        raise ValueError(f"runs must be a whole number from 1 to 100 (2 or more check the assumption); got {runs!r}")
+    return Orders([record(argv, timeout=timeout, max_procs=max_procs) for _ in range(runs)])
+
+
+# --- grading "which outputs can this program print?" ----------------------------------------------------
+
+@dataclass
+class Grade:
+    correct: bool
+    impossible: list          # orders the student listed that the program cannot print (with the reason)
+    missed: list              # valid orders the student did not list
+    feedback: str
+
+    def __bool__(self):
+        return self.correct
+
+    def __str__(self):
+        return self.feedback
+
+
+def _show(order) -> str:
+    return " ".join(label_of(x) for x in order)
+
+
+def grade_orders(student_orders, question_orders=None, program=None, *, model: Orders | None = None,
+                 need: int | None = None, limit: int = 1000) -> Grade:
+    """Grade a student's list of orders against what the program can print.
+
+    question_orders: the orders the question offers (a multiple choice); None means every possible order.
+    need: None, the student must list every valid one the question asks about; a number, any `need` valid
+    orders are enough (e.g. "give two outputs this can print"). Each impossible order the student listed is
+    named with the edge it breaks; each valid one missed is named."""
+    if model is None:
+        if program is None:
+            raise ValueError("grade_orders needs the program (argv or a shell command) or model=orders(...)")
+        model = orders(program)
+    listed = [tuple(label_of(x) for x in o) for o in student_orders]
+    impossible = []
+    for o in dict.fromkeys(listed):
+        verdict = model.possible(o)
+        if not verdict:
+            impossible.append((o, verdict.why))
+    if question_orders is None:
+        every = model.all(limit=limit)
+        if every.more:
+            raise OrdersError(f"this program has {every}: ask about a list of orders (question_orders) instead")
+        valid = list(every.orders)
+    else:
+        valid = [tuple(label_of(x) for x in o) for o in question_orders]
+        valid = [o for o in dict.fromkeys(valid) if model.possible(o)]
+    chosen = set(listed)
+    missed = [o for o in valid if o not in chosen]
+    good = len([o for o in chosen if o in set(valid)])
+    enough = good >= need if need is not None else not missed
+    lines = [f"Not possible: {_show(o)} - {why}." for o, why in impossible]
+    if need is None:
+        lines += [f"Missed: {_show(o)} is also possible." for o in missed]
+    elif not enough:
+        lines.append(f"{good} valid order{'s' * (good != 1)} listed; the question asks for {need}.")
+    correct = not impossible and enough
+    if correct:
+        lines.insert(0, "Correct: every order listed is possible" + ("" if need else ", and none is missing") + ".")
+    return Grade(correct, impossible, missed if need is None else [], "\n".join(lines))
