@@ -289,6 +289,9 @@ def main(argv=None) -> int:
     rows = check(names, args.runs, args.seed)
     print()
     print(table(rows))
+    print("\nWhy each impossible order is impossible (the model's words):")
+    for r in rows:
+        print(f"- {r['name']}: {r['why']}")
     print(f"\n{len(rows)} programs, {sum(r['runs'] for r in rows)} untraced runs in {time.monotonic() - start:.0f} s; "
           "half pinned to one CPU, half free")
     bad = [r["name"] for r in rows if r["unsound"] or not r["rejected"] or r["possible"] < 2]

@@ -121,6 +121,7 @@ def test_a_stdio_buffer_copied_by_fork_is_written_twice_when_flushed(built):
     verdict = o.possible(["D", "AB", "AB", "C"])
     assert not verdict and verdict.why.startswith("'D' can't come before 'AB'") and "program order" in verdict.why
     assert "the program writes 'AB' 2 times" in o.possible(["AB", "C", "D"]).why
+    assert o.possible("AB\nC\nAB\nD\n")                 # the output as text, one item a line
 
 
 def test_a_shell_program_background_job_and_wait(built):
@@ -221,3 +222,34 @@ def test_the_soundness_tool_finds_every_observed_order_possible():
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("SOUND") == 3 and "UNSOUND" not in done.stdout
     assert "| wait_any_three | 20 | 30 |" in done.stdout
+
+
+WAITS = r"""
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t a = fork(); if (a == 0) return 0;
+    pid_t b = fork(); if (b == 0) return 0;
+    pid_t c = fork(); if (c == 0) return 0;
+    siginfo_t si;
+    waitid(P_PID, b, &si, WEXITED);     /* that child */
+    waitid(P_ALL, 0, &si, WEXITED);     /* any child */
+    waitpid(0, NULL, 0);                /* any child in the caller's process group */
+    return 0; }
+"""
+
+
+@pytest.mark.parametrize("registers", [False, True], ids=["syscall_info", "registers"])
+def test_the_recorder_says_what_each_wait_asked_for(tmp_path, registers):
+    """The model branches only over waits that could have returned another child: the reap event carries the
+    wait's request as wait4's pid (-1 any child, 0 the caller's group, > 0 that child)."""
+    src = tmp_path / "waits.c"
+    src.write_text(WAITS)
+    exe = tmp_path / "waits"
+    subprocess.run([CC, "-O1", "-o", str(exe), str(src)], check=True, timeout=120)
+    trace = te.record([str(exe)], registers=registers)
+    if trace.refusal is not None:
+        pytest.skip(str(trace.refusal))
+    kids = [e.child for e in trace.of_kind("create")]
+    reaps = [(e.call, e.asked) for e in trace.of_kind("reap") if e.call != "tracer"]
+    assert reaps == [("waitid", kids[1]), ("waitid", -1), ("wait4", 0)]

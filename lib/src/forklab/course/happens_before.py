@@ -36,7 +36,8 @@ The assumption: the program's control flow does not depend on the scheduling - e
 and writes the same bytes whatever order the lanes ran in (only which child a wait(-1) returns may differ, and
 what is done after it must not depend on which one). Two or more recorded runs are compared lane by lane
 (ignoring process ids and times); when they differ the program breaks the assumption and nothing is graded.
-Not modelled: SIGCHLD deliveries (they arrive at any point; a SIGCHLD handler that writes breaks the
+Not seen by the recorder, so not ordered (the model then allows more orders, never fewer): futexes
+(pthread_join, mutexes), shared memory, sockets, files. Not modelled: SIGCHLD deliveries (they arrive at any point; a SIGCHLD handler that writes breaks the
 assumption), pipes with several writers or readers get only their end-of-file edges (looser, never wrong),
 shared files and memory (a race on them is scheduling-dependent control flow).
 """
@@ -503,8 +504,12 @@ class Orders:
 
     def possible(self, order) -> Verdict:
         """Can the program write its output in this order? order: the output items, as strings or bytes (each
-        item without or with its final newline)."""
+        item without or with its final newline), or the whole output as one text, one item a line."""
         self._check()
+        if isinstance(order, bytes):
+            order = order.decode("utf-8", "replace")
+        if isinstance(order, str):
+            order = order.splitlines()
         wanted = [label_of(x) for x in order]
         bad = self._not_a_permutation(wanted)
         if bad:
