@@ -319,14 +319,15 @@ class Model:
                         self.edges.append((writer, r, "pipe"))
 
     def _signals(self):
-        sent = [n for n, e in enumerate(self.events) if e.kind == "signal_sent"]
+        at = {id(e): i for i, e in enumerate(self.trace.events)}
+        sent = sorted((n for n, e in enumerate(self.events) if e.kind == "signal_sent"), key=lambda m: at[id(self.events[m])])
         used = set()
         for n, e in enumerate(self.events):
             if e.kind != "signal":
                 continue
-            for s in sorted(sent, key=lambda m: self.trace.events.index(self.events[m])):
+            for s in sent:                   # the earliest sending of this signal to this lane, recorded before it
                 k = self.events[s]
-                if s in used or k.signal != e.signal or (e.sender and k.pid != e.sender):
+                if s in used or k.signal != e.signal or (e.sender and k.pid != e.sender) or at[id(k)] > at[id(e)]:
                     continue
                 if k.target in (e.pid, e.tid) or k.target <= 0:
                     used.add(s)
