@@ -27,10 +27,15 @@ So the possible output orders are exactly the linear extensions of this partial 
 writes (every linear extension of a sub-order extends to one of the whole order).
 
 A wait that may return any of several children (wait(), wait(-1), waitpid(-1), waitpid(0), waitid(P_ALL)) is a
-choice, not a fact of the run: the model gives every such wait, in turn, each child the process has not handed
-to a waitpid(pid) - every one-to-one assignment of those children to those waits - and the possible orders are
-the union over the assignments (an assignment that needs a child to exit before it was created is dropped,
-since it makes the order cyclic). The recorder says what each wait asked for (the reap event's "asked").
+choice, not a fact of the run: which child it returned is ignored, and the wait is a gate instead of an edge - it
+can return once more of its process's children have exited than that process's earlier any-child waits
+returned (the children counted: every child it created that no waitpid(pid) of it names). That is exactly "some
+child could have been returned": each wait returns a different exited child, and when the count holds, handing
+each wait any exited child not yet taken always works (Hall's condition for nested sets), so the possible orders
+are the union, over every child each wait could have returned, of the orders the edges allow - without listing
+the n! assignments. Events other than writes are done as early as they can be in the search (the edges and the
+gates only ever need more events, so doing one early never stops another): a state is the set of writes done.
+The recorder says what each wait asked for (the reap event's "asked").
 
 The assumption: the program's control flow does not depend on the scheduling - each lane makes the same calls
 and writes the same bytes whatever order the lanes ran in (only which child a wait(-1) returns may differ, and
@@ -43,7 +48,6 @@ shared files and memory (a race on them is scheduling-dependent control flow).
 """
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -54,8 +58,6 @@ ASSUMPTION = ("the program's control flow does not depend on the scheduling: eac
 
 #: Event kinds the model orders (the others - start, stopped, continued, exec_failed - order nothing here).
 KINDS = {"create", "exec", "write", "pipe_write", "pipe_read", "signal_sent", "signal", "reap", "exit", "vfork_done"}
-#: Enumerating the children every wait(-1) could return stops here: beyond, the program is too big to model.
-MAX_ASSIGNMENTS = 5040
 #: Counting by dynamic programming over down-sets keeps at most this many states; beyond, "more than N".
 MAX_STATES = 200_000
 
@@ -271,7 +273,8 @@ class Model:
         self._creations()
         self._pipes(internal)
         self._signals()
-        self.choices = self._reaps()
+        self._waits()
+        self._graph()
         self._name_lanes()
 
     def _first(self, tid, kinds=None):
@@ -334,38 +337,23 @@ class Model:
                     self.edges.append((s, n, "signal"))
                     break
 
-    def _reaps(self) -> list:
-        """The reap edges of every assignment of children to the waits that could return any of them: a list of
-        edge lists, the recorded assignment first."""
-        fixed, any_waits = [], {}
+    def _waits(self):
+        """A wait for one child: an edge from its exit. The waits that may return any child: a gate each (see
+        closure); a process's any-child waits share the children no waitpid(pid) of it names."""
+        self.gates, self.any_waits = {}, {}                  # wait node -> exit nodes it may take; pid -> waits
+        named = {(e.pid, e.child) for e in self.events if e.kind == "reap" and not _any(e)}
         for n, e in enumerate(self.events):
             if e.kind != "reap":
                 continue
-            if _any(e):
-                any_waits.setdefault(e.pid, []).append(n)
-            else:
+            if not _any(e):
                 exit_ = self._first(e.child, {"exit"})
                 if exit_ is not None:
-                    fixed.append((exit_, n, "reap"))
-        per_process = []
-        for pid, waits in any_waits.items():
-            asked = {self.events[n].child for n in self.events_of_kind("reap") if self.events[n].pid == pid
-                     and not _any(self.events[n])}
+                    self.edges.append((exit_, n, "reap"))
+                continue
             kids = [c for tid, lane in self.lanes.items() for c in self.trace.processes[tid].children
-                    if lane.pid == pid and not self.trace.processes[c].thread and c not in asked]
-            recorded = tuple(self.events[n].child for n in waits)
-            options = [recorded] + [p for p in itertools.permutations(kids, len(waits)) if p != recorded]
-            if len(options) > MAX_ASSIGNMENTS:
-                raise OrdersError(f"{len(waits)} waits that may return any of {len(kids)} children: too many "
-                                  f"choices to model (more than {MAX_ASSIGNMENTS})")
-            per_process.append([[(self._first(c, {"exit"}), w, "reap") for c, w in zip(p, waits)] for p in options])
-        out = []
-        for combo in itertools.product(*per_process):
-            edges = list(fixed) + [e for part in combo for e in part]
-            out.append([e for e in edges if e[0] is not None])
-            if len(out) > MAX_ASSIGNMENTS:
-                raise OrdersError(f"too many ways for the waits to return children (more than {MAX_ASSIGNMENTS})")
-        return out
+                    if lane.pid == e.pid and not self.trace.processes[c].thread and (e.pid, c) not in named]
+            self.gates[n] = [x for x in (self._first(c, {"exit"}) for c in kids) if x is not None]
+            self.any_waits.setdefault(e.pid, []).append(n)
 
     def events_of_kind(self, kind):
         return [n for n, e in enumerate(self.events) if e.kind == kind]
@@ -379,7 +367,9 @@ class Model:
             counted[label] = counted.get(label, 0) + 1
         for tid, lane in self.lanes.items():
             label, paths = firsts.get(tid), self.trace.processes[tid].exec_paths
-            if label is not None and counted[label] == 1:
+            if not lane.path and self.trace.processes[tid].children:
+                lane.name = "the parent"
+            elif label is not None and counted[label] == 1:
                 lane.name = f"{label}'s process" if re.fullmatch(r"[\w.!?-]{1,12}", label) else \
                     f"the process that writes {label!r}"
             elif not lane.path:
@@ -387,95 +377,172 @@ class Model:
             else:
                 lane.name = _lane_words(lane.path) + (f" ({paths[-1].rsplit('/', 1)[-1]})" if paths else "")
 
-    # --- one assignment: the order on the output items ----------------------------------------------------
+    # --- the states: which writes are done ---------------------------------------------------------------
 
-    def poset(self, reap_edges) -> "Poset | None":
-        """The order the edges put on the output items, or None if they make a cycle (an impossible choice)."""
-        edges = self.edges + reap_edges
+    def _graph(self):
         n = len(self.events)
-        preds = [[] for _ in range(n)]
-        indeg = [0] * n
-        for a, b, why in edges:
-            preds[b].append((a, why))
-            indeg[b] += 1
+        self.preds = [[] for _ in range(n)]
+        self.need = [0] * n                          # bits of the nodes that must be done first
+        for a, b, why in self.edges:
+            self.preds[b].append((a, why))
+            self.need[b] |= 1 << a
+        self.item_bit = {node: i for i, node in enumerate(self.items)}
+        self.gate_bits = {w: sum(1 << x for x in exits) for w, exits in self.gates.items()}
+        self.wait_bits = {pid: sum(1 << w for w in waits) for pid, waits in self.any_waits.items()}
+        self._closed = {}
         succ = [[] for _ in range(n)]
-        for a, b, _ in edges:
+        for a, b, _ in set(self.edges):
             succ[a].append(b)
-        order, ready = [], [v for v in range(n) if indeg[v] == 0]
-        while ready:
+        indeg = [len({a for a, _ in self.preds[v]}) for v in range(n)]
+        self.topo, ready = [], [v for v in range(n) if indeg[v] == 0]
+        while ready:                                 # a topological order: one pass of closure() follows the edges
             v = ready.pop()
-            order.append(v)
-            for w in succ[v]:
+            self.topo.append(v)
+            for w in set(succ[v]):
                 indeg[w] -= 1
                 if indeg[w] == 0:
                     ready.append(w)
-        if len(order) != n:
-            return None
-        bit = {node: 1 << i for i, node in enumerate(self.items)}
-        below = [0] * n                              # item bits that happen before each node
-        for v in order:
-            for a, _ in preds[v]:
-                below[v] |= below[a] | bit.get(a, 0)
-        return Poset(self, [below[node] for node in self.items], preds)
+        if len(self.topo) != n:
+            raise OrdersError("the recorded events contradict each other (their happens-before edges make a cycle): "
+                              "this record cannot be modelled")
 
+    def _gate_open(self, w, done: int) -> bool:
+        """A wait for any child returns once more of its children have exited than its process's earlier such
+        waits returned (each returns a different child; by Hall's theorem, taking any exited one each time
+        is always possible, so this count is exactly the condition)."""
+        pid = self.events[w].pid
+        return bin(done & self.gate_bits[w]).count("1") > bin(done & self.wait_bits[pid]).count("1")
 
-class Poset:
-    """The output items' happens-before order under one assignment: before[i] = bits of the items before item i."""
+    def closure(self, written: int) -> int:
+        """The nodes done when the items in `written` (bits by item index) are: every other event is done as
+        early as it can be (doing one never stops another: the edges and the gates only ever need more)."""
+        if written in self._closed:
+            return self._closed[written]
+        done = sum(1 << node for node in self.items if written >> self.item_bit[node] & 1)
+        changed = True
+        while changed:
+            changed = False
+            for v in self.topo:
+                if done >> v & 1 or v in self.item_bit or self.need[v] & ~done:
+                    continue
+                if v in self.gates and not self._gate_open(v, done):
+                    continue
+                done |= 1 << v
+                changed = True
+        self._closed[written] = done
+        return done
 
-    def __init__(self, model: Model, before: list, preds: list):
-        self.model, self.before, self.preds = model, before, preds
+    def enabled(self, written: int) -> list:
+        """The items that can be written next."""
+        done = self.closure(written)
+        return [i for i, node in enumerate(self.items) if not written >> i & 1 and not self.need[node] & ~done]
 
-    def key(self):
-        return tuple(self.before)
+    # --- why an item cannot come yet, in words ---------------------------------------------------------
 
-    def why(self, earlier: int, later: int) -> str:
-        """Why item `earlier` happens before item `later`: the chain of edges, in words."""
-        m = self.model
-        start, goal = m.items[earlier], m.items[later]
-        self._start_name = m.lanes[m.lane_of[start]].name
+    def _name(self, node) -> str:
+        return self.lanes[self.lane_of[node]].name
+
+    def _steps(self, start, goal) -> list | None:
+        """The cross-lane edges of a shortest chain of edges from start to goal, each in words."""
         back, todo = {goal: None}, [goal]
-        while todo and start not in back:            # breadth first, backwards from the later write
+        while todo and start not in back:
             v = todo.pop(0)
             for a, why in self.preds[v]:
                 if a not in back:
                     back[a] = (v, why)
                     todo.append(a)
-        steps, v = [], start
+        if start not in back:
+            return None
+        steps, v, first = [], start, self._name(start)
         while back.get(v):
             w, why = back[v]
             if why != "order":
-                steps.append(self._say(v, w, why))
+                steps.append(self._say(v, w, why, first))
             v = w
-        name = lambda node: m.lanes[m.lane_of[node]].name
-        x, y = m.labels[later], m.labels[earlier]
-        if not steps:
-            return f"{x!r} can't come before {y!r}: {name(start)} writes {y!r} before {x!r} (program order)"
-        return f"{x!r} can't come before {y!r}: {name(start)} writes {y!r}, then " + ", then ".join(steps) + (
-            f", then writes {x!r}" if steps[-1].endswith(name(goal)) else f", then {name(goal)} writes {x!r}")
+        return steps
 
-    def _say(self, a, b, why) -> str:
-        m = self.model
-        ea, eb = m.events[a], m.events[b]
-        na, nb = m.lanes[m.lane_of[a]].name, m.lanes[m.lane_of[b]].name
+    def _chain(self, start, goal, ending: str) -> str:
+        steps = self._steps(start, goal) or []
+        name = self._name(goal)
+        if not steps:
+            return ending
+        last = f", then {ending}" if steps[-1].endswith(name) else f", then {name} {ending}"
+        return ", then ".join(steps) + last
+
+    def why_not(self, item: int, written: int) -> str:
+        """Why item cannot be written when the items in `written` are: the nearest thing not done that it needs -
+        another item (and the chain of edges from it), or a wait for any child that no exited child lets return."""
+        done, goal = self.closure(written), self.items[item]
+        x = self.labels[item]
+        seen, todo = {goal}, [goal]
+        while todo:
+            v = todo.pop(0)
+            if v != goal and v in self.item_bit:
+                y = self.labels[self.item_bit[v]]
+                chain = self._chain(v, goal, f"writes {x!r}")
+                if chain == f"writes {x!r}":
+                    return f"{x!r} can't come before {y!r}: {self._name(v)} writes {y!r} before {x!r} (program order)"
+                return f"{x!r} can't come before {y!r}: {self._name(v)} writes {y!r}, then {chain}"
+            if v in self.gates and not self.need[v] & ~done:
+                return self._why_gate(v, goal, x, done)
+            for a, _ in self.preds[v]:
+                if not done >> a & 1 and a not in seen:
+                    seen.add(a)
+                    todo.append(a)
+        return f"{x!r} can't come yet"
+
+    def _why_gate(self, w, goal, x, done) -> str:
+        waiting = [c for c in self.gates[w] if not done >> c & 1]
+        reasons, ys = [], []
+        for exit_ in waiting:                         # what each child still has to write before it exits
+            seen, todo, found = {exit_}, [exit_], None
+            while todo and found is None:
+                v = todo.pop(0)
+                if v in self.item_bit:
+                    found = v
+                for a, _ in self.preds[v]:
+                    if not done >> a & 1 and a not in seen:
+                        seen.add(a)
+                        todo.append(a)
+            if found is not None and self.labels[self.item_bit[found]] not in ys:
+                y = self.labels[self.item_bit[found]]
+                ys.append(y)
+                reasons.append(f"{self._name(found)} writes {y!r}, then " + self._chain(found, exit_, "exits")
+                               .replace(f"{self._name(exit_)} exits", "exits"))
+        after = self._chain(w, goal, f"writes {x!r}")
+        after = f"{self._name(goal)} {after}" if after.startswith("writes") else after
+        names = [repr(y) for y in ys]
+        if len(names) == 1:
+            return (f"{x!r} can't come before {names[0]}: the wait() in {self._name(w)} returns a child only once "
+                    f"it has exited, and the one child left for it writes first: {reasons[0]}. Then the wait "
+                    f"returns, then {after}")
+        head = ("both " if len(names) == 2 else "all of ") + ", ".join(names[:-1]) + " and " + names[-1]
+        return (f"{x!r} can't come before {head}: whichever child the wait() in {self._name(w)} returns, it must "
+                f"have exited first, and each child left for it writes first: "
+                + "; or ".join(reasons) + f". Then the wait returns, then {after}")
+
+    def _say(self, a, b, why, first: str) -> str:
+        ea = self.events[a]
+        na, nb = self._name(a), self._name(b)
         if why == "create":
-            whose = "its" if na == self._start_name else na + "'s"
+            whose = "its" if na == first else na + "'s"
             return f"{whose} {_call_words(ea)} created {nb}"
         if why == "vfork":
             return f"{nb} was suspended in vfork() until {na} {'called exec' if ea.kind == 'exec' else 'exited'}"
         if why == "reap":
-            return f"{'it' if na == self._start_name else na} exited before the wait() in {nb} returned it"
+            return f"{'it' if na == first else na} exited before the wait() in {nb} returned it"
         if why == "pipe":
-            return f"{na}'s write to a pipe came before {nb}'s read that got those bytes"
+            return f"{'its' if na == first else na + chr(39) + 's'} write to a pipe came before {nb}'s read that got those bytes"
         if why == "eof":
             return f"{nb} reached the pipe's end of file only after {na} had written to it and closed it"
-        return f"{na} sent {ea.signal} before {nb} received it"
+        return f"{'it' if na == first else na} sent {ea.signal} before {nb} received it"
 
 
 # --- the orders ---------------------------------------------------------------------------------------
 
 class Orders:
-    """The possible output orders of a recorded program: the union over its wait choices of the linear
-    extensions of its happens-before order on the output writes."""
+    """The possible output orders of a recorded program: the orders of its output writes that keep every
+    happens-before edge and let every wait for any child return an exited one."""
 
     def __init__(self, traces: list):
         if not traces:
@@ -487,12 +554,6 @@ class Orders:
         self.broken = compare_runs([structure(t) for t in traces]) if len(traces) > 1 else None
         self.model = Model(traces[0])
         self.labels = list(self.model.labels)
-        seen, self.posets = set(), []
-        for edges in self.model.choices:
-            p = self.model.poset(edges)
-            if p is not None and p.key() not in seen:
-                seen.add(p.key())
-                self.posets.append(p)
 
     def __repr__(self):
         return f"<Orders of {len(self.labels)} writes: {', '.join(map(repr, self.labels))}>"
@@ -515,29 +576,11 @@ class Orders:
         bad = self._not_a_permutation(wanted)
         if bad:
             return Verdict(False, bad)
-        best = None
-        for p in self.posets:
-            got, stuck = self._place(p, wanted)
-            if stuck is None:
-                how = "" if p is self.posets[0] else " (with the waits returning other children than in the run)"
-                return Verdict(True, f"possible{how}: it keeps every happens-before edge")
-            if best is None or got > best[0]:
-                best = (got, p, stuck)
-        got, p, (later, earlier) = best
-        why = p.why(earlier, later)
-        blockers = {earlier: why.split(": ", 1)[1]}
-        for q in self.posets:                     # a wait(-1) choice: the other children it could have returned
-            g, stuck = self._place(q, wanted)
-            if g == got and stuck and stuck[0] == later:
-                blockers.setdefault(stuck[1], q.why(stuck[1], later).split(": ", 1)[1])
-        if len(blockers) > 1:
-            x = self.labels[later]
-            blockers = dict(sorted(blockers.items()))           # in the run's order
-            names = [repr(self.labels[j]) for j in blockers]
-            ys = ("both " if len(names) == 2 else "all of ") + ", ".join(names[:-1]) + " and " + names[-1]
-            why = (f"{x!r} can't come before {ys}: whichever child the wait returns, one of them comes first. "
-                   + " Or: ".join(f"{chain[0].upper()}{chain[1:]}." for chain in blockers.values()))
-        return Verdict(False, why)
+        got, stuck = self._place(wanted)
+        if stuck is None:
+            return Verdict(True, "possible: it keeps every happens-before edge")
+        item, written = stuck
+        return Verdict(False, self.model.why_not(item, written))
 
     def _not_a_permutation(self, wanted) -> str | None:
         have = {}
@@ -553,32 +596,28 @@ class Orders:
                         f"the order has it {listed} time{'s' * (listed != 1)}")
         return None
 
-    def _place(self, p: Poset, wanted):
-        """Try to write `wanted` as a linear extension of p. Returns (how far it got, None) when it fits, else
-        (how far, (item that could not come next, an item it needs first))."""
-        failed, furthest = set(), [0, None]
+    def _place(self, wanted):
+        """Try to write `wanted` in this order. Returns (how far it got, None) when it fits, else (how far,
+        (the item that could not come next, the items written by then)) at the furthest point reached."""
+        failed, furthest = set(), [-1, None]
 
-        def go(done: int, k: int) -> bool:
+        def go(written: int, k: int) -> bool:
             if k == len(wanted):
                 return True
-            if done in failed:
+            if written in failed:
                 return False
+            ready = set(self.model.enabled(written))
             blocked = None
             for i, label in enumerate(self.labels):
-                if label != wanted[k] or done >> i & 1:
+                if label != wanted[k] or written >> i & 1:
                     continue
-                if p.before[i] & ~done:
+                if i not in ready:
                     blocked = blocked if blocked is not None else i
-                    continue
-                if go(done | 1 << i, k + 1):
+                elif go(written | 1 << i, k + 1):
                     return True
-            if blocked is not None and k >= furthest[0]:
-                missing = p.before[blocked] & ~done
-                # the earliest missing item in the run: one whose own predecessors are all done if possible
-                needs = [j for j in range(len(self.labels)) if missing >> j & 1]
-                ready = [j for j in needs if not p.before[j] & ~done] or needs
-                furthest[:] = [k, (blocked, ready[0])]
-            failed.add(done)
+            if blocked is not None and k > furthest[0]:
+                furthest[:] = [k, (blocked, written)]
+            failed.add(written)
             return False
 
         if go(0, 0):
@@ -588,16 +627,15 @@ class Orders:
     # all() and count() --------------------------------------------------------------------------------
 
     def _start(self):
-        return frozenset((i, 0) for i in range(len(self.posets)))
+        return frozenset({0})
 
     def _next(self, state) -> dict:
-        """From a set of (assignment, items written), each label that can come next -> the next set."""
+        """From a set of states (the items written: several when equal labels were written in different
+        ways), each label that can come next -> the next set."""
         out = {}
-        for pi, done in state:
-            before = self.posets[pi].before
-            for i, label in enumerate(self.labels):
-                if not done >> i & 1 and not before[i] & ~done:
-                    out.setdefault(label, set()).add((pi, done | 1 << i))
+        for written in state:
+            for i in self.model.enabled(written):
+                out.setdefault(self.labels[i], set()).add(written | 1 << i)
         return {label: frozenset(s) for label, s in out.items()}
 
     def all(self, limit: int = 1000) -> Enumeration:
@@ -613,7 +651,7 @@ class Orders:
         def walk(state, prefix):
             if len(listed) >= limit:
                 return
-            if all(done == full for _, done in state):
+            if full in state:
                 listed.append(tuple(prefix))
                 return
             for label, nxt in sorted(self._next(state).items()):
@@ -634,7 +672,7 @@ class Orders:
         def count(state):
             if state in memo:
                 return memo[state]
-            if all(done == full for _, done in state):
+            if full in state:
                 return 1
             if len(memo) > MAX_STATES:
                 raise OverflowError
