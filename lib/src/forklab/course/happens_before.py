@@ -23,8 +23,11 @@ The model, from one recorded run (forklab.sandbox.trace_events): event x happens
   6. signals: x is the kill() that sent a signal, y its delivery to the receiver, where a handler runs
      (signal(7); the recorder records the sending at the system call's entry).
 Nothing else is ordered: the scheduler may run the lanes in any order and switch between them at any point.
-So the possible output orders are exactly the linear extensions of this partial order restricted to the output
-writes (every linear extension of a sub-order extends to one of the whole order).
+So the possible output orders are the orders of the output writes in the runs of all the events that keep every
+edge (and let every wait for any child return, below); without such waits, exactly the linear extensions of the
+order restricted to the writes (any linear extension of a sub-order extends to one of the whole order).
+A write to fd 1 or 2 that goes into a pipe the program itself reads (`echo hi | tr h H`) is a pipe write, not
+output; the output is what reaches the recorder's capture pipes.
 
 A wait that may return any of several children (wait(), wait(-1), waitpid(-1), waitpid(0), waitid(P_ALL)) is a
 choice, not a fact of the run: which child it returned is ignored, and the wait is a gate instead of an edge - it
@@ -42,9 +45,10 @@ and writes the same bytes whatever order the lanes ran in (only which child a wa
 what is done after it must not depend on which one). Two or more recorded runs are compared lane by lane
 (ignoring process ids and times); when they differ the program breaks the assumption and nothing is graded.
 Not seen by the recorder, so not ordered (the model then allows more orders, never fewer): futexes
-(pthread_join, mutexes), shared memory, sockets, files. Not modelled: SIGCHLD deliveries (they arrive at any point; a SIGCHLD handler that writes breaks the
-assumption), pipes with several writers or readers get only their end-of-file edges (looser, never wrong),
-shared files and memory (a race on them is scheduling-dependent control flow).
+(pthread_join, mutexes), shared memory, sockets, files; pipes with several writers or several readers get only
+their end-of-file edges. Not modelled: SIGCHLD deliveries (they arrive at any point; a SIGCHLD handler that
+writes breaks the assumption); a race on a shared file or memory that decides what a process does is
+scheduling-dependent control flow: the comparison of runs catches it when the runs took different sides.
 """
 from __future__ import annotations
 
@@ -354,9 +358,6 @@ class Model:
                     if lane.pid == e.pid and not self.trace.processes[c].thread and (e.pid, c) not in named]
             self.gates[n] = [x for x in (self._first(c, {"exit"}) for c in kids) if x is not None]
             self.any_waits.setdefault(e.pid, []).append(n)
-
-    def events_of_kind(self, kind):
-        return [n for n, e in enumerate(self.events) if e.kind == kind]
 
     def _name_lanes(self):
         firsts = {}
