@@ -275,3 +275,10 @@ def test_process_ids_in_the_output_do_not_make_runs_differ():
     o = hb.orders("(echo child) & echo pid $$; wait", runs=2)
     assert o.broken is None, o.broken
     assert o.all().count == 2
+
+
+def test_grading_from_the_program_itself():
+    """grade_orders records the program (3 runs, compared) when given it instead of a model."""
+    grade = hb.grade_orders([["A", "B"]], program="(echo A) & (echo B) & wait")
+    assert not grade.correct and grade.missed == [("B", "A")] and "Missed: B A is also possible." in grade.feedback
+    assert hb.grade_orders([["A", "B"], ["B", "A"]], program="(echo A) & (echo B) & wait").correct
