@@ -281,4 +281,11 @@ def test_grading_from_the_program_itself():
     """grade_orders records the program (3 runs, compared) when given it instead of a model."""
     grade = hb.grade_orders([["A", "B"]], program="(echo A) & (echo B) & wait")
     assert not grade.correct and grade.missed == [("B", "A")] and "Missed: B A is also possible." in grade.feedback
-    assert hb.grade_orders([["A", "B"], ["B", "A"]], program="(echo A) & (echo B) & wait").correct
+    assert hb.grade_orders(["A\nB\n", "B\nA\n"], program="(echo A) & (echo B) & wait").correct   # as text
+
+
+def test_grading_every_order_needs_them_all_listed(built):
+    o = model(built, "wait_any_three")
+    with pytest.raises(hb.OrdersError, match="more than the limit of 10 to list"):
+        hb.grade_orders([["X", "Y", "Z", "w1", "w2", "w3"]], model=o, limit=10)
+    assert hb.grade_orders([["X", "Y", "Z", "w1", "w2", "w3"]], model=o, limit=10, need=1).correct

@@ -90,6 +90,11 @@ class Enumeration:
     count: int
     more: bool = False
 
+    @property
+    def complete(self) -> bool:
+        """Every possible order is listed."""
+        return not self.more and len(self.orders) == self.count
+
     def __str__(self):
         return f"more than {self.count} orders" if self.more else f"{self.count} order{'s' * (self.count != 1)}"
 
@@ -718,6 +723,15 @@ class Grade:
         return self.feedback
 
 
+def _as_order(order) -> tuple:
+    """An order as labels: a list of items, or the output as text (one item a line)."""
+    if isinstance(order, bytes):
+        order = order.decode("utf-8", "replace")
+    if isinstance(order, str):
+        order = order.splitlines()
+    return tuple(label_of(x) for x in order)
+
+
 def _show(order) -> str:
     return " ".join(label_of(x) for x in order)
 
@@ -734,7 +748,7 @@ def grade_orders(student_orders, question_orders=None, program=None, *, model: O
         if program is None:
             raise ValueError("grade_orders needs the program (argv or a shell command) or model=orders(...)")
         model = orders(program)
-    listed = [tuple(label_of(x) for x in o) for o in student_orders]
+    listed = [_as_order(o) for o in student_orders]
     impossible = []
     for o in dict.fromkeys(listed):
         verdict = model.possible(o)
@@ -742,11 +756,12 @@ def grade_orders(student_orders, question_orders=None, program=None, *, model: O
             impossible.append((o, verdict.why))
     if question_orders is None:
         every = model.all(limit=limit)
-        if every.more:
-            raise OrdersError(f"this program has {every}: ask about a list of orders (question_orders) instead")
+        if not every.complete and need is None:
+            raise OrdersError(f"this program has {every}, more than the limit of {limit} to list: ask about a list "
+                              f"of orders (question_orders), or ask for some (need=)")
         valid = list(every.orders)
     else:
-        valid = [tuple(label_of(x) for x in o) for o in question_orders]
+        valid = [_as_order(o) for o in question_orders]
         valid = [o for o in dict.fromkeys(valid) if model.possible(o)]
     chosen = set(listed)
     missed = [o for o in valid if o not in chosen]
