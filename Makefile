@@ -66,6 +66,12 @@ bench: $(VENV)/.installed-dev
 soak: $(VENV)/.installed-dev
 	flock /tmp/forklab-heavy.lock $(PY) tools/soak.py
 
+# The output-order model's proof (issue 22): 13 programs, 500 untraced runs each under random delays, half
+# pinned to one CPU; every observed order must be one the model allows (figures, not a test). Heavy: one at a time.
+.PHONY: orders-soundness
+orders-soundness: $(VENV)/.installed-dev
+	flock /tmp/forklab-heavy.lock $(PY) tools/orders_soundness.py
+
 # A class on one machine: 20 student kernels at once (figures, not a test; see docs/instructors.md).
 bench-class: $(VENV)/.installed-dev
 	$(PY) tools/bench_class.py

@@ -463,8 +463,15 @@ static void record_reap(pid_t tid, struct lane *l, long long ret)
     }
     if (child <= 0)
         return;
+    /* What the wait asked for, as wait4's pid argument (wait(2)): -1 any child, 0 or below -1 a process
+     * group, above 0 that child. waitid's P_ALL is -1, P_PGID -id (0: the caller's group), P_PID and
+     * P_PIDFD (one child) the child. An order model branches over the children a wait could have returned. */
+    long long asked = (int) l->args[0];
+    if (l->nr == SYS_waitid)
+        asked = l->args[0] == P_ALL ? -1 : l->args[0] == P_PGID ? -(long long) (int) l->args[1] : child;
     begin("reap", l->pid, tid);
-    fprintf(out, ", \"call\": \"%s\", \"child\": %d", l->nr == SYS_wait4 ? "wait4" : "waitid", child);
+    fprintf(out, ", \"call\": \"%s\", \"child\": %d, \"asked\": %lld", l->nr == SYS_wait4 ? "wait4" : "waitid",
+            child, asked);
     end();
 }
 

@@ -65,6 +65,7 @@ class Event:
     ppid: int | None = None             # exit: the parent at that moment (an orphan's is its reaper)
     errno: int | None = None            # exec_failed
     why: str | None = None              # limit: max_procs or timeout; refused: the sentence
+    asked: int | None = None            # reap: what the wait asked for, as wait4's pid (-1: any child)
 
     @classmethod
     def from_json(cls, line: str) -> "Event":
@@ -75,7 +76,8 @@ class Event:
                    target=d.get("target"), sender=d.get("from"), status=d.get("status"), fd=d.get("fd"),
                    length=d.get("len"), data=d.get("bytes", "").encode("latin-1"), pipe=d.get("pipe"),
                    minflt=d.get("minflt"), majflt=d.get("majflt"), utime_ns=d.get("utime_ns"),
-                   stime_ns=d.get("stime_ns"), ppid=d.get("ppid"), errno=d.get("errno"), why=d.get("why"))
+                   stime_ns=d.get("stime_ns"), ppid=d.get("ppid"), errno=d.get("errno"), why=d.get("why"),
+                   asked=d.get("asked"))
 
 
 @dataclass
