@@ -13,6 +13,7 @@ from forklab.engine.errors import (BenchFailed, CloneRefused, ExperimentCrashed,
 from forklab.engine.experiment import Observation, run
 from forklab.engine.explain import Fix
 from forklab.engine.flags import FLAGS, Flag, flag_named, names_of, parse_flags
+from forklab.course.happens_before import Orders, grade_orders, orders
 from forklab.course.report import PlatformReport, platform_report
 from forklab.course.prediction import PredictionCheck, check_prediction
 from forklab.course.references import Reference, reference, reference_if_forbidden
@@ -26,6 +27,7 @@ __all__ = [
     "CloneRefused", "UnsafeExperiment", "ExperimentTimeout", "ExperimentCrashed", "BenchFailed",
     "ForklabError", "ForbiddenHere", "platform_report", "PlatformReport", "check_prediction", "PredictionCheck",
     "reference_if_forbidden", "reference", "Reference", "explore", "FlagExplorer",
+    "orders", "Orders", "grade_orders",
 ]
 
 
