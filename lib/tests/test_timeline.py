@@ -197,7 +197,7 @@ def test_an_orphans_reap_arrow_goes_to_whoever_adopted_it(subreaper, tmp_path, l
     assert any(w.startswith(f"pid {orphan} exits as an orphan") for w in t.events_in_words())
     # the reap arrow ends in the adopter's lane: the recorder's lane (top) or the program's (second)
     lane_y = {0: 58 + 34 * 0.5, 1: 58 + 34 * 1.5}
-    ends = [float(p.get("d").rsplit(" ", 1)[-1].split(",")[1]) for p in having(svg, "path", "reap")]
+    ends = [float(re.findall(r"[\d.]+,([\d.]+)", p.get("d"))[-1]) for p in having(svg, "path", "reap")]
     assert sum(abs(y - lane_y[0]) <= 7.5 for y in ends) == (1 if subreaper else 2)
     assert sum(abs(y - lane_y[1]) <= 7.5 for y in ends) == (2 if subreaper else 1)
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import errno as _errno
 import hashlib
+import heapq
 import html
 import os
 import shlex
@@ -42,7 +43,7 @@ RECORDER = 0                 # the recorder's lane: its reaps carry pid 0
 MAX_LANES = 30
 
 # Geometry (px). Okabe-Ito colours; every kind also has its own shape, so colour is never alone.
-LEFT, COL, LANE, TOP, BOTTOM = 250, 28, 34, 58, 16
+LEFT, COL, LANE, TOP, BOTTOM = 250, 24, 34, 58, 16
 INK, MUTED = "#222222", "#777777"
 COLOURS = {"create": "#0072B2", "exec": "#009E73", "signal": "#D55E00", "write": "#000000", "err": "#CC79A7",
            "pipe": "#56B4E9", "exit": "#222222", "reap": "#E69F00", "resume": "#0072B2", "stop": "#D55E00"}
@@ -296,7 +297,28 @@ def _columns(trace: Trace, sigchld: bool = False, order: str = "seen") -> dict:
     follow (longest path over _causes), so runs that differ only in the interleaving draw the same picture."""
     causes = _causes(trace, sigchld)
     if order == "seen":
-        return {i: n for n, i in enumerate(sorted(causes))}
+        # The recorder sees stops in the order waitpid hands them out, so a pipe read can be seen just before
+        # the write it got its bytes from: record order, except that nothing is placed before its causes.
+        # (A vfork parent's release is the exception kept as seen: it happens inside the child's execve.)
+        waits = {i: {c for c in (cs[:1] if trace.events[i].kind == "vfork_done" else cs) if c in causes}
+                 for i, cs in causes.items()}
+        after: dict = {}
+        for i, cs in waits.items():
+            for c in cs:
+                after.setdefault(c, []).append(i)
+        ready = [i for i, cs in waits.items() if not cs]
+        heapq.heapify(ready)
+        column = {}
+        while ready:
+            i = heapq.heappop(ready)
+            column[i] = len(column)
+            for j in after.get(i, []):
+                waits[j].discard(i)
+                if not waits[j]:
+                    heapq.heappush(ready, j)
+        for i in sorted(set(causes) - set(column)):         # a circle (should not happen): as recorded
+            column[i] = len(column)
+        return column
     column: dict = {}
     for start in causes:
         stack, on_path = [start], set()
@@ -338,7 +360,9 @@ def _summary_label(trace: Trace, members: list) -> str:
         reaper = "never reaped"
     else:
         reaper = f"reaped by pid {p.reaper}"
-    return f"{len(members)} more {what} of pid {parent} that each{execd} {status}, {reaper}"
+    wrote = sum(any(e.kind == "write" for e in trace.processes[t].events) for t in members)
+    wrote = f" ({wrote} of them wrote to stdout or stderr)" if wrote else ""
+    return f"{len(members)} more {what} of pid {parent} that each{execd} {status}, {reaper}{wrote}"
 
 
 class Timeline:
@@ -592,7 +616,7 @@ class Timeline:
                     out.append(f'<line x1="{xa}" y1="{y}" x2="{xb}" y2="{y}" stroke="#ffffff" stroke-width="3" '
                                f'aria-hidden="true"/><line class="paused" x1="{xa}" y1="{y}" x2="{xb}" y2="{y}" '
                                f'stroke="{COLOURS["resume"]}" stroke-width="3" stroke-dasharray="1 4" '
-                               f'aria-hidden="true"/><text x="{(xa + xb) / 2}" y="{y - 8}" font-size="9" '
+                               f'aria-hidden="true"/><text x="{(xa + xb) / 2}" y="{y + 26}" font-size="9" '
                                f'text-anchor="middle" fill="{COLOURS["resume"]}" aria-hidden="true">{why}</text>')
             if lane.end is not None and lane.reaped is not None and lane.reaped > lane.end + 1 \
                     and lane.kind != "thread":
@@ -610,13 +634,16 @@ class Timeline:
         causes = _causes(trace, self.sigchld)
         index_of = {id(e): i for i, e in enumerate(ev)}
 
-        def arrow(i_from, lane_from, i_to_col, lane_to, kind, dash=""):
+        def arrow(i_from, lane_from, i_to_col, lane_to, kind, dash="", elbow=False):
             x1, y1 = self._x(i_from), self._y(lane_from)
             x2, y2 = self._x(i_to_col), self._y(lane_to)
             y2 += -7 if y2 > y1 else 7 if y2 < y1 else 0
             x2 -= 7 if y2 == y1 else 0
             mid = (x1 + x2) / 2
-            d = f"M{x1},{y1}L{x2},{y2}" if x1 == x2 else f"M{x1},{y1}C{mid},{y1} {mid},{y2} {x2},{y2}"
+            if elbow:       # along the lane (over its zombie stretch), then straight to the reaper's lane
+                d = f"M{x1},{y1}L{x2},{y1}L{x2},{y2}"
+            else:
+                d = f"M{x1},{y1}L{x2},{y2}" if x1 == x2 else f"M{x1},{y1}C{mid},{y1} {mid},{y2} {x2},{y2}"
             out.append(f'<path class="arrow {kind}" d="{d}" fill="none" stroke="{COLOURS[kind]}" stroke-width="1.5"{dash} '
                        f'marker-end="url(#{uid}-{kind})" aria-hidden="true"/>')
 
@@ -626,12 +653,15 @@ class Timeline:
                 child = self._lane_of[e.child]
                 arrow(column, lane_index, column, child, "create")
                 label = e.call + ("" if e.call == "fork" or e.call == "vfork" else " (thread)" if e.thread else "")
+                if self.lanes[child].kind == "summary":
+                    continue            # one label per collapsed child would hide the lane
                 out.append(f'<text x="{self._x(column) + 3}" y="{(self._y(lane_index) + self._y(child)) / 2 + 3}" '
                            f'font-size="8" fill="{COLOURS["create"]}" aria-hidden="true">{_e(label)}</text>')
             elif e.kind == "reap" and e.child in self._lane_of:
                 lane = trace.processes.get(e.child)
                 if lane is not None and lane.exit is not None and id(lane.exit) in index_of:
-                    arrow(col[index_of[id(lane.exit)]], self._lane_of[e.child], column, lane_index, "reap")
+                    arrow(col[index_of[id(lane.exit)]], self._lane_of[e.child], column, lane_index, "reap",
+                          elbow=True)
             elif e.kind in ("signal", "pipe_read"):
                 for c in causes.get(i, []):
                     cause = ev[c]
