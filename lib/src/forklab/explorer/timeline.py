@@ -107,13 +107,21 @@ def _status(e: Event | None) -> str:
     return f"killed by {e.signal}" if e.status is None else f"exit status {e.status}"
 
 
+def _glibc_fork(e: Event) -> bool:
+    """A clone with fork's flags: how glibc's fork() creates a process (sysdeps/unix/sysv/linux/arch-fork.h,
+    arch_fork: CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD), and so how most shells do."""
+    return e.call == "clone" and not e.thread and e.exit_signal == "SIGCHLD" and \
+        set(e.flags) <= {"CLONE_CHILD_SETTID", "CLONE_CHILD_CLEARTID"}
+
+
 def call_line(e: Event, trace: Trace) -> str:
     """The event as the system call a student would see in strace, with the recorder's words for the rest."""
     lanes = trace.processes
     if e.kind == "create":
         args = "|".join([*e.flags, *([e.exit_signal] if e.exit_signal and e.exit_signal != "none" else [])])
         made = f"tid {e.child} (a thread)" if e.thread else f"pid {e.child}"
-        return f"{e.call}({args if e.call in ('clone', 'clone3') else ''}) = {made}"
+        glibc = " (glibc's fork())" if _glibc_fork(e) else ""
+        return f"{e.call}({args if e.call in ('clone', 'clone3') else ''}) = {made}{glibc}"
     if e.kind == "exec":
         return f'execve("{e.path}", ...) = 0'
     if e.kind == "exec_failed":
@@ -151,7 +159,8 @@ def sentence(e: Event, trace: Trace) -> str:
     lanes, who = trace.processes, _who(e.tid, trace.processes)
     if e.kind == "create":
         kind = "thread" if e.thread else "child"
-        return f"{who} calls {e.call}: a new {kind}, {_who(e.child, lanes)}, is created ({call_line(e, trace)})."
+        how = "forks" if _glibc_fork(e) else f"calls {e.call}"
+        return f"{who} {how}: a new {kind}, {_who(e.child, lanes)}, is created ({call_line(e, trace)})."
     if e.kind == "exec":
         return f"{who} execs {e.path}."
     if e.kind == "exec_failed":
@@ -232,6 +241,31 @@ def _shown(e: Event, trace: Trace, sigchld: bool) -> bool:
     return sigchld or not (e.kind == "signal" and e.signal == "SIGCHLD" and e.sender in trace.processes)
 
 
+def _pipe_feeds(trace: Trace) -> dict:
+    """read index -> index of the write that put the read's last byte into the pipe. Matched by byte counts,
+    not by record order: the recorder may see a read's return before the write that woke it."""
+    writes: dict = {}
+    reads: dict = {}
+    for i, e in enumerate(trace.events):
+        if e.kind in ("write", "pipe_write") and e.pipe is not None and e.length:
+            writes.setdefault(e.pipe, []).append(i)
+        elif e.kind == "pipe_read" and e.length:
+            reads.setdefault(e.pipe, []).append(i)
+    feeds = {}
+    for pipe, rs in reads.items():
+        ends, total = [], 0                  # each write's end offset in the pipe's byte stream
+        for w in writes.get(pipe, []):
+            total += trace.events[w].length
+            ends.append((total, w))
+        got = 0
+        for r in rs:
+            got += trace.events[r].length
+            w = next((w for end, w in ends if end >= got), None)
+            if w is not None:
+                feeds[r] = w
+    return feeds
+
+
 def _causes(trace: Trace, sigchld: bool = False) -> dict:
     """For each drawn event (by index), the events it must follow: the happens-before edges it can see."""
     ev = trace.events
@@ -241,7 +275,6 @@ def _causes(trace: Trace, sigchld: bool = False) -> dict:
     exit_of: dict = {}
     exec_of: dict = {}
     last_write_to: dict = {}              # output file (pipe inode or fd) -> index of the latest write
-    last_into_pipe: dict = {}             # pipe inode -> index of the latest write into it
     sent: dict = {}                       # (sender pid, target, signal) -> index
     vfork_child: dict = {}                # vfork parent tid -> child tid
     for i, e in enumerate(ev):
@@ -253,6 +286,7 @@ def _causes(trace: Trace, sigchld: bool = False) -> dict:
             exit_of.setdefault(e.tid, i)
         elif e.kind == "exec":
             exec_of.setdefault(e.tid, i)
+    feeds = _pipe_feeds(trace)
     for i, e in enumerate(ev):
         if not _shown(e, trace, sigchld):
             continue
@@ -270,8 +304,8 @@ def _causes(trace: Trace, sigchld: bool = False) -> dict:
                 mine.append(sent.pop(key))
             elif e.sender in exit_of and e.signal == "SIGCHLD":
                 mine.append(exit_of[e.sender])
-        elif e.kind == "pipe_read" and e.length and e.pipe in last_into_pipe:
-            mine.append(last_into_pipe[e.pipe])
+        elif e.kind == "pipe_read" and i in feeds:
+            mine.append(feeds[i])
         elif e.kind == "vfork_done" and e.tid in vfork_child:
             child = vfork_child[e.tid]
             done = exec_of.get(child, exit_of.get(child))
@@ -282,8 +316,6 @@ def _causes(trace: Trace, sigchld: bool = False) -> dict:
             if out in last_write_to:
                 mine.append(last_write_to[out])
             last_write_to[out] = i
-        if e.kind in ("write", "pipe_write") and e.pipe is not None:
-            last_into_pipe[e.pipe] = i
         if e.kind == "signal_sent":
             sent[(e.pid, e.target, e.signal)] = i
         causes[i] = mine
@@ -298,10 +330,10 @@ def _columns(trace: Trace, sigchld: bool = False, order: str = "seen") -> dict:
     causes = _causes(trace, sigchld)
     if order == "seen":
         # The recorder sees stops in the order waitpid hands them out, so a pipe read can be seen just before
-        # the write it got its bytes from: record order, except that nothing is placed before its causes.
-        # (A vfork parent's release is the exception kept as seen: it happens inside the child's execve.)
-        waits = {i: {c for c in (cs[:1] if trace.events[i].kind == "vfork_done" else cs) if c in causes}
-                 for i, cs in causes.items()}
+        # the write it got its bytes from, and a vfork parent's release before or after its child's exec stop
+        # (the kernel releases it inside execve, fs/exec.c exec_mmap -> mm_release): record order, except
+        # that nothing is placed before its causes - the release is drawn right after the exec.
+        waits = {i: {c for c in cs if c in causes} for i, cs in causes.items()}
         after: dict = {}
         for i, cs in waits.items():
             for c in cs:
@@ -652,7 +684,7 @@ class Timeline:
             if e.kind == "create" and e.child in self._lane_of:
                 child = self._lane_of[e.child]
                 arrow(column, lane_index, column, child, "create")
-                label = e.call + ("" if e.call == "fork" or e.call == "vfork" else " (thread)" if e.thread else "")
+                label = "fork" if _glibc_fork(e) else e.call + (" (thread)" if e.thread else "")
                 if self.lanes[child].kind == "summary":
                     continue            # one label per collapsed child would hide the lane
                 out.append(f'<text x="{self._x(column) + 3}" y="{(self._y(lane_index) + self._y(child)) / 2 + 3}" '
