@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from forklab.explorer.timeline import Timeline, timeline
+from forklab.explorer.timeline import CompileError, Timeline, timeline, timeline_c
 from forklab.sandbox import trace_events as te
 from procs import assert_no_children
 
@@ -351,6 +351,15 @@ def test_the_process_cap_is_said_in_the_picture(tmp_path, leaves_nothing):
     assert "stopped by forklab's process cap" in ET.fromstring(t.svg()).find(SVG + "text").text
     assert "more processes were alive at once than the cap " \
         "(12)" in t.summary()
+
+
+def test_a_c_program_given_as_source_is_compiled_drawn_and_its_folder_removed(leaves_nothing):
+    t = timeline_c(FORK_TREE, args=["unused"])
+    assert t.summary().startswith("Timeline of program.c unused: 4 processes")
+    assert len(having(drawn(t), "path", "create")) == 3
+    assert t.events_in_words()[0].endswith(" execs ./program.") and "forklab-timeline-" not in t.svg()
+    with pytest.raises(CompileError, match=r"did not compile:\n(.|\n)*program\.c:2"):
+        timeline_c("int main(void) {\n  return x;\n}\n")
 
 
 def test_save_writes_the_svg(tmp_path, leaves_nothing):

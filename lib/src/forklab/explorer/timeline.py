@@ -2,6 +2,7 @@
 
     t = timeline("echo a | cat")            # a shell command, or an argv list: run under the event recorder
     t                                       # in a notebook: the picture (SVG) and its events in words
+    t = timeline_c(C_SOURCE, args=["3"])    # a whole C program: compiled, run, drawn
     t = Timeline(trace)                     # draw a Trace already recorded (trace_events.record)
     t.svg(), t.text(), t.save("run.svg")
 
@@ -28,16 +29,19 @@ picture says so. A Trace that was refused (no ptrace here) is drawn as its sente
 """
 from __future__ import annotations
 
+import dataclasses
 import errno as _errno
 import hashlib
 import heapq
 import html
 import os
 import shlex
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forklab.sandbox.trace_events import Event, Trace, record
+from forklab.sandbox.trace_events import COMPILE_TIMEOUT, Event, Trace, compiler, record
 
 RECORDER = 0                 # the recorder's lane: its reaps carry pid 0
 MAX_LANES = 30
@@ -77,6 +81,37 @@ def timeline(argv_or_shell_command, *, timeout: float = 10.0, max_procs: int = 6
                          f"got {argv_or_shell_command!r}")
     return Timeline(record(argv, timeout=timeout, max_procs=max_procs), max_lanes=max_lanes, max_procs=max_procs,
                     sigchld=sigchld, order=order)
+
+
+class CompileError(ValueError):
+    """The C program given to timeline_c did not compile; the message is the compiler's."""
+
+
+def timeline_c(source: str, *, args=(), cflags=(), timeout: float = 10.0, max_procs: int = 64,
+               max_lanes: int = MAX_LANES, sigchld: bool = False, order: str = "seen") -> "Timeline":
+    """Compile a C program (the whole source, with main) and draw what its processes did. It is compiled with
+    `cc -Wall -O1` in a private temporary folder, run there under the event recorder with args, and the
+    folder is removed afterwards; the other options are timeline()'s."""
+    if not isinstance(source, str) or "main" not in source:
+        raise ValueError("timeline_c() needs a whole C program as a string, with its main() function")
+    with tempfile.TemporaryDirectory(prefix="forklab-timeline-") as work:
+        src, exe = Path(work, "program.c"), Path(work, "program")
+        src.write_text(source, encoding="utf-8")
+        done = subprocess.run([compiler(), "-Wall", "-O1", *map(str, cflags), "-o", str(exe), str(src)],
+                              capture_output=True, text=True, timeout=COMPILE_TIMEOUT, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise CompileError("the C program did not compile:\n" + done.stderr.replace(str(src), "program.c"))
+        drawn = timeline([str(exe), *map(str, args)], timeout=timeout, max_procs=max_procs, max_lanes=max_lanes,
+                         sigchld=sigchld, order=order)
+    # The temporary folder means nothing once it is gone, and would make every run's picture differ.
+    trace = drawn.trace
+    trace.argv[0] = "program.c"
+    renamed = {id(e): dataclasses.replace(e, path="./program") for e in trace.events if e.path == str(exe)}
+    trace.events[:] = [renamed.get(id(e), e) for e in trace.events]
+    for lane in trace.processes.values():         # the lanes hold the same Event objects (exec ones only here)
+        lane.exec_paths[:] = ["./program" if x == str(exe) else x for x in lane.exec_paths]
+        lane.events[:] = [renamed.get(id(e), e) for e in lane.events]
+    return Timeline(trace, max_lanes=max_lanes, max_procs=max_procs, sigchld=sigchld, order=order)
 
 
 # --- the words: one system call line and one sentence per event --------------------------------------------
@@ -672,8 +707,8 @@ class Timeline:
             y2 += -7 if y2 > y1 else 7 if y2 < y1 else 0
             x2 -= 7 if y2 == y1 else 0
             mid = (x1 + x2) / 2
-            if elbow:       # along the lane (over its zombie stretch), then straight to the reaper's lane
-                d = f"M{x1},{y1}L{x2},{y1}L{x2},{y2}"
+            if elbow:       # along the zombie stretch's lower edge (its word stays legible), then to the reaper
+                d = f"M{x1},{y1 + 5}L{x2},{y1 + 5}L{x2},{y2}"
             else:
                 d = f"M{x1},{y1}L{x2},{y2}" if x1 == x2 else f"M{x1},{y1}C{mid},{y1} {mid},{y2} {x2},{y2}"
             out.append(f'<path class="arrow {kind}" d="{d}" fill="none" stroke="{COLOURS[kind]}" stroke-width="1.5"{dash} '
