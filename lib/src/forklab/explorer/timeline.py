@@ -503,7 +503,7 @@ class Timeline:
                 if e.kind == "create" and e.call == "vfork":
                     pending["vfork"] = col[i]
                 elif e.kind == "vfork_done" and "vfork" in pending:
-                    lane.paused.append((pending.pop("vfork"), col[i], "paused (vfork)"))
+                    lane.paused.append((pending.pop("vfork"), col[i], "paused"))
                 elif e.kind == "stopped":
                     pending["stop"] = col[i]
                 elif e.kind == "continued" and "stop" in pending:
@@ -601,7 +601,7 @@ class Timeline:
         if self.refusal is not None:
             return self._refusal_svg()
         trace, col = self.trace, self._column
-        width = LEFT + COL * self.columns + 20
+        width = max(LEFT + COL * self.columns + 20, 720)        # room for the call line band at the top
         height = TOP + LANE * len(self.lanes) + BOTTOM
         # ids shared by every timeline of the same shape (two on one page then define the same markers)
         uid = "fltl" + hashlib.sha1(repr([(m[1], m[2], trace.events[m[0]].kind) for m in self._marks])
@@ -649,7 +649,7 @@ class Timeline:
         for n, lane in enumerate(self.lanes):
             y = self._y(n)
             if n % 2:
-                out.append(f'<rect x="0" y="{y - LANE / 2}" width="{LEFT + COL * self.columns + 20}" '
+                out.append(f'<rect x="0" y="{y - LANE / 2}" width="{max(LEFT + COL * self.columns + 20, 720)}" '
                            f'height="{LANE}" fill="#f4f4f4" aria-hidden="true"/>')
             weight = "normal" if lane.kind in ("thread", "summary", "recorder") else "bold"
             style = ' font-style="italic"' if lane.kind in ("thread", "summary", "recorder") else ""
@@ -711,8 +711,8 @@ class Timeline:
                 d = f"M{x1},{y1 + 5}L{x2},{y1 + 5}L{x2},{y2}"
             else:
                 d = f"M{x1},{y1}L{x2},{y2}" if x1 == x2 else f"M{x1},{y1}C{mid},{y1} {mid},{y2} {x2},{y2}"
-            out.append(f'<path class="arrow {kind}" d="{d}" fill="none" stroke="{COLOURS[kind]}" stroke-width="1.5"{dash} '
-                       f'marker-end="url(#{uid}-{kind})" aria-hidden="true"/>')
+            out.append(f'<path class="arrow {kind}" d="{d}" fill="none" stroke="{COLOURS[kind]}" '
+                       f'stroke-width="1.5"{dash} marker-end="url(#{uid}-{kind})" aria-hidden="true"/>')
 
         for i, lane_index, column in self._marks:
             e = ev[i]
