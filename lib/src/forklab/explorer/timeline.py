@@ -612,6 +612,7 @@ class Timeline:
                f'<title id="{uid}-t">{_e(self.summary())}</title>',
                f'<desc>{_e(self.text())}</desc>',
                "<style>.fltl .tip{visibility:hidden}.fltl .ev:hover .tip,.fltl .ev:focus .tip{visibility:visible}"
+               ".fltl:has(.ev:hover) .ev:focus:not(:hover) .tip{visibility:hidden}"     # the hovered mark's line wins
                ".fltl .ev:focus{outline:none}.fltl .ev:focus .hit,.fltl .ev:hover .hit{stroke:#000;"
                "stroke-width:2;fill:#F0E442;fill-opacity:0.6}.fltl .ev{cursor:default}</style>",
                "<defs>" + "".join(
