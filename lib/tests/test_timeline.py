@@ -294,6 +294,22 @@ def sanitized(text: str) -> str:
     return text
 
 
+def test_a_chain_of_two_thousand_forks_is_drawn_collapsed(tmp_path, leaves_nothing):
+    """Each child forks once and exits: a lane tree thousands deep, never more than two processes alive."""
+    exe = program(tmp_path, """
+        #include <unistd.h>
+        int main(void) {
+            for (int i = 0; i < 2000; i++) if (fork() != 0) _exit(0);
+            return 0;
+        }
+    """)
+    t = timeline([exe], timeout=60)
+    svg = drawn(t)
+    assert len(t.trace.processes) == 2001
+    assert len(having(svg, "line", "process")) <= 30 and "2000 more lanes" not in t.summary()
+    assert "more lanes, not drawn" in t.summary() and len(t.events_in_words()) == len(marks(svg))
+
+
 @pytest.mark.parametrize("order", ["seen", "causal"])
 def test_a_deterministic_program_draws_the_same_picture_twice(order, tmp_path, leaves_nothing):
     """Positions come from the order of events, not their times: after nbval's own sanitizer (pids, times),

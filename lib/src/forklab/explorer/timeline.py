@@ -252,18 +252,16 @@ class Lane:
 def _lane_order(trace: Trace) -> list:
     """tids depth first from the program: each lane followed by what it created, in creation order."""
     order, seen = [], set()
-
-    def visit(tid):
-        if tid in seen or tid not in trace.processes:
-            return
-        seen.add(tid)
-        order.append(tid)
-        for child in trace.processes[tid].children:
-            visit(child)
-
-    visit(trace.root)
-    for tid in trace.processes:        # lanes whose creation was not seen (should not happen): at the end
-        visit(tid)
+    # iterative: a chain of forks (each child forks once and exits) may be thousands deep
+    for top in [trace.root, *trace.processes]:      # then lanes whose creation was not seen (should not happen)
+        stack = [top]
+        while stack:
+            tid = stack.pop()
+            if tid in seen or tid not in trace.processes:
+                continue
+            seen.add(tid)
+            order.append(tid)
+            stack.extend(reversed(trace.processes[tid].children))
     return order
 
 
