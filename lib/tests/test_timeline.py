@@ -294,6 +294,27 @@ def sanitized(text: str) -> str:
     return text
 
 
+def test_siblings_whose_whole_subtrees_did_the_same_collapse_with_what_they_created(tmp_path, leaves_nothing):
+    exe = program(tmp_path, """
+        #include <sys/wait.h>
+        #include <unistd.h>
+        int main(void) {
+            for (int i = 0; i < 40; i++)
+                if (fork() == 0) { if (fork() == 0) _exit(0); wait(NULL); write(1, "c\\n", 2); _exit(0); }
+            while (wait(NULL) > 0) {}
+            return 0;
+        }
+    """)
+    t = timeline([exe], max_procs=200)
+    svg = drawn(t)
+    root = t.trace.root
+    assert len(t.trace.processes) == 81
+    assert t.collapsed == [f"38 more children of pid {root} that each made 1 process of its own and exited 0, "
+                           f"reaped by pid {root} (38 of them wrote to stdout or stderr)"]
+    assert len(having(svg, "line", "process")) == 5          # the program, two children and their children
+    assert "not drawn" not in t.summary()
+
+
 def test_a_chain_of_two_thousand_forks_is_drawn_collapsed(tmp_path, leaves_nothing):
     """Each child forks once and exits: a lane tree thousands deep, never more than two processes alive."""
     exe = program(tmp_path, """
@@ -308,6 +329,7 @@ def test_a_chain_of_two_thousand_forks_is_drawn_collapsed(tmp_path, leaves_nothi
     assert len(t.trace.processes) == 2001
     assert len(having(svg, "line", "process")) <= 30 and "2000 more lanes" not in t.summary()
     assert "more lanes, not drawn" in t.summary() and len(t.events_in_words()) == len(marks(svg))
+    assert int(svg.get("width")) < 5000 and len(marks(svg)) < 200     # what is not drawn takes no room
 
 
 @pytest.mark.parametrize("order", ["seen", "causal"])

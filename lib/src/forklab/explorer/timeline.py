@@ -403,17 +403,35 @@ def _columns(trace: Trace, sigchld: bool = False, order: str = "seen") -> dict:
     return column
 
 
-def _signature(trace: Trace, tid: int):
-    """What a lane did, as far as a summary says it: lanes with equal signatures can be collapsed together."""
-    p = trace.processes[tid]
-    if p.children:
-        return None
-    return (p.thread, tuple(p.exec_paths), _status(p.exit),
-            p.reaper if isinstance(p.reaper, int) else "the recorder")
+def _signatures(trace: Trace, order: list) -> dict:
+    """tid -> what its whole subtree did (its exec, exit, who reaped it, and the same for what it created, in
+    creation order): siblings with equal signatures did the same and can be drawn as one summary lane."""
+    sigs: dict = {}
+    for tid in reversed(order):                     # depth first: children before their parent here
+        p = trace.processes[tid]
+        parent_pid = trace.processes[p.parent].pid if p.parent in trace.processes else None
+        reaper = ("recorder" if p.reaper == "tracer" else "parent" if p.reaper == parent_pid and p.reaper
+                  else p.reaper)
+        sigs[tid] = (p.thread, tuple(p.exec_paths), _status(p.exit), reaper,
+                     tuple(sigs.get(c) for c in p.children))
+    return sigs
+
+
+def _subtree(trace: Trace, tid: int) -> list:
+    """tid and every lane it created, directly or not."""
+    found, stack = [], [tid]
+    while stack:
+        t = stack.pop()
+        if t in trace.processes:
+            found.append(t)
+            stack.extend(trace.processes[t].children)
+    return found
 
 
 def _summary_label(trace: Trace, members: list) -> str:
     p = trace.processes[members[0]]
+    made = len(_subtree(trace, members[0])) - 1
+    made = f" made {made} process{'es' if made > 1 else ''} of its own and" if made else ""
     what = "threads" if p.thread else "children"
     parent = trace.processes[p.parent].tid if p.parent in trace.processes else None
     execd = f", exec'd {p.exec_paths[-1]}" if p.exec_paths else ""
@@ -427,7 +445,7 @@ def _summary_label(trace: Trace, members: list) -> str:
         reaper = f"reaped by pid {p.reaper}"
     wrote = sum(any(e.kind == "write" for e in trace.processes[t].events) for t in members)
     wrote = f" ({wrote} of them wrote to stdout or stderr)" if wrote else ""
-    return f"{len(members)} more {what} of pid {parent} that each{execd} {status}, {reaper}{wrote}"
+    return f"{len(members)} more {what} of pid {parent} that each{execd}{made} {status}, {reaper}{wrote}"
 
 
 class Timeline:
@@ -448,6 +466,7 @@ class Timeline:
         self._lane_of: dict = {}            # tid -> index of the lane it is drawn in
         self._column: dict = {}             # event index -> dense column
         self._marks: list = []              # (event index, lane index, column), in reading order
+        self._direct: set = set()           # collapsed siblings: their exits keep a column (reap arrows start there)
         if self.refusal is None:
             self._lay_out()
 
@@ -458,9 +477,18 @@ class Timeline:
         order = _lane_order(trace)
         drawn_tids, summaries = self._collapse(order)
         hidden = {t for item in drawn_tids if isinstance(item, list) for t in item}
-        kept = {i: c for i, c in raw.items()
-                if (RECORDER if trace.events[i].kind == "reap" and trace.events[i].call == "tracer"
-                    else trace.events[i].tid) not in hidden or trace.events[i].kind in ("create", "exit", "reap")}
+
+        def owner(e):
+            return RECORDER if e.kind == "reap" and e.call == "tracer" else e.tid
+
+        def kept_column(e) -> bool:
+            """A collapsed sibling keeps only its exit's column (the summary lane's reap arrows start there);
+            what it created, and a lane not drawn at all, keep nothing, nor does the recorder's reap of them."""
+            if owner(e) in hidden:
+                return e.kind == "exit" and owner(e) in self._direct
+            return not (owner(e) == RECORDER and e.child in hidden and e.child not in self._direct)
+
+        kept = {i: c for i, c in raw.items() if kept_column(trace.events[i])}
         used = sorted(set(kept.values()))
         dense = {c: n for n, c in enumerate(used)}
         self._column = {i: dense[c] for i, c in kept.items()}
@@ -468,17 +496,20 @@ class Timeline:
         ev = trace.events
         index_of = {id(e): i for i, e in enumerate(ev)}
 
+        def at(e):
+            """The column of an event, None when it is not drawn."""
+            return col.get(index_of.get(id(e))) if e is not None else None
+
         self.lanes.append(Lane(RECORDER, "recorder (parent, subreaper)",
                                kind="recorder"))
         self._lane_of[RECORDER] = 0
         for item in drawn_tids:
             if isinstance(item, list):                  # a summary lane
                 lane = Lane(-len(self.lanes), summaries[id(item)], kind="summary", members=item)
-                lane.start = min((col[index_of[id(trace.processes[t].creation)]] for t in item
-                                  if trace.processes[t].creation is not None), default=None)
-                ends = [col[index_of[id(trace.processes[t].exit)]] for t in item if trace.processes[t].exit]
-                reaps = [col[index_of[id(trace.processes[t].reap)]] for t in item
-                         if trace.processes[t].reap is not None and id(trace.processes[t].reap) in index_of]
+                starts = [c for t in item if (c := at(trace.processes[t].creation)) is not None]
+                ends = [c for t in item if (c := at(trace.processes[t].exit)) is not None]
+                reaps = [c for t in item if (c := at(trace.processes[t].reap)) is not None]
+                lane.start = min(starts) if starts else None
                 lane.end, lane.reaped = (max(ends) if ends else None), (max(reaps) if reaps else None)
                 for t in item:
                     self._lane_of[t] = len(self.lanes)
@@ -489,12 +520,7 @@ class Timeline:
             if p.exec_paths:
                 label += " · " + " → ".join(os.path.basename(x) for x in p.exec_paths)
             lane = Lane(item, label, kind="thread" if p.thread else "process")
-            if p.creation is not None:
-                lane.start = col[index_of[id(p.creation)]]
-            if p.exit is not None:
-                lane.end = col[index_of[id(p.exit)]]
-            if p.reap is not None and id(p.reap) in index_of:
-                lane.reaped = col[index_of[id(p.reap)]]
+            lane.start, lane.end, lane.reaped = at(p.creation), at(p.exit), at(p.reap)
             pending = {}
             for e in p.events:
                 i = index_of[id(e)]
@@ -512,7 +538,7 @@ class Timeline:
         for i, e in enumerate(ev):
             if i not in col:
                 continue
-            tid = RECORDER if e.kind == "reap" and e.call == "tracer" else e.tid
+            tid = owner(e)
             if tid in hidden or tid not in self._lane_of:
                 continue
             marks.append((i, self._lane_of[tid], col[i]))
@@ -529,28 +555,35 @@ class Timeline:
         room = self.max_lanes
         if len(items) <= room:
             return items, summaries
+        sigs = _signatures(trace, order)
         groups: dict = {}
         for tid in items:
             p = trace.processes[tid]
-            sig = _signature(trace, tid)
-            if sig is not None and p.parent is not None:
-                groups.setdefault((p.parent, sig), []).append(tid)
+            if p.parent is not None:
+                groups.setdefault((p.parent, sigs[tid]), []).append(tid)
         for members in sorted(groups.values(), key=len, reverse=True):
-            if len(items) <= room or len(members) <= 3:
+            shown = [m for m in members if m in items]
+            if len(items) <= room:
                 break
-            hide = members[2:]
-            summary = list(hide)
-            summaries[id(summary)] = _summary_label(trace, hide)
-            self.collapsed.append(summaries[id(summary)])
+            if len(shown) <= 3:
+                continue
+            hide = shown[2:]
+            gone = {t for m in hide for t in _subtree(trace, m)}
             at = items.index(hide[0])
-            items = [x for x in items if x not in set(hide)]
+            summary = [t for t in order if t in gone]
+            summaries[id(summary)] = _summary_label(trace, hide)
+            self._direct.update(hide)
+            # what these lanes created goes with them, earlier summaries of it included
+            items = [x for x in items if not (set(x) <= gone if isinstance(x, list) else x in gone)]
             items.insert(at, summary)
         if len(items) > room:                               # still too many: the rest in one summary lane
             rest = [x for item in items[room - 1:] for x in (item if isinstance(item, list) else [item])]
             summary = list(rest)
-            summaries[id(summary)] = f"{len(rest)} more lanes, not drawn (their events are in the list in words)"
-            self.collapsed.append(summaries[id(summary)])
+            summaries[id(summary)] = (f"{len(rest)} more lanes, not drawn (the Trace, timeline.trace, holds "
+                                      "their events)")
+            self._direct -= set(rest)
             items = items[:room - 1] + [summary]
+        self.collapsed = [summaries[id(x)] for x in items if isinstance(x, list)]
         return items, summaries
 
     # -- words --
@@ -725,18 +758,17 @@ class Timeline:
                            f'font-size="8" fill="{COLOURS["create"]}" aria-hidden="true">{_e(label)}</text>')
             elif e.kind == "reap" and e.child in self._lane_of:
                 lane = trace.processes.get(e.child)
-                if lane is not None and lane.exit is not None and id(lane.exit) in index_of:
-                    arrow(col[index_of[id(lane.exit)]], self._lane_of[e.child], column, lane_index, "reap",
-                          elbow=True)
+                ended = col.get(index_of.get(id(lane.exit))) if lane is not None and lane.exit else None
+                if ended is not None:
+                    arrow(ended, self._lane_of[e.child], column, lane_index, "reap", elbow=True)
             elif e.kind in ("signal", "pipe_read"):
                 for c in causes.get(i, []):
                     cause = ev[c]
                     if (e.kind == "signal" and cause.kind == "signal_sent") or \
                             (e.kind == "pipe_read" and cause.kind in ("write", "pipe_write")):
-                        if cause.tid in self._lane_of and self._lane_of[cause.tid] != lane_index:
+                        if c in col and cause.tid in self._lane_of and self._lane_of[cause.tid] != lane_index:
                             arrow(col[c], self._lane_of[cause.tid], column, lane_index,
                                   "signal" if e.kind == "signal" else "pipe", ' stroke-dasharray="4 2"')
-        # a lane whose creator is collapsed or missing still starts visibly; nothing more to draw
         return "\n".join(out)
 
     def _draw_mark(self, e: Event, lane_index: int, column: int) -> str:
