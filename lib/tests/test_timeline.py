@@ -116,9 +116,21 @@ def test_every_mark_is_focusable_and_carries_its_system_call_line(tmp_path, leav
     a, b = t.trace.processes[root].children
     forks = titles(svg, "create")
     assert any(f"pid {root}: " in x and f"= pid {a}" in x and ("fork()" in x or "clone(" in x) for x in forks)
-    assert any(f"pid {root}: wait4() = pid {b}: reaped pid {b}, exit status 0" in x for x in titles(svg, "reap"))
+    assert any(f"pid {root}: wait4(" in x and f") = pid {b}: reaped pid {b}, exit status 0" in x
+               for x in titles(svg, "reap"))
     assert f'pid {root}: write(1, "main\\n", 5) = 5' in " ".join(titles(svg, "write"))
     assert all("exit_group(0)" in x for x in titles(svg, "exit"))
+
+
+def test_a_reap_says_what_the_wait_asked_for_when_the_recorder_tells(tmp_path, leaves_nothing):
+    t = timeline([program(tmp_path, FORK_TREE)])
+    reaps = [e for e in t.trace.of_kind("reap") if e.call != "tracer"]
+    if getattr(reaps[0], "asked", None) is None:
+        pytest.skip("this recorder does not say what a wait asked for (Event.asked)")
+    root = t.trace.root
+    _, b = t.trace.processes[root].children
+    assert f"pid {root}: wait4(pid {b}) = pid {b}: reaped pid {b}, exit status 0" in " ".join(titles(drawn(t), "reap"))
+    assert f"pid {root} reaps pid {b} with wait4, waiting for pid {b} (exit status 0)." in t.events_in_words()
 
 
 def test_the_text_equivalent_lists_every_drawn_event_in_words(tmp_path, leaves_nothing):

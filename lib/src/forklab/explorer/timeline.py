@@ -149,6 +149,19 @@ def _glibc_fork(e: Event) -> bool:
         set(e.flags) <= {"CLONE_CHILD_SETTID", "CLONE_CHILD_CLEARTID"}
 
 
+def _asked(e: Event) -> str:
+    """What a wait asked for, when the recorder says (its `asked` field, as wait4's pid argument): "pid 12",
+    "-1" (any child), "0" (any child in the caller's process group), "-7" (any child in group 7); for waitid,
+    its idtype too (wait(2))."""
+    asked = getattr(e, "asked", None)
+    if asked is None:
+        return ""
+    if e.call == "waitid":
+        return ("P_ALL" if asked == -1 else f"P_PID, pid {asked}" if asked > 0 else
+                "P_PGID, 0" if asked == 0 else f"P_PGID, {-asked}")
+    return f"pid {asked}" if asked > 0 else str(asked)
+
+
 def call_line(e: Event, trace: Trace) -> str:
     """The event as the system call a student would see in strace, with the recorder's words for the rest."""
     lanes = trace.processes
@@ -180,7 +193,7 @@ def call_line(e: Event, trace: Trace) -> str:
         return f"read({e.fd}, ...) = {e.length} (from a pipe{', end of file' if e.length == 0 else ''})"
     if e.kind == "reap":
         lane = lanes.get(e.child)
-        how = "the recorder (subreaper) waited" if e.call == "tracer" else f"{e.call}() = pid {e.child}"
+        how = "the recorder (subreaper) waited" if e.call == "tracer" else f"{e.call}({_asked(e)}) = pid {e.child}"
         return f"{how}: reaped pid {e.child}, {_status(lane.exit if lane else None)}"
     if e.kind == "exit":
         if e.status is None:
@@ -222,7 +235,10 @@ def sentence(e: Event, trace: Trace) -> str:
                 else f"{who} reads {e.length} bytes from a pipe (fd {e.fd}).")
     if e.kind == "reap":
         lane = lanes.get(e.child)
-        how = "as the program's parent and subreaper" if e.call == "tracer" else f"with {e.call}"
+        asked = getattr(e, "asked", None)
+        which = ("" if asked is None else ", waiting for any child" if asked == -1 else
+                 f", waiting for pid {asked}" if asked > 0 else ", waiting for any child in a process group")
+        how = "as the program's parent and subreaper" if e.call == "tracer" else f"with {e.call}{which}"
         return f"{who} reaps pid {e.child} {how} ({_status(lane.exit if lane else None)})."
     if e.kind == "exit":
         lane = lanes.get(e.tid)
