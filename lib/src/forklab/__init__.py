@@ -20,6 +20,7 @@ from forklab.course.references import Reference, reference, reference_if_forbidd
 from forklab.engine.request import PRIMITIVES
 from forklab.engine.resources import RESOURCES, Resource
 from forklab.engine.verdicts import Side, Verdict
+from forklab.explorer.timeline import Timeline, timeline, timeline_c
 
 __all__ = [
     "run", "Observation", "Verdict", "Side", "Resource", "RESOURCES", "PRIMITIVES",
@@ -27,7 +28,7 @@ __all__ = [
     "CloneRefused", "UnsafeExperiment", "ExperimentTimeout", "ExperimentCrashed", "BenchFailed",
     "ForklabError", "ForbiddenHere", "platform_report", "PlatformReport", "check_prediction", "PredictionCheck",
     "reference_if_forbidden", "reference", "Reference", "explore", "FlagExplorer",
-    "orders", "Orders", "grade_orders",
+    "orders", "Orders", "grade_orders", "timeline", "timeline_c", "Timeline",
 ]
 
 
