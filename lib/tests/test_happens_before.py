@@ -289,3 +289,82 @@ def test_grading_every_order_needs_them_all_listed(built):
     with pytest.raises(hb.OrdersError, match="more than the limit of 10 to list"):
         hb.grade_orders([["X", "Y", "Z", "w1", "w2", "w3"]], model=o, limit=10)
     assert hb.grade_orders([["X", "Y", "Z", "w1", "w2", "w3"]], model=o, limit=10, need=1).correct
+
+
+TWO_THREADS_WAIT = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void *waiter(void *name) {
+    wait(NULL);                                       /* any child: which one is the scheduler's choice */
+    write(1, name, 2);
+    return NULL;
+}
+int main(void) {
+    for (int i = 1; i <= 2; i++)
+        if (fork() == 0) { write(1, i == 1 ? "c1\n" : "c2\n", 3); _exit(0); }
+    pthread_t a, b;
+    pthread_create(&a, NULL, waiter, "a\n");
+    pthread_create(&b, NULL, waiter, "b\n");
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    return 0;
+}
+"""
+
+
+def test_two_threads_each_waiting_for_any_child_are_refused_not_graded_wrongly(tmp_path):
+    """A second reader's counterexample: threads A and B of one process each wait(NULL) for one of two children.
+    Running one thread's wait as early as it can takes a child the other could have had, and the model called
+    'c1 a c2 b' impossible - a real program prints it. Such programs are refused in words instead."""
+    src, exe = tmp_path / "threads.c", tmp_path / "threads"
+    src.write_text(TWO_THREADS_WAIT)
+    subprocess.run([CC, "-O1", "-pthread", "-o", str(exe), str(src)], check=True, timeout=120)
+    trace = te.record([str(exe)])
+    if trace.refusal is not None:
+        pytest.skip(str(trace.refusal))
+    o = hb.Orders([trace])
+    assert o.broken and "two threads of process" in o.broken and "not graded" in o.broken
+    with pytest.raises(hb.OrdersError, match="two threads"):
+        o.possible(["c1", "a", "c2", "b"])
+
+
+MERGED_SIGNALS = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void on_usr1(int sig) { (void) sig; write(1, "h\n", 2); }
+int main(void) {
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    signal(SIGUSR1, on_usr1);
+    sigprocmask(SIG_BLOCK, &usr1, &old);              /* both sendings arrive while it is blocked: they merge */
+    kill(getpid(), SIGUSR1);
+    kill(getpid(), SIGUSR1);
+    write(1, "x\n", 2);
+    sigprocmask(SIG_SETMASK, &old, NULL);             /* one delivery, one handler run */
+    write(1, "y\n", 2);
+    return 0;
+}
+"""
+
+
+def test_two_sendings_merged_into_one_delivery_make_no_false_edge(tmp_path):
+    """Standard signals are not queued (signal(7)): two kill()s while SIGUSR1 is blocked make one delivery.
+    Pairing the spare sending with a later delivery would be a false edge; where fewer were delivered than
+    sent, the deliveries get no signal edge at all."""
+    src, exe = tmp_path / "merged.c", tmp_path / "merged"
+    src.write_text(MERGED_SIGNALS)
+    subprocess.run([CC, "-O1", "-o", str(exe), str(src)], check=True, timeout=120)
+    trace = te.record([str(exe)])
+    if trace.refusal is not None:
+        pytest.skip(str(trace.refusal))
+    model = hb.Model(trace)
+    sends = [n for n, e in enumerate(model.events) if e.kind == "signal_sent" and e.signal == "SIGUSR1"]
+    deliveries = [n for n, e in enumerate(model.events) if e.kind == "signal" and e.signal == "SIGUSR1"]
+    assert len(sends) == 2 and len(deliveries) == 1, trace.events
+    assert not [edge for edge in model.edges if edge[2] == "signal"]
+    assert hb.Orders([trace]).all().count == 1        # one lane: program order alone decides x h y

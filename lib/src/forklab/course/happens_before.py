@@ -21,7 +21,8 @@ The model, from one recorded run (forklab.sandbox.trace_events): event x happens
      stream, first in first out; a read blocks until there is data); a read that returns 0 (end of file)
      follows every write to the pipe (it needs every write end closed);
   6. signals: x is the kill() that sent a signal, y its delivery to the receiver, where a handler runs
-     (signal(7); the recorder records the sending at the system call's entry).
+     (signal(7); the recorder records the sending at the system call's entry) - unless more of that signal
+     were sent to the lane than it received (standard signals merge while pending): then no edge.
 Nothing else is ordered: the scheduler may run the lanes in any order and switch between them at any point.
 So the possible output orders are the orders of the output writes in the runs of all the events that keep every
 edge (and let every wait for any child return, below); without such waits, exactly the linear extensions of the
@@ -29,15 +30,19 @@ order restricted to the writes (any linear extension of a sub-order extends to o
 A write to fd 1 or 2 that goes into a pipe the program itself reads (`echo hi | tr h H`) is a pipe write, not
 output; the output is what reaches the recorder's capture pipes.
 
-A wait that may return any of several children (wait(), wait(-1), waitpid(-1), waitpid(0), waitid(P_ALL)) is a
-choice, not a fact of the run: which child it returned is ignored, and the wait is a gate instead of an edge - it
+A wait that may return any of several children (wait(), wait(-1), waitpid(-1), waitid(P_ALL); waitpid(0) too,
+loosely) is a choice, not a fact of the run: which child it returned is ignored, and the wait is a gate instead of an edge - it
 can return once more of its process's children have exited than that process's earlier any-child waits
 returned (the children counted: every child it created that no waitpid(pid) of it names). That is exactly "some
 child could have been returned": each wait returns a different exited child, and when the count holds, handing
 each wait any exited child not yet taken always works (Hall's condition for nested sets), so the possible orders
 are the union, over every child each wait could have returned, of the orders the edges allow - without listing
 the n! assignments. Events other than writes are done as early as they can be in the search (the edges and the
-gates only ever need more events, so doing one early never stops another): a state is the set of writes done.
+gates only ever need more events, so doing one early never stops another - true while one lane of a process does
+its any-child waits; where two threads of one process each wait for any child, one thread's early wait could take
+the child the other's needed, so such programs are refused, not graded): a state is the set of writes done.
+waitpid(0) and waitpid(-pgid) are taken as "any child": that allows more orders than the process group allows,
+never fewer.
 The recorder says what each wait asked for (the reap event's "asked").
 
 The assumption: the program's control flow does not depend on the scheduling - each lane makes the same calls
@@ -333,9 +338,21 @@ class Model:
     def _signals(self):
         at = {id(e): i for i, e in enumerate(self.trace.events)}
         sent = sorted((n for n, e in enumerate(self.events) if e.kind == "signal_sent"), key=lambda m: at[id(self.events[m])])
+        # Standard signals are not queued (signal(7)): two sendings while one is pending make one delivery, and
+        # pairing the spare sending with a later delivery would be a false edge. Where a lane got fewer deliveries
+        # of a signal than were sent to it, its deliveries of that signal get no edge (looser, never wrong).
+        def aimed_at(k, e):
+            return k.signal == e.signal and k.target in (e.pid, e.tid)
+        merged = set()
+        for n, e in enumerate(self.events):
+            if e.kind == "signal":
+                deliveries = sum(1 for d in self.events if d.kind == "signal" and d.signal == e.signal
+                                 and d.tid == e.tid)
+                if sum(1 for s in sent if aimed_at(self.events[s], e)) > deliveries:
+                    merged.add(n)
         used = set()
         for n, e in enumerate(self.events):
-            if e.kind != "signal":
+            if e.kind != "signal" or n in merged:
                 continue
             for s in sent:                   # the earliest sending of this signal to this lane, recorded before it
                 k = self.events[s]
@@ -363,6 +380,15 @@ class Model:
                     if lane.pid == e.pid and not self.trace.processes[c].thread and (e.pid, c) not in named]
             self.gates[n] = [x for x in (self._first(c, {"exit"}) for c in kids) if x is not None]
             self.any_waits.setdefault(e.pid, []).append(n)
+        # Two threads of one process each waiting for any child: running one thread's wait early takes a child
+        # the other thread's wait could have had, so the gates would miss real orders (a second reader's
+        # counterexample: c1 a c2 b, printed 6 of 6 times, was called impossible). Refuse rather than grade.
+        self.unsupported = None
+        for pid, waits in self.any_waits.items():
+            if len({self.lane_of[w] for w in waits}) > 1:
+                self.unsupported = (f"two threads of process {pid} each wait for any child: which thread gets which "
+                                    "child is a choice this model does not branch over, so its output orders are "
+                                    "not graded")
 
     def _name_lanes(self):
         firsts = {}
@@ -557,8 +583,9 @@ class Orders:
             if t.refusal is not None:
                 raise OrdersError(str(t.refusal))
         self.traces = traces
-        self.broken = compare_runs([structure(t) for t in traces]) if len(traces) > 1 else None
         self.model = Model(traces[0])
+        self.broken = ((compare_runs([structure(t) for t in traces]) if len(traces) > 1 else None)
+                       or self.model.unsupported)
         self.labels = list(self.model.labels)
 
     def __repr__(self):

@@ -41,8 +41,9 @@ NAMESPACES = ("user", "mnt", "uts", "ipc", "pid", "net", "cgroup", "time")
 
 CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE = 19, 21, 24    # include/uapi/linux/capability.h
 
-#: A test hook: FORKLAB_LANDLOCK_ABI_MAX=5 makes this kernel look like Linux 5.13-6.11 (Landlock without the
-#: signal scope), 0 like a kernel without Landlock (tools/confine's landlock-abi5 profile sets it).
+#: A test hook: FORKLAB_LANDLOCK_ABI_MAX=5 makes this kernel look like Linux 6.10-6.11 (ABI 5; 5.13-6.9 offer
+#: 1-4: all without the signal scope, ABI 6, Linux 6.12), 0 like a kernel without Landlock (tools/confine's
+#: landlock-abi5 profile sets it).
 LANDLOCK_ABI_MAX_HOOK = "FORKLAB_LANDLOCK_ABI_MAX"
 
 # Settings that forbid unprivileged user namespaces where they exist, and the value that does it

@@ -46,8 +46,9 @@ ABI_WITH_SIGNAL_SCOPE = 6
 
 
 LANDLOCK_ACCESS_FS_MAKE_BLOCK = 1 << 11
-# A test hook: FORKLAB_LANDLOCK_ABI_MAX=5 makes this kernel look like Linux 5.13-6.11 (Landlock without
-# the signal scope), 0 like a kernel without Landlock; tools/confine's old-landlock profile sets it.
+# A test hook: FORKLAB_LANDLOCK_ABI_MAX=5 makes this kernel look like Linux 6.10-6.11 (ABI 5; 5.13-6.9 offer
+# 1-4: all without the signal scope, ABI 6, Linux 6.12), 0 like a kernel without Landlock; tools/confine's
+# landlock-abi5 profile sets it.
 ABI_MAX_HOOK = "FORKLAB_LANDLOCK_ABI_MAX"
 
 
