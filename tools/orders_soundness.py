@@ -175,7 +175,7 @@ int main(int argc, char **argv) { SEED();
         _exit(127); }
     say("Q"); waitpid(c, NULL, 0); say("R");
     return 0; }""", ["P", "Q", "B", "V", "R"]),
-    "printf_buffer": ("printf without a newline before fork: both processes write the copied 'A'", r"""
+    "printf_buffer": ("printf before fork with stdout a pipe (fully buffered: a newline would not flush it either): both processes write the copied 'A'", r"""
 int main(int argc, char **argv) { SEED();
     printf("A");                 /* stays in the stdio buffer: the child gets a copy */
     pid_t c = fork_();

@@ -380,7 +380,7 @@ def _columns(trace: Trace, sigchld: bool = False, order: str = "seen") -> dict:
     if order == "seen":
         # The recorder sees stops in the order waitpid hands them out, so a pipe read can be seen just before
         # the write it got its bytes from, and a vfork parent's release before or after its child's exec stop
-        # (the kernel releases it inside execve, fs/exec.c exec_mmap -> mm_release): record order, except
+        # (the kernel releases it inside execve, fs/exec.c exec_mmap -> exec_mm_release -> mm_release): record order, except
         # that nothing is placed before its causes - the release is drawn right after the exec.
         waits = {i: {c for c in cs if c in causes} for i, cs in causes.items()}
         after: dict = {}
