@@ -29,7 +29,7 @@ def _output_containing(name, needle):
 def test_every_prediction_is_checked_and_shows_no_prediction_feedback(name):
     cells = _nb(name).cells
     predictions = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.source.startswith("prediction = None")]
-    assert len(predictions) == {"03_files_after_fork": 5, "04_wait_zombies_orphans": 6}[name]   # 04: + the timeline's
+    assert len(predictions) == {"03_files_after_fork": 5, "04_wait_zombies_orphans": 5}[name]
     for i in predictions:
         following = [c for c in cells[i + 1:] if c.cell_type == "code"][:2]
         checks = [c for c in following if "check_prediction(prediction" in c.source]
