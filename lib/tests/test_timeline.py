@@ -175,26 +175,7 @@ def test_a_zombie_lane_stays_open_from_its_exit_to_its_reap(tmp_path, leaves_not
     assert "exit_group(7)" in exit_mark.find(SVG + "title").text
 
 
-ORPHAN = """
-    #include <sys/wait.h>
-    #include <time.h>
-    #include <unistd.h>
-    int main(int argc, char **argv) {
-        if (argc > 1) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        pid_t c = fork();
-        if (c == 0) {
-            pid_t parent = getpid();
-            if (fork() == 0) {
-                while (getppid() == parent) nanosleep(&(struct timespec){0, 1000000}, NULL);
-                _exit(3);
-            }
-            _exit(0);
-        }
-        waitpid(c, NULL, 0);
-        if (argc > 1) wait(NULL);
-        return 0;
-    }
-"""
+from test_trace_events import ORPHAN  # noqa: E402  (one orphan program for the recorder's tests and the timeline's)
 
 
 @pytest.mark.parametrize("subreaper", [False, True], ids=["init", "subreaper"])
