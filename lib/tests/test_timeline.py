@@ -175,7 +175,7 @@ def test_a_zombie_lane_stays_open_from_its_exit_to_its_reap(tmp_path, leaves_not
     assert "exit_group(7)" in exit_mark.find(SVG + "title").text
 
 
-from test_trace_events import ORPHAN  # noqa: E402  (one orphan program for the recorder's tests and the timeline's)
+from test_trace_events import ORPHAN, TWO_THREADS  # noqa: E402  (one orphan program for the recorder's tests and the timeline's)
 
 
 @pytest.mark.parametrize("subreaper", [False, True], ids=["init", "subreaper"])
@@ -240,17 +240,7 @@ def test_a_pipeline_draws_the_pipe_from_the_write_to_the_read(leaves_nothing):
 
 
 def test_threads_are_lanes_marked_as_threads(tmp_path, leaves_nothing):
-    exe = program(tmp_path, """
-        #include <pthread.h>
-        #include <unistd.h>
-        static void *work(void *arg) { write(1, "t\\n", 2); return NULL; }
-        int main(void) {
-            pthread_t t[2];
-            for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, work, NULL);
-            for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
-            return 0;
-        }
-    """, flags=["-pthread"])
+    exe = program(tmp_path, TWO_THREADS, flags=["-pthread"])
     t = timeline([exe])
     svg = drawn(t)
     assert len(having(svg, "line", "thread")) == 2 and len(having(svg, "line", "process")) == 1

@@ -297,8 +297,7 @@ def test_a_write_keeps_its_exact_bytes_up_to_4_kib_and_its_full_length(tmp_path,
     assert err.fd == 2 and err.data == trace.stderr == b'\\"\xc3\xa9\xff\n'
 
 
-def test_threads_are_lanes_marked_as_threads(tmp_path, registers, leaves_nothing):
-    exe = program(tmp_path, """
+TWO_THREADS = """
         #include <pthread.h>
         #include <unistd.h>
         static void *work(void *arg) { write(1, "t\\n", 2); return NULL; }
@@ -308,7 +307,11 @@ def test_threads_are_lanes_marked_as_threads(tmp_path, registers, leaves_nothing
             for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
             return 0;
         }
-    """, flags=["-pthread"])
+"""
+
+
+def test_threads_are_lanes_marked_as_threads(tmp_path, registers, leaves_nothing):
+    exe = program(tmp_path, TWO_THREADS, flags=["-pthread"])
     trace = ok(te.record([exe], registers=registers))
     creations = trace.of_kind("create")
     assert len(creations) == 2
